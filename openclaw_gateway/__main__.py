@@ -1,0 +1,3 @@
+from openclaw_gateway.cli.app import main
+
+main()

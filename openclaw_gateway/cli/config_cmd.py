@@ -1,0 +1,61 @@
+"""`openclaw config get [path]`: print config values with every secret redacted."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from openclaw_gateway import config as cfg
+from openclaw_gateway.errors import ConfigError
+from openclaw_gateway.netbind import default_bind, in_container
+from openclaw_gateway.paths import resolve_paths, resolve_port
+
+
+def effective_gateway(
+    loaded: cfg.LoadedConfig, raw: Mapping[str, Any], env: Mapping[str, str], profile: str | None
+) -> dict[str, Any]:
+    gw = loaded.config.gateway
+    section = dict(raw.get("gateway") or {})
+    tailscale = gw.tailscale.mode or "off"
+    section["port"] = resolve_port(None, env, gw.port, profile)
+    section["bind"] = default_bind(gw.bind, tailscale, in_container(env))
+    auth = dict(section.get("auth") or {})
+    if "mode" not in auth:
+        has_password = bool(gw.auth.password or env.get("OPENCLAW_GATEWAY_PASSWORD"))
+        auth["mode"] = "password" if has_password else "token"
+    section["auth"] = auth
+    section.setdefault("tailscale", {"mode": tailscale})
+    return cfg.redact(section)  # type: ignore[no-any-return]
+
+
+def config_get_command(path: str, env: Mapping[str, str], json_output: bool) -> int:
+    paths = resolve_paths(env)
+    try:
+        loaded = cfg.load(paths.config_path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    if loaded.parse_error is not None:
+        print(f"Invalid config at {paths.config_path}: {loaded.parse_error}", file=sys.stderr)
+        return 78
+    raw = loaded.config.raw
+    value: Any
+    if path in ("gateway", ""):
+        value = effective_gateway(loaded, raw, env, paths.profile)
+        if not path:
+            value = {**cfg.redact(raw), "gateway": value}
+    else:
+        value = raw
+        for part in path.split("."):
+            if not isinstance(value, dict) or part not in value:
+                print(f"Config path not found: {path}", file=sys.stderr)
+                return 1
+            value = value[part]
+        value = cfg.redact({path.rsplit(".", 1)[-1]: value})[path.rsplit(".", 1)[-1]]
+    if isinstance(value, str) and not json_output:
+        print(value)
+    else:
+        print(json.dumps(value, indent=2, ensure_ascii=False))
+    return 0

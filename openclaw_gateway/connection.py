@@ -1,0 +1,410 @@
+"""One WebSocket connection: challenge -> connect -> hello-ok -> requests and events.
+
+Task shape (inside the connection's own nursery):
+  reader (this coroutine)   get_message -> handshake, then dispatch
+  writer                    drains the bounded outbox (responses and events, in order)
+  keepalive                 ping every 25 s; no pong within 25 s -> drop the TCP stream
+Every exit path ends in `finally`: unregister from the hub, presence `disconnect`, close.
+Nothing raised by a peer escapes this module (errors are mapped to close codes here).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from openclaw_gateway import admission
+from openclaw_gateway.auth import AuthPolicy
+from openclaw_gateway.errors import RpcError
+from openclaw_gateway.events import EVENTS
+from openclaw_gateway.hub import CloseRequest, Hub, Outgoing, Subscriber, request_close
+from openclaw_gateway.protocol import codec
+from openclaw_gateway.protocol.frames import PROTOCOL_VERSION, RequestFrame
+from openclaw_gateway.protocol.handshake import ConnectRequest, Refusal, negotiate, read_connect
+from openclaw_gateway.rpc.context import CallContext, Caller, GatewayState
+from openclaw_gateway.rpc.methods.system import broadcast_presence
+from openclaw_gateway.rpc.registry import Registry, authorize
+
+HANDSHAKE_TIMEOUT = 15.0
+KEEPALIVE_INTERVAL = 25.0
+PONG_TIMEOUT = 25.0
+CLOSE_TIMEOUT = 2.0
+PREAUTH_MAX_PAYLOAD = 65_536
+MAX_PAYLOAD = 26_214_400
+MAX_BUFFERED_BYTES = 52_428_800
+TICK_INTERVAL_MS = 30_000
+MAX_PENDING_REQUESTS = 256
+MAX_UNAUTHORIZED_ROLE_CALLS = 10
+EPHEMERAL_MODES = frozenset({"cli", "backend", "probe"})
+
+
+@attrs.frozen
+class Deps:
+    state: GatewayState
+    hub: Hub
+    registry: Registry
+    auth_policy: Callable[[], AuthPolicy]
+    handshake_timeout: float = HANDSHAKE_TIMEOUT
+    tick_interval_ms: int = TICK_INTERVAL_MS
+
+
+@attrs.define
+class _Close:
+    code: int | None = None
+    reason: str = ""
+
+
+def _close_cause(close: _Close, code: int, reason: str) -> None:
+    if close.code is None:
+        close.code, close.reason = code, reason
+
+
+def challenge_frame(nonce: str, ts: int) -> str:
+    return codec.event("connect.challenge", {"nonce": nonce, "ts": ts})
+
+
+def build_hello(deps: Deps, conn_id: str, granted: admission.Admission) -> dict[str, Any]:
+    state = deps.state
+    may_read = granted.role == "operator" and any(
+        s in granted.scopes for s in ("operator.read", "operator.write", "operator.admin")
+    )
+    snapshot: dict[str, Any] = {
+        "presence": state.presence.entries(state.now_ms()) if may_read else [],
+        "health": state.health_cache,
+        "stateVersion": state.state_version(),
+        "uptimeMs": state.uptime_ms(),
+        "suspension": {"phase": "accepting"},
+        "sessionDefaults": {
+            "defaultAgentId": "main",
+            "mainKey": "main",
+            "mainSessionKey": "agent:main:main",
+        },
+    }
+    if "operator.admin" in granted.scopes:
+        snapshot["configPath"] = str(state.config_path)
+        snapshot["stateDir"] = str(state.state_dir)
+        snapshot["authMode"] = state.auth_mode
+    return {
+        "type": "hello-ok",
+        "protocol": PROTOCOL_VERSION,
+        "server": {"version": state.version, "connId": conn_id},
+        "features": {"methods": deps.registry.names(), "events": list(EVENTS)},
+        "snapshot": snapshot,
+        "auth": {"method": granted.method, "role": granted.role, "scopes": list(granted.scopes)},
+        "policy": {
+            "maxPayload": MAX_PAYLOAD,
+            "maxBufferedBytes": MAX_BUFFERED_BYTES,
+            "tickIntervalMs": deps.tick_interval_ms,
+        },
+    }
+
+
+def _presence_fields(
+    request: ConnectRequest, granted: admission.Admission, peer: admission.Peer, reason: str
+) -> dict[str, Any]:
+    c = request.params.client
+    host = c.display_name or c.id
+    return {
+        "host": host,
+        "clientId": c.id,
+        "ip": None if peer.is_loopback else peer.remote_ip,
+        "version": c.version,
+        "platform": c.platform,
+        "deviceFamily": c.device_family,
+        "modelIdentifier": c.model_identifier,
+        "timeZone": c.time_zone,
+        "mode": c.mode,
+        "deviceId": granted.device_id,
+        "roles": [granted.role],
+        "scopes": list(granted.scopes),
+        "instanceId": granted.device_id if granted.role == "node" else c.instance_id,
+        "reason": reason,
+        "text": f"Node: {host} · mode {c.mode}",
+    }
+
+
+async def handle_connection(
+    ws: WebSocketConnection, peer: admission.Peer, deps: Deps, abort_stream: Callable[[], Any]
+) -> None:
+    """Serve one upgraded socket until it closes. Never raises for peer behaviour."""
+    state = deps.state
+    log = state.logger
+    conn_id = str(uuid.uuid4())
+    opened = time.monotonic()
+    close = _Close()
+    log.ws_open(conn_id, peer.remote_ip, "")
+    try:
+        granted_pair = await _handshake(ws, peer, deps, conn_id, close)
+        if granted_pair is None:
+            return
+        request, granted = granted_pair
+        await _serve(ws, peer, deps, conn_id, request, granted, close, abort_stream)
+    except ConnectionClosed:
+        pass
+    finally:
+        with trio.move_on_after(CLOSE_TIMEOUT, shield=True) as scope:
+            if close.code is not None:
+                await ws.aclose(close.code, close.reason or None)
+            else:
+                await ws.aclose()
+        if scope.cancelled_caught:
+            await abort_stream()
+        log.ws_close(conn_id, close.code, (time.monotonic() - opened) * 1000, "closed")
+
+
+async def _handshake(
+    ws: WebSocketConnection, peer: admission.Peer, deps: Deps, conn_id: str, close: _Close
+) -> tuple[ConnectRequest, admission.Admission] | None:
+    state = deps.state
+    await ws.send_message(challenge_frame(str(uuid.uuid4()), state.now_ms()))
+    with trio.move_on_after(deps.handshake_timeout):
+        message = await ws.get_message()
+        outcome: ConnectRequest | Refusal = read_connect(message)
+        if isinstance(outcome, ConnectRequest):
+            refusal = negotiate(outcome)
+            if refusal is None:
+                decided = admission.admit(outcome, peer, deps.auth_policy())
+                if isinstance(decided, admission.Admission):
+                    return outcome, decided
+                refusal = decided
+                c = outcome.params.client
+                state.logger.warn(
+                    "ws",
+                    f"rejected conn={conn_id} remote={peer.remote_ip} client={c.id} {c.mode} "
+                    f"v{c.version} role={outcome.params.role} "
+                    f"reason={(refusal.error or {}).get('message', refusal.close_reason)}",
+                )
+        else:
+            refusal = outcome
+        if refusal.error is not None and refusal.request_id is not None:
+            await ws.send_message(codec.error_response(refusal.request_id, refusal.error))
+        _close_cause(close, refusal.close_code, refusal.close_reason)
+        return None
+    # Handshake timeout: the official server closes with 1000 and no reason.
+    _close_cause(close, 1000, "")
+    return None
+
+
+async def _serve(
+    ws: WebSocketConnection,
+    peer: admission.Peer,
+    deps: Deps,
+    conn_id: str,
+    request: ConnectRequest,
+    granted: admission.Admission,
+    close: _Close,
+    abort_stream: Callable[[], Any],
+) -> None:
+    state, hub = deps.state, deps.hub
+    client = request.params.client
+    # trio-websocket has no public setter; the official server raises the cap after hello-ok.
+    ws._max_message_size = MAX_PAYLOAD
+    send, receive = trio.open_memory_channel[Outgoing](4096)
+    caller = Caller(conn_id, granted.role, granted.scopes, client.id, client.mode, peer.remote_ip)
+    ctx = CallContext(state, caller)
+    ephemeral = client.mode in EPHEMERAL_MODES
+    if granted.role == "node":
+        presence_key = granted.device_id or client.instance_id or conn_id
+    else:
+        presence_key = conn_id
+
+    async with trio.open_nursery() as nursery:
+
+        def abort(code: int, reason: str) -> None:
+            _close_cause(close, code, reason)
+            nursery.cancel_scope.cancel()
+
+        sub = Subscriber(conn_id, granted.role, granted.scopes, send, abort)
+        hub.send(sub, codec.response(request.frame.id, build_hello(deps, conn_id, granted)))
+        hub.add(sub)
+        state.logger.ws_connect(conn_id, client.id, client.version, client.mode, granted.method)
+        try:
+            if not ephemeral:
+                state.presence.upsert(
+                    presence_key,
+                    _presence_fields(request, granted, peer, "connect"),
+                    state.now_ms(),
+                )
+                broadcast_presence(state)
+            nursery.start_soon(_writer, ws, receive, sub, close, nursery.cancel_scope)
+            nursery.start_soon(
+                _keepalive, ws, state, presence_key, ephemeral, abort_stream, nursery.cancel_scope
+            )
+            await _reader(ws, deps, ctx, sub, nursery, close)
+        finally:
+            hub.remove(conn_id)
+            if not ephemeral and not state.shutting_down:
+                state.presence.upsert(
+                    presence_key,
+                    _presence_fields(request, granted, peer, "disconnect"),
+                    state.now_ms(),
+                )
+                broadcast_presence(state)
+            nursery.cancel_scope.cancel()
+
+
+async def _writer(
+    ws: WebSocketConnection,
+    receive: trio.MemoryReceiveChannel[Outgoing],
+    sub: Subscriber,
+    close: _Close,
+    scope: trio.CancelScope,
+) -> None:
+    async with receive:
+        async for item in receive:
+            if isinstance(item, CloseRequest):
+                _close_cause(close, item.code, item.reason)
+                scope.cancel()
+                return
+            try:
+                await ws.send_message(item)
+            except ConnectionClosed:
+                scope.cancel()
+                return
+            sub.sent(item)
+
+
+async def _keepalive(
+    ws: WebSocketConnection,
+    state: GatewayState,
+    presence_key: str,
+    ephemeral: bool,
+    abort_stream: Callable[[], Any],
+    scope: trio.CancelScope,
+) -> None:
+    while True:
+        await trio.sleep(KEEPALIVE_INTERVAL)
+        with trio.move_on_after(PONG_TIMEOUT) as waited:
+            try:
+                await ws.ping()
+            except ConnectionClosed:
+                return
+        if waited.cancelled_caught:
+            # No pong: terminate without a close frame, as the official server does.
+            await abort_stream()
+            scope.cancel()
+            return
+        if not ephemeral and state.presence.get(presence_key) is not None:
+            state.presence.upsert(presence_key, {}, state.now_ms())
+
+
+async def _reader(
+    ws: WebSocketConnection,
+    deps: Deps,
+    ctx: CallContext,
+    sub: Subscriber,
+    nursery: trio.Nursery,
+    close: _Close,
+) -> None:
+    hub, log = deps.hub, deps.state.logger
+    pending = 0
+    unauthorized_role_streak = 0
+
+    def reply(frame_id: str, payload: Any = None, error: dict[str, Any] | None = None) -> None:
+        if error is not None:
+            hub.send(sub, codec.error_response(frame_id, error))
+        else:
+            hub.send(sub, codec.response(frame_id, payload))
+
+    async def run_async(frame: RequestFrame, handler: Any, params: Any, started: float) -> None:
+        nonlocal pending
+        try:
+            result = await handler(ctx, params)
+            reply(frame.id, result)
+            log.ws_response(
+                ctx.caller.conn_id,
+                frame.method,
+                frame.id,
+                True,
+                (time.perf_counter() - started) * 1000,
+            )
+        except RpcError as exc:
+            _fail(frame, exc.to_shape(), started)
+        except Exception as exc:  # a handler bug must not kill the socket
+            _fail(
+                frame, {"code": "UNAVAILABLE", "message": str(exc) or type(exc).__name__}, started
+            )
+        finally:
+            pending -= 1
+
+    def _fail(frame: RequestFrame, error: dict[str, Any], started: float) -> None:
+        reply(frame.id, error=error)
+        log.ws_response(
+            ctx.caller.conn_id,
+            frame.method,
+            frame.id,
+            False,
+            (time.perf_counter() - started) * 1000,
+            error,
+        )
+
+    while True:
+        try:
+            message = await ws.get_message()
+        except ConnectionClosed as exc:
+            reason = exc.reason
+            if reason is not None and reason.code == 1009:
+                _close_cause(close, 1009, "")
+            return
+        try:
+            frame = codec.decode_request(message)
+        except codec.InvalidFrameError as exc:
+            reply(
+                exc.frame_id if exc.frame_id is not None else "invalid",
+                error={"code": "INVALID_REQUEST", "message": str(exc)},
+            )
+            continue
+        except codec.NotJsonError:
+            log.warn("ws", f"parse error conn={ctx.caller.conn_id}: message is not JSON")
+            continue
+        started = time.perf_counter()
+        spec = deps.registry.get(frame.method)
+        denied = authorize(spec, frame.method, ctx.caller.role, ctx.caller.scopes)
+        if denied is not None:
+            _fail(frame, denied.to_shape(), started)
+            if denied.message.startswith("unauthorized role:"):
+                unauthorized_role_streak += 1
+                if unauthorized_role_streak > MAX_UNAUTHORIZED_ROLE_CALLS:
+                    request_close(sub, 1008, "repeated unauthorized calls")
+                    return
+            continue
+        unauthorized_role_streak = 0
+        assert spec is not None
+        params = frame.params if frame.params is not None else {}
+        if inspect.iscoroutinefunction(spec.handler):
+            if pending >= MAX_PENDING_REQUESTS:
+                _fail(
+                    frame,
+                    {
+                        "code": "UNAVAILABLE",
+                        "message": "The server is busy. Please try again in a moment.",
+                        "retryable": True,
+                    },
+                    started,
+                )
+                continue
+            pending += 1
+            nursery.start_soon(run_async, frame, spec.handler, params, started)
+            continue
+        try:
+            result = spec.handler(ctx, params)
+        except RpcError as exc:
+            _fail(frame, exc.to_shape(), started)
+            continue
+        except Exception as exc:  # a handler bug must not kill the socket
+            log.error("ws", f"handler {frame.method} failed: {type(exc).__name__}: {exc}")
+            _fail(
+                frame, {"code": "UNAVAILABLE", "message": str(exc) or type(exc).__name__}, started
+            )
+            continue
+        reply(frame.id, result)
+        log.ws_response(
+            ctx.caller.conn_id, frame.method, frame.id, True, (time.perf_counter() - started) * 1000
+        )

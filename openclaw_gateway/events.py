@@ -1,0 +1,35 @@
+"""Which broadcast events exist and who may receive them (protocol.md §7.3). Pure.
+
+Unknown event names are never delivered (fail closed). An empty scope list means every
+authenticated socket, nodes included; otherwise the recipient must be an operator holding one
+of the scopes (operator.admin and operator.write implications apply).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from openclaw_gateway import scopes as S
+
+EVENT_SCOPES: dict[str, tuple[str, ...]] = {
+    "tick": (),
+    "health": (),
+    "heartbeat": (),
+    "shutdown": (),
+    "presence": (S.READ,),
+}
+
+# Events we can emit, in the order hello-ok announces them.
+EVENTS = ("connect.challenge", "presence", "tick", "shutdown", "health", "heartbeat")
+
+# Events that may be dropped (seq still consumed) for a slow consumer instead of closing it.
+DROP_IF_SLOW = frozenset({"presence"})
+
+
+def may_receive(event: str, role: str, granted: Iterable[str]) -> bool:
+    required = EVENT_SCOPES.get(event)
+    if required is None:
+        return False
+    if not required:
+        return True
+    return role == "operator" and S.any_scope_satisfied(required, granted)

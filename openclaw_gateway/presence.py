@@ -1,0 +1,105 @@
+"""The presence table (protocol.md §8). Pure: time comes in as `now_ms`.
+
+Rows are keyed (lower-cased) by connection id for operators, by device/instance id for nodes,
+and by deviceId/instanceId/host/ip/text for `system-event` rows. The gateway's own row never
+expires and is refreshed on every read. Reads prune rows older than 5 minutes and keep at most
+200. Every change bumps `version`, which is the `stateVersion.presence` clients compare.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PRESENCE_TTL_MS = 300_000
+PRESENCE_MAX_ROWS = 200
+SELF_KEY = "__self__"
+
+
+class PresenceTable:
+    def __init__(self, self_entry: dict[str, Any], now_ms: int) -> None:
+        self._self = dict(self_entry)
+        self._self["ts"] = now_ms
+        self._rows: dict[str, dict[str, Any]] = {}
+        self.version = 1
+
+    def upsert(self, key: str, fields: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        """Merge `fields` into the row for `key` (roles/scopes are unioned). Bumps the version."""
+        key = key.lower()
+        row = dict(self._rows.get(key, {}))
+        for name in ("roles", "scopes"):
+            if name in fields and name in row:
+                merged = list(dict.fromkeys([*row[name], *fields[name]]))
+                fields = {**fields, name: merged}
+        row.update({k: v for k, v in fields.items() if v is not None})
+        row["ts"] = now_ms
+        self._rows.pop(key, None)
+        self._rows[key] = row
+        self.version += 1
+        return row
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self._rows.get(key.lower())
+
+    def prune(self, now_ms: int) -> bool:
+        """Drop expired rows and the oldest beyond the cap. True if anything was removed."""
+        before = len(self._rows)
+        fresh = {k: r for k, r in self._rows.items() if now_ms - r["ts"] <= PRESENCE_TTL_MS}
+        if len(fresh) > PRESENCE_MAX_ROWS - 1:
+            newest = sorted(fresh.items(), key=lambda kv: kv[1]["ts"], reverse=True)
+            fresh = dict(newest[: PRESENCE_MAX_ROWS - 1])
+        self._rows = fresh
+        return len(fresh) != before
+
+    def entries(self, now_ms: int) -> list[dict[str, Any]]:
+        """The list clients see: pruned, self row included, newest first."""
+        self.prune(now_ms)
+        self._self["ts"] = now_ms
+        rows = [self._self, *self._rows.values()]
+        rows.sort(key=lambda r: r["ts"], reverse=True)
+        return [dict(r) for r in rows]
+
+    def __len__(self) -> int:
+        return len(self._rows) + 1
+
+
+def self_entry(
+    host: str, ip: str, version: str, platform: str, device_family: str, instance_id: str
+) -> dict[str, Any]:
+    return {
+        "host": host,
+        "ip": ip,
+        "version": version,
+        "platform": platform,
+        "deviceFamily": device_family,
+        "mode": "gateway",
+        "reason": "self",
+        "instanceId": instance_id,
+        "text": f"Gateway: {host} ({ip}) · app {version} · mode gateway · reason self",
+    }
+
+
+def parse_node_presence_text(text: str) -> dict[str, Any] | None:
+    """Parse `Node: <host> (<ip>) · app <ver> · last input <n>s ago · mode <m> · reason <r>`."""
+    if not text.startswith("Node: "):
+        return None
+    parts = [p.strip() for p in text[len("Node: ") :].split("·")]
+    out: dict[str, Any] = {}
+    head = parts[0]
+    if head.endswith(")") and "(" in head:
+        host, _, ip = head[:-1].rpartition("(")
+        out["host"] = host.strip()
+        out["ip"] = ip.strip()
+    elif head:
+        out["host"] = head
+    for part in parts[1:]:
+        if part.startswith("app "):
+            out["version"] = part[4:].strip()
+        elif part.startswith("mode "):
+            out["mode"] = part[5:].strip()
+        elif part.startswith("reason "):
+            out["reason"] = part[7:].strip()
+        elif part.startswith("last input ") and part.endswith("s ago"):
+            digits = part[len("last input ") : -len("s ago")].strip()
+            if digits.isdigit():
+                out["lastInputSeconds"] = int(digits)
+    return out

@@ -1,0 +1,80 @@
+"""Text <-> frames. Decoding failures are RemoteProtocolError; encoding is plain compact JSON.
+
+The official server serialises with JSON.stringify: no spaces, non-ASCII emitted raw.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from openclaw_gateway.errors import RemoteProtocolError
+from openclaw_gateway.protocol.frames import REQUEST_FRAME_SCHEMA, RequestFrame
+from openclaw_gateway.protocol.schema import format_errors, validate
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+class NotJsonError(RemoteProtocolError):
+    """The message is not JSON at all."""
+
+
+class InvalidFrameError(RemoteProtocolError):
+    """JSON, but not a valid request frame. `frame_id` echoes the id when one was readable."""
+
+    def __init__(self, errors: str, frame_id: str | None) -> None:
+        super().__init__(f"invalid request frame: {errors}", close_code=1008)
+        self.errors = errors
+        self.frame_id = frame_id
+
+
+def parse_json(text: str | bytes) -> Any:
+    try:
+        if isinstance(text, bytes):
+            # Binary frames are decoded as UTF-8 and treated like text.
+            text = text.decode("utf-8")
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise NotJsonError("message is not valid JSON") from exc
+
+
+def decode_request(text: str | bytes) -> RequestFrame:
+    """Parse one client message into a RequestFrame or raise (NotJsonError | InvalidFrameError)."""
+    value = parse_json(text)
+    return request_from_value(value)
+
+
+def request_from_value(value: Any) -> RequestFrame:
+    errors = validate(REQUEST_FRAME_SCHEMA, value)
+    if errors:
+        frame_id = value.get("id") if isinstance(value, dict) else None
+        raise InvalidFrameError(
+            format_errors(errors), frame_id if isinstance(frame_id, str) else None
+        )
+    return RequestFrame(
+        id=value["id"],
+        method=value["method"],
+        params=value.get("params"),
+        params_present="params" in value,
+    )
+
+
+def encode(value: Any) -> str:
+    return _encoder.encode(value)
+
+
+def response(frame_id: str, payload: Any) -> str:
+    return encode({"type": "res", "id": frame_id, "ok": True, "payload": payload})
+
+
+def error_response(frame_id: str, error: dict[str, Any]) -> str:
+    return encode({"type": "res", "id": frame_id, "ok": False, "error": error})
+
+
+def event(name: str, payload: Any, *, seq: int | None = None, state_version: Any = None) -> str:
+    frame: dict[str, Any] = {"type": "event", "event": name, "payload": payload}
+    if seq is not None:
+        frame["seq"] = seq
+    if state_version is not None:
+        frame["stateVersion"] = state_version
+    return encode(frame)

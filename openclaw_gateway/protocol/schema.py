@@ -1,0 +1,180 @@
+"""A small closed-schema validator that words its errors the way the official gateway does.
+
+The official gateway validates frames and params with TypeBox/AJV and joins the errors with
+"; " (formatValidationErrors). Clients and scripts match on these strings, so we reproduce the
+wording: `at root: unexpected property 'x'`, `must have required property 'x'`,
+`at /client/id: must be equal to one of the allowed values`. Keyword order follows AJV:
+required, then additional properties, then each property in schema order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+
+class Schema:
+    def errors(self, value: Any, path: str) -> list[str]:
+        raise NotImplementedError
+
+
+def _at(path: str, message: str) -> str:
+    return f"at {path}: {message}" if path else message
+
+
+def _at_root(path: str, message: str) -> str:
+    return f"at {path or 'root'}: {message}"
+
+
+@attrs.frozen
+class Str(Schema):
+    min_length: int = 0
+    max_length: int | None = None
+
+    def errors(self, value: Any, path: str) -> list[str]:
+        if not isinstance(value, str):
+            return [_at(path, "must be string")]
+        if len(value) < self.min_length:
+            return [_at(path, f"must not have fewer than {self.min_length} characters")]
+        if self.max_length is not None and len(value) > self.max_length:
+            return [_at(path, f"must not have more than {self.max_length} characters")]
+        return []
+
+
+NON_EMPTY = Str(min_length=1)
+
+
+@attrs.frozen
+class Int(Schema):
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def errors(self, value: Any, path: str) -> list[str]:
+        # JSON has one number type; bool is not a number there.
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        if isinstance(value, float) and value.is_integer():
+            is_int = True
+        if not is_int:
+            return [_at(path, "must be integer")]
+        if self.minimum is not None and value < self.minimum:
+            return [_at(path, f"must be >= {self.minimum}")]
+        if self.maximum is not None and value > self.maximum:
+            return [_at(path, f"must be <= {self.maximum}")]
+        return []
+
+
+@attrs.frozen
+class Num(Schema):
+    def errors(self, value: Any, path: str) -> list[str]:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return [_at(path, "must be number")]
+        return []
+
+
+@attrs.frozen
+class Bool(Schema):
+    def errors(self, value: Any, path: str) -> list[str]:
+        return [] if isinstance(value, bool) else [_at(path, "must be boolean")]
+
+
+@attrs.frozen
+class AnyValue(Schema):
+    def errors(self, value: Any, path: str) -> list[str]:
+        return []
+
+
+@attrs.frozen
+class Enum(Schema):
+    values: tuple[str, ...]
+
+    def errors(self, value: Any, path: str) -> list[str]:
+        if value in self.values and isinstance(value, str):
+            return []
+        return [_at(path, "must be equal to one of the allowed values")]
+
+
+@attrs.frozen
+class Arr(Schema):
+    items: Schema
+    min_items: int = 0
+
+    def errors(self, value: Any, path: str) -> list[str]:
+        if not isinstance(value, list):
+            return [_at(path, "must be array")]
+        if len(value) < self.min_items:
+            return [_at(path, f"must not have fewer than {self.min_items} items")]
+        out: list[str] = []
+        for index, item in enumerate(value):
+            out.extend(self.items.errors(item, f"{path}/{index}"))
+        return out
+
+
+@attrs.frozen
+class Record(Schema):
+    values: Schema
+
+    def errors(self, value: Any, path: str) -> list[str]:
+        if not isinstance(value, dict):
+            return [_at(path, "must be object")]
+        out: list[str] = []
+        for key, item in value.items():
+            out.extend(self.values.errors(item, f"{path}/{key}"))
+        return out
+
+
+@attrs.frozen
+class Field:
+    schema: Schema
+    required: bool = False
+
+
+@attrs.frozen
+class Obj(Schema):
+    """A closed object: unknown properties are errors unless `closed=False`."""
+
+    fields: Mapping[str, Field]
+    closed: bool = True
+
+    def errors(self, value: Any, path: str) -> list[str]:
+        if not isinstance(value, dict):
+            return [_at(path, "must be object")]
+        out: list[str] = []
+        for name, spec in self.fields.items():
+            if spec.required and name not in value:
+                out.append(_at(path, f"must have required property '{name}'"))
+        if self.closed:
+            for name in value:
+                if name not in self.fields:
+                    out.append(_at_root(path, f"unexpected property '{name}'"))
+        for name, spec in self.fields.items():
+            if name in value:
+                out.extend(spec.schema.errors(value[name], f"{path}/{name}"))
+        return out
+
+
+def obj(closed: bool = True, **fields: Field | Schema) -> Obj:
+    """Build an Obj; a bare Schema means an optional field, Field(...) says more."""
+    normal = {k.rstrip("_"): (v if isinstance(v, Field) else Field(v)) for k, v in fields.items()}
+    return Obj(normal, closed=closed)
+
+
+def req(schema: Schema) -> Field:
+    return Field(schema, required=True)
+
+
+def validate(schema: Schema, value: Any) -> list[str]:
+    return schema.errors(value, "")
+
+
+def format_errors(errors: Sequence[str]) -> str:
+    return "; ".join(errors)
+
+
+@attrs.frozen
+class Const(Schema):
+    value: str
+
+    def errors(self, value: Any, path: str) -> list[str]:
+        return [] if value == self.value else [_at(path, "must be equal to constant")]

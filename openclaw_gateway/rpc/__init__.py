@@ -1,0 +1,1 @@
+"""RPC: the method registry, the call context, and one handler module per method family."""

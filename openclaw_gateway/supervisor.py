@@ -1,0 +1,221 @@
+"""run_gateway(): builds the shared objects and owns THE task tree and the shutdown order.
+
+trio.run(run_gateway)
+└─ services nursery              signals (SIGINT/SIGTERM -> shutdown)
+   └─ handlers nursery           one task per connection; outlives the accept loop (drain)
+      └─ edge nursery            accept loop (server), ticker, loop monitor
+
+Shutdown, in order: stop accepting (cancel edge), publish `shutdown`, ask every socket to
+close with 1012 after its queued frames, give them DRAIN_TIMEOUT, cancel what is left, then
+release the state lock and remove the runtime token file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+import trio
+
+from openclaw_gateway import probes
+from openclaw_gateway.auth import AuthPolicy, safe_equal
+from openclaw_gateway.connection import TICK_INTERVAL_MS, Deps, handle_connection
+from openclaw_gateway.hub import Hub
+from openclaw_gateway.lock import StateLock
+from openclaw_gateway.logs import Logger
+from openclaw_gateway.netbind import BindPlan
+from openclaw_gateway.presence import PresenceTable, self_entry
+from openclaw_gateway.rpc import methods
+from openclaw_gateway.rpc.context import GatewayState
+from openclaw_gateway.rpc.methods.system import broadcast_presence, refresh_health
+from openclaw_gateway.server import EdgeHooks, open_listeners, run_server
+
+DRAIN_TIMEOUT = 5.0
+CLEANUP_TIMEOUT = 2.0
+HEALTH_REFRESH_INTERVAL = 60.0
+LOOP_MONITOR_INTERVAL = 1.0
+
+
+@attrs.frozen
+class RunSettings:
+    version: str
+    port: int
+    bind: BindPlan
+    policy: AuthPolicy
+    state_dir: Path
+    config_path: Path
+    logger: Logger
+    log_file: Path | None = None
+    runtime_token_path: Path | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    handshake_timeout: float = 15.0
+    tick_interval_ms: int = TICK_INTERVAL_MS
+    drain_timeout: float = DRAIN_TIMEOUT
+    handle_signals: bool = True
+    clock: Callable[[], float] = time.time
+
+
+def _primary_ipv4() -> str:
+    from openclaw_gateway.netbind import interface_ipv4s
+
+    found = interface_ipv4s()
+    for preferred in ("en0", "eth0"):
+        for name, ip in found:
+            if name == preferred:
+                return ip
+    return found[0][1] if found else socket.gethostname()
+
+
+def _platform_label() -> tuple[str, str]:
+    system = platform.system()
+    if system == "Darwin":
+        return f"macos {platform.mac_ver()[0]}", "Mac"
+    if system == "Windows":
+        return f"windows {platform.release()}", "Windows"
+    return f"{system.lower()} {platform.release()}", system or "Linux"
+
+
+def build_state(settings: RunSettings) -> GatewayState:
+    now_ms = int(settings.clock() * 1000)
+    label, family = _platform_label()
+    entry = self_entry(
+        socket.gethostname(), _primary_ipv4(), settings.version, label, family, str(uuid.uuid4())
+    )
+    return GatewayState(
+        version=settings.version,
+        logger=settings.logger,
+        presence=PresenceTable(entry, now_ms),
+        config_path=settings.config_path,
+        state_dir=settings.state_dir,
+        auth_mode=settings.policy.mode,
+        log_file=settings.log_file,
+        clock=settings.clock,
+    )
+
+
+async def _watch_signals(shutdown: trio.Event, log: Logger) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            if shutdown.is_set():
+                log.info("gateway", f"received {name} during shutdown; ignoring")
+                continue
+            log.info("gateway", f"received {name}; shutting down")
+            shutdown.set()
+
+
+async def _ticker(state: GatewayState, interval_s: float) -> None:
+    """tick every interval, presence expiry, and the periodic health refresh (no drift)."""
+    start = trio.current_time()
+    next_tick = start + interval_s
+    next_health = start + HEALTH_REFRESH_INTERVAL
+    while True:
+        await trio.sleep_until(min(next_tick, next_health))
+        now = trio.current_time()
+        if now >= next_tick:
+            state.broadcast("tick", {"ts": state.now_ms()})
+            if state.presence.prune(state.now_ms()):
+                broadcast_presence(state)
+            next_tick += interval_s
+        if now >= next_health:
+            refresh_health(state)
+            next_health += HEALTH_REFRESH_INTERVAL
+
+
+async def _loop_monitor(state: GatewayState) -> None:
+    state.loop.interval_ms = LOOP_MONITOR_INTERVAL * 1000
+    while True:
+        before = trio.current_time()
+        await trio.sleep(LOOP_MONITOR_INTERVAL)
+        lag = (trio.current_time() - before - LOOP_MONITOR_INTERVAL) * 1000
+        state.loop.samples.append(max(0.0, lag))
+
+
+async def run_gateway(
+    settings: RunSettings,
+    *,
+    shutdown: trio.Event | None = None,
+    task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run until `shutdown` is set (or SIGINT/SIGTERM when handling signals)."""
+    log = settings.logger
+    state = build_state(settings)
+    hub = Hub()
+    registry = methods.load()
+    state.broadcast = hub.broadcast
+    deps = Deps(
+        state=state,
+        hub=hub,
+        registry=registry,
+        auth_policy=lambda: settings.policy,
+        handshake_timeout=settings.handshake_timeout,
+        tick_interval_ms=settings.tick_interval_ms,
+    )
+    state.health_cache = {}
+    shutdown = shutdown or trio.Event()
+
+    def bearer_ok(token: str) -> bool:
+        secret = (
+            settings.policy.token if settings.policy.mode == "token" else settings.policy.password
+        )
+        return settings.policy.mode != "none" and bool(secret) and safe_equal(token, secret or "")
+
+    hooks = EdgeHooks(
+        on_websocket=lambda ws, peer, abort: handle_connection(ws, peer, deps, abort),
+        probe_view=lambda: probes.ProbeView(
+            ready=state.ready and not state.shutting_down,
+            uptime_ms=state.uptime_ms(),
+            version=state.version,
+            event_loop=state.loop.snapshot(),
+        ),
+        bearer_ok=bearer_ok,
+        trusted_proxies=settings.trusted_proxies,
+        log_error=lambda msg: log.error("gateway", msg),
+    )
+    lock = StateLock(settings.state_dir)
+    lock.acquire(port=settings.port, config_path=settings.config_path)
+    listeners: list[trio.SocketListener] = []
+    try:
+        listeners = await open_listeners(
+            settings.bind.hosts, settings.port, lambda msg: log.warn("gateway", msg)
+        )
+        async with trio.open_nursery() as services:
+            if settings.handle_signals:
+                services.start_soon(_watch_signals, shutdown, log)
+            async with trio.open_nursery() as handlers:
+                async with trio.open_nursery() as edge:
+                    addresses = await edge.start(run_server, listeners, hooks, handlers)
+                    edge.start_soon(_ticker, state, settings.tick_interval_ms / 1000)
+                    edge.start_soon(_loop_monitor, state)
+                    refresh_health(state)
+                    state.ready = True
+                    log.info("gateway", f"listening on {settings.bind.mode} port {settings.port}")
+                    log.info("gateway", "ready")
+                    task_status.started(addresses)
+                    await shutdown.wait()
+                    state.ready = False
+                    state.shutting_down = True
+                    edge.cancel_scope.cancel()
+                # Accepting has stopped; tell everyone, then close them after what is queued.
+                hub.broadcast("shutdown", {"reason": "gateway stopping"})
+                hub.close_all(1012, "service restart")
+                handlers.cancel_scope.deadline = trio.current_time() + settings.drain_timeout
+            services.cancel_scope.cancel()
+    finally:
+        with trio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+            for listener in listeners:
+                with contextlib.suppress(OSError):
+                    await listener.aclose()
+        if settings.runtime_token_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                settings.runtime_token_path.unlink()
+        lock.release()
+        if state.shutting_down:
+            log.info("shutdown", "completed cleanly")
