@@ -159,7 +159,7 @@ async def run_gateway(
         tick_interval_ms=settings.tick_interval_ms,
     )
     state.health_cache = {}
-    shutdown = shutdown or trio.Event()
+    shutdown = trio.Event() if shutdown is None else shutdown
 
     def bearer_ok(token: str) -> bool:
         secret = (

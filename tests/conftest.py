@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from tests.helpers import RunningGateway, start_gateway
+
+
+@pytest.fixture(name="gateway")
+async def _gateway(nursery: trio.Nursery, tmp_path: Path) -> AsyncIterator[RunningGateway]:
+    """An in-process gateway (token auth, 127.0.0.1:0) torn down with the test."""
+    gw = await start_gateway(nursery, tmp_path)
+    yield gw
+    gw.settings.logger.close()
