@@ -19,7 +19,7 @@ LAYERS: dict[str, int] = {
     "protocol": 1,
     "auth": 2, "scopes": 2, "presence": 2, "events": 2, "logs": 2, "netbind": 2, "lock": 2,
     "ports": 2, "probes": 2,
-    "admission": 3, "rpc.registry": 3, "rpc.context": 3, "rpc": 3,
+    "admission": 3, "client": 3, "rpc.registry": 3, "rpc.context": 3, "rpc": 3,
     "rpc.methods": 4,
     "hub": 5,
     "connection": 6,
