@@ -76,9 +76,13 @@ class AuthResult:
 def authorize_shared_secret(
     policy: AuthPolicy, token: str | None, password: str | None
 ) -> AuthResult:
-    """Check the connect `auth.token`/`auth.password` against the policy."""
-    token = token or None
-    password = password or None
+    """Check the connect `auth.token`/`auth.password` against the policy.
+
+    The wire values are trimmed and blank ones dropped first (the official
+    `resolveSharedConnectAuth`); the configured secret is compared as it is.
+    """
+    token = (token or "").strip() or None
+    password = (password or "").strip() or None
     if policy.mode == "none":
         return AuthResult(True, "none")
     if policy.mode == "token":

@@ -8,11 +8,23 @@ expires and is refreshed on every read. Reads prune rows older than 5 minutes an
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 PRESENCE_TTL_MS = 300_000
 PRESENCE_MAX_ROWS = 200
 SELF_KEY = "__self__"
+
+
+def _merge_strings(*lists: Any) -> list[str]:
+    out: dict[str, None] = {}
+    for values in lists:
+        if not isinstance(values, list):
+            continue
+        for item in values:
+            if isinstance(item, str) and item.strip():
+                out[item.strip()] = None
+    return list(out)
 
 
 class PresenceTable:
@@ -26,11 +38,15 @@ class PresenceTable:
         """Merge `fields` into the row for `key` (roles/scopes are unioned). Bumps the version."""
         key = key.lower()
         row = dict(self._rows.get(key, {}))
-        for name in ("roles", "scopes"):
-            if name in fields and name in row:
-                merged = list(dict.fromkeys([*row[name], *fields[name]]))
-                fields = {**fields, name: merged}
         row.update({k: v for k, v in fields.items() if v is not None})
+        for name in ("roles", "scopes"):
+            # The official mergeStringList: union of old and new, trimmed, blanks dropped,
+            # and no key at all when the result is empty.
+            merged = _merge_strings(self._rows.get(key, {}).get(name), fields.get(name))
+            if merged:
+                row[name] = merged
+            else:
+                row.pop(name, None)
         row["ts"] = now_ms
         self._rows.pop(key, None)
         self._rows[key] = row
@@ -78,28 +94,28 @@ def self_entry(
     }
 
 
+# The official parsePresence regex: all fields or nothing, matched anywhere, case-insensitive.
+_NODE_PRESENCE = re.compile(
+    r"Node:\s*([^ (]+)\s*\(([^)]+)\)\s*·\s*app\s*([^·]+?)\s*·\s*last input\s*([0-9]+)s ago"
+    r"\s*·\s*mode\s*([^·]+?)\s*·\s*reason\s*(.+)$",
+    re.IGNORECASE,
+)
+
+
 def parse_node_presence_text(text: str) -> dict[str, Any] | None:
-    """Parse `Node: <host> (<ip>) · app <ver> · last input <n>s ago · mode <m> · reason <r>`."""
-    if not text.startswith("Node: "):
+    """Parse `Node: <host> (<ip>) · app <ver> · last input <n>s ago · mode <m> · reason <r>`.
+
+    None unless the whole pattern matches (the official parser then keeps only the text).
+    """
+    match = _NODE_PRESENCE.search(text.strip())
+    if match is None:
         return None
-    parts = [p.strip() for p in text[len("Node: ") :].split("·")]
-    out: dict[str, Any] = {}
-    head = parts[0]
-    if head.endswith(")") and "(" in head:
-        host, _, ip = head[:-1].rpartition("(")
-        out["host"] = host.strip()
-        out["ip"] = ip.strip()
-    elif head:
-        out["host"] = head
-    for part in parts[1:]:
-        if part.startswith("app "):
-            out["version"] = part[4:].strip()
-        elif part.startswith("mode "):
-            out["mode"] = part[5:].strip()
-        elif part.startswith("reason "):
-            out["reason"] = part[7:].strip()
-        elif part.startswith("last input ") and part.endswith("s ago"):
-            digits = part[len("last input ") : -len("s ago")].strip()
-            if digits.isdigit():
-                out["lastInputSeconds"] = int(digits)
-    return out
+    host, ip, version, last_input, mode, reason = match.groups()
+    return {
+        "host": host.strip(),
+        "ip": ip.strip(),
+        "version": version.strip(),
+        "lastInputSeconds": int(last_input),
+        "mode": mode.strip(),
+        "reason": reason.strip(),
+    }

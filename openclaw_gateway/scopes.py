@@ -33,6 +33,9 @@ _WRITE_IMPLIES = frozenset({READ, TALK, SESSIONS_READ, SESSIONS_WRITE})
 
 
 def scope_satisfied(required: str, granted: Iterable[str]) -> bool:
+    if not required.startswith("operator."):
+        # The official operatorScopeSatisfied never satisfies a non-operator scope.
+        return False
     have = set(granted)
     if required in have or ADMIN in have:
         return True

@@ -28,12 +28,18 @@ class InvalidFrameError(RemoteProtocolError):
         self.frame_id = frame_id
 
 
+def _reject_constant(name: str) -> Any:
+    # JSON.parse has no NaN/Infinity literals; Python's json would accept them.
+    raise ValueError(f"not JSON: {name}")
+
+
 def parse_json(text: str | bytes) -> Any:
     try:
         if isinstance(text, bytes):
-            # Binary frames are decoded as UTF-8 and treated like text.
-            text = text.decode("utf-8")
-        return json.loads(text)
+            # Binary frames are decoded as UTF-8 and treated like text; like Node's
+            # Buffer.toString("utf8"), invalid sequences become U+FFFD instead of failing.
+            text = text.decode("utf-8", errors="replace")
+        return json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise NotJsonError("message is not valid JSON") from exc
 

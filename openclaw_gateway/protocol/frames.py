@@ -8,6 +8,7 @@ import attrs
 
 from openclaw_gateway.protocol.schema import (
     NON_EMPTY,
+    AnyOf,
     AnyValue,
     Arr,
     Bool,
@@ -98,7 +99,12 @@ CONNECT_PARAMS_SCHEMA = obj(
     pathEnv=Str(),
     role=NON_EMPTY,
     scopes=Arr(NON_EMPTY),
-    modelCatalog=obj(closed=False),
+    modelCatalog=AnyOf(
+        (
+            obj(agentId=NON_EMPTY, sessionKey=NON_EMPTY),
+            obj(agentId=NON_EMPTY, shortId=req(NON_EMPTY), slugHint=NON_EMPTY),
+        )
+    ),
     device=DEVICE_SCHEMA,
     auth=AUTH_SCHEMA,
     locale=Str(),

@@ -76,15 +76,33 @@ class ConnectRequest:
     params: ConnectParams
 
 
+def claims_worker_identity(params: Any) -> bool:
+    """The official `claimsWorkerConnectionIdentity`, on raw (unvalidated) params."""
+    if not isinstance(params, dict):
+        return False
+    if params.get("role") == "worker":
+        return True
+    client = params.get("client")
+    if not isinstance(client, dict):
+        return False
+    return client.get("id") == "openclaw-worker" or client.get("mode") == "worker"
+
+
 def read_connect(text: str | bytes) -> ConnectRequest | Refusal:
     """Interpret the first client message."""
     try:
-        frame = codec.decode_request(text)
-    except codec.InvalidFrameError:
-        return Refusal(1008, "invalid request frame")
+        value = codec.parse_json(text)
     except RemoteProtocolError:
         # Not JSON: the official server closes quietly with 1000 and no reason.
         return Refusal(1000, "")
+    if isinstance(value, dict) and claims_worker_identity(value.get("params")):
+        # Checked before the frame is validated at all: any message whose params claim a
+        # worker identity is closed without an answer.
+        return Refusal(1008, "invalid-handshake")
+    try:
+        frame = codec.request_from_value(value)
+    except codec.InvalidFrameError:
+        return Refusal(1008, "invalid request frame")
     if frame.method != "connect":
         message = "invalid handshake: first request must be connect"
         return Refusal.with_error(frame.id, "INVALID_REQUEST", message)

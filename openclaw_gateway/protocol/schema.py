@@ -141,13 +141,15 @@ class Obj(Schema):
         if not isinstance(value, dict):
             return [_at(path, "must be object")]
         out: list[str] = []
-        for name, spec in self.fields.items():
-            if spec.required and name not in value:
-                out.append(_at(path, f"must have required property '{name}'"))
+        # TypeBox reports one `required` and one `additionalProperties` error per object, and
+        # formatValidationErrors names only the first property of each.
+        missing = [n for n, spec in self.fields.items() if spec.required and n not in value]
+        if missing:
+            out.append(_at(path, f"must have required property '{missing[0]}'"))
         if self.closed:
-            for name in value:
-                if name not in self.fields:
-                    out.append(_at_root(path, f"unexpected property '{name}'"))
+            extra = [name for name in value if name not in self.fields]
+            if extra:
+                out.append(_at_root(path, f"unexpected property '{extra[0]}'"))
         for name, spec in self.fields.items():
             if name in value:
                 out.extend(spec.schema.errors(value[name], f"{path}/{name}"))
@@ -169,7 +171,8 @@ def validate(schema: Schema, value: Any) -> list[str]:
 
 
 def format_errors(errors: Sequence[str]) -> str:
-    return "; ".join(errors)
+    # Duplicates are dropped, as formatValidationErrors does.
+    return "; ".join(dict.fromkeys(errors))
 
 
 @attrs.frozen
@@ -178,3 +181,20 @@ class Const(Schema):
 
     def errors(self, value: Any, path: str) -> list[str]:
         return [] if value == self.value else [_at(path, "must be equal to constant")]
+
+
+@attrs.frozen
+class AnyOf(Schema):
+    """A union: valid if any branch is; else every branch's errors, then the anyOf error."""
+
+    branches: tuple[Schema, ...]
+
+    def errors(self, value: Any, path: str) -> list[str]:
+        out: list[str] = []
+        for branch in self.branches:
+            found = branch.errors(value, path)
+            if not found:
+                return []
+            out.extend(found)
+        out.append(_at(path, "must match a schema in anyOf"))
+        return out
