@@ -14,10 +14,13 @@ reconnect). `seq` gaps are reported on the events themselves (`Event.gap`). For 
 from __future__ import annotations
 
 import contextlib
+import errno
+import ssl
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import attrs
 import trio
@@ -25,7 +28,7 @@ from trio_websocket import (
     ConnectionClosed,
     HandshakeError,
     WebSocketConnection,
-    connect_websocket_url,
+    wrap_client_stream,
 )
 
 from openclaw_gateway import __version__
@@ -51,6 +54,9 @@ class GatewayRequestError(GatewayError):
         self.retryable = bool(error.get("retryable", False))
         self.retry_after_ms = error.get("retryAfterMs")
         self.error = error
+        # For a refused `connect`: the close frame the gateway sent with it, when one came.
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
         super().__init__(self.message)
 
 
@@ -95,8 +101,11 @@ class _Pending:
 class Session:
     """One live connection (after hello-ok)."""
 
-    def __init__(self, ws: WebSocketConnection, hello: dict[str, Any]) -> None:
+    def __init__(
+        self, ws: WebSocketConnection, hello: dict[str, Any], stream: trio.abc.Stream | None = None
+    ) -> None:
         self.ws = ws
+        self._stream = stream
         self.hello = hello
         self._pending: dict[str, _Pending] = {}
         self._ids = 1
@@ -105,6 +114,13 @@ class Session:
         self.last_frame_at = trio.current_time()
         self.closed = trio.Event()
         self.close_code: int | None = None
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close politely (bounded), then make sure the TCP stream is gone."""
+        with trio.move_on_after(1, shield=True):
+            await self.ws.aclose(code, reason)
+        if self._stream is not None:
+            await trio.aclose_forcefully(self._stream)
 
     @property
     def tick_interval(self) -> float:
@@ -201,7 +217,9 @@ def connect_params(
     scopes: tuple[str, ...],
     token: str | None,
     password: str | None,
+    min_protocol: int = PROTOCOL_VERSION,
 ) -> dict[str, Any]:
+    """`min_protocol=3` is what probe-mode clients (`gateway probe`/`status`) send."""
     client: dict[str, Any] = {
         "id": identity.client_id,
         "version": identity.version,
@@ -212,7 +230,7 @@ def connect_params(
     if identity.display_name:
         client["displayName"] = identity.display_name
     params: dict[str, Any] = {
-        "minProtocol": PROTOCOL_VERSION,
+        "minProtocol": min_protocol,
         "maxProtocol": PROTOCOL_VERSION,
         "client": client,
         "caps": [],
@@ -225,6 +243,45 @@ def connect_params(
     return params
 
 
+def _errno_of(exc: BaseException) -> int | None:
+    """trio reports a failed connect as one OSError caused by a group of per-address errors."""
+    if isinstance(exc, OSError) and exc.errno:
+        return exc.errno
+    cause = exc.__cause__
+    if isinstance(cause, BaseExceptionGroup):
+        for sub in cause.exceptions:
+            found = _errno_of(sub)
+            if found:
+                return found
+    elif cause is not None:
+        return _errno_of(cause)
+    return None
+
+
+async def _open_stream(
+    url: str,
+) -> tuple[trio.SocketStream | trio.SSLStream[trio.SocketStream], str, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise GatewayTransportError("protocol", f"invalid gateway URL: {url}")
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    try:
+        tcp = await trio.open_tcp_stream(parts.hostname, port)
+    except OSError as exc:
+        code = _errno_of(exc)
+        text = errno.errorcode.get(code, "") if code else ""
+        kind = "refused" if code == errno.ECONNREFUSED else "closed"
+        raise GatewayTransportError(
+            kind, exc.strerror or str(exc), reason=text or str(exc)
+        ) from None
+    stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] = tcp
+    if parts.scheme == "wss":
+        stream = trio.SSLStream(tcp, ssl.create_default_context(), server_hostname=parts.hostname)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return stream, host, resource
+
+
 async def open_session(
     nursery: trio.Nursery,
     url: str,
@@ -232,19 +289,25 @@ async def open_session(
     *,
     timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> Session:
-    """Connect and complete the handshake; the session's reader runs in `nursery`."""
+    """Connect and complete the handshake; the session's reader runs in `nursery`.
+
+    Resource handling: the TCP stream is opened here and closed here on every failure path,
+    including cancellation and timeout, so a failed connect leaks nothing.
+    """
+    stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] | None = None
     try:
         with trio.fail_after(timeout):
+            stream, host, resource = await _open_stream(url)
             try:
-                ws = await connect_websocket_url(nursery, url, max_message_size=CLIENT_MAX_PAYLOAD)
+                ws = await wrap_client_stream(
+                    nursery, stream, host, resource, max_message_size=CLIENT_MAX_PAYLOAD
+                )
             except HandshakeError as exc:
                 raise GatewayTransportError(
                     "closed", f"websocket handshake failed: {exc}"
                 ) from None
-            except OSError as exc:
-                text = exc.strerror or str(exc)
-                kind = "refused" if "refused" in text.lower() else "closed"
-                raise GatewayTransportError(kind, text, reason=text) from None
+            except (OSError, trio.BrokenResourceError) as exc:
+                raise GatewayTransportError("closed", str(exc), reason=str(exc)) from None
             try:
                 challenge = codec.parse_json(await ws.get_message())
                 if not (
@@ -253,29 +316,36 @@ async def open_session(
                     raise GatewayTransportError(
                         "protocol", "gateway did not send connect.challenge"
                     )
-                await ws.send_message(
-                    codec.encode(
-                        {
-                            "type": "req",
-                            "id": f"1:{uuid.uuid4()}",
-                            "method": "connect",
-                            "params": params,
-                        }
-                    )
-                )
+                request = {
+                    "type": "req",
+                    "id": f"1:{uuid.uuid4()}",
+                    "method": "connect",
+                    "params": params,
+                }
+                await ws.send_message(codec.encode(request))
                 reply = codec.parse_json(await ws.get_message())
             except ConnectionClosed as exc:
                 raise _closed(exc) from None
     except trio.TooSlowError:
+        if stream is not None:
+            await trio.aclose_forcefully(stream)
         raise GatewayTransportError(
             "timeout", f"gateway timeout after {int(timeout * 1000)}ms"
         ) from None
+    except BaseException:
+        if stream is not None:
+            await trio.aclose_forcefully(stream)
+        raise
     if not isinstance(reply, dict) or not reply.get("ok"):
         error = reply.get("error") if isinstance(reply, dict) else None
         with trio.move_on_after(1, shield=True):
             await ws.aclose()
-        raise GatewayRequestError(error or {"code": "UNAVAILABLE", "message": "connect failed"})
-    session = Session(ws, reply.get("payload") or {})
+        await trio.aclose_forcefully(stream)
+        failure = GatewayRequestError(error or {"code": "UNAVAILABLE", "message": "connect failed"})
+        if ws.closed is not None:
+            failure.close_code, failure.close_reason = ws.closed.code, ws.closed.reason
+        raise failure
+    session = Session(ws, reply.get("payload") or {}, stream)
     nursery.start_soon(session.reader)
     return session
 
@@ -336,8 +406,7 @@ class GatewayClient:
     async def __aexit__(self, *exc: object) -> bool | None:
         assert self._nursery is not None
         if self.session is not None:
-            with trio.move_on_after(2, shield=True):
-                await self.session.ws.aclose()
+            await self.session.aclose()
         self._nursery.cancel_scope.cancel()
         return await self._nursery_cm.__aexit__(*exc)  # type: ignore[no-any-return]
 
@@ -351,8 +420,7 @@ class GatewayClient:
         while not session.closed.is_set():
             deadline = session.last_frame_at + 2 * session.tick_interval
             if trio.current_time() >= deadline:
-                with trio.move_on_after(1, shield=True):
-                    await session.ws.aclose(4000, "tick timeout")
+                await session.aclose(4000, "tick timeout")
                 return
             with trio.move_on_at(deadline):
                 await session.closed.wait()

@@ -191,12 +191,20 @@ def system_event(ctx: CallContext, params: Any) -> dict[str, Any]:
         # This gateway keeps no agent sessions, so no session key can be woken.
         raise RpcError("INVALID_REQUEST", f'Unknown or archived session "{session_key}"')
     state = ctx.state
-    fields: dict[str, Any] = dict(parse_node_presence_text(text) or {})
+    parsed: dict[str, Any] = dict(parse_node_presence_text(text) or {})
+    fields = dict(parsed)
     for name in _PRESENCE_FIELDS:
         if name in p:
             fields[name] = p[name]
     fields["text"] = text
-    key = p.get("deviceId") or p.get("instanceId") or p.get("host") or p.get("ip") or text[:64]
+    # As the official updateSystemPresence: explicit ids first, then what the text says.
+    key = (
+        (p.get("deviceId") or "").strip()
+        or (p.get("instanceId") or "").strip()
+        or parsed.get("host")
+        or parsed.get("ip")
+        or text[:64]
+    )
     state.presence.upsert(str(key), fields, state.now_ms())
     if not node_line:
         state.system_events.append(text)

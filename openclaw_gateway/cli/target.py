@@ -1,0 +1,209 @@
+"""Which gateway a one-shot command talks to, with which credentials (cli.md §1.3).
+
+URL, first match: `--url` ("cli --url"); `--port N` forces ws://127.0.0.1:N; env
+OPENCLAW_GATEWAY_URL; `gateway.remote.url` in remote mode; else the local loopback URL
+(always 127.0.0.1, port from env/config/profile/18789). A URL override never reuses config
+credentials. Plain ws:// to a non-loopback host is refused before connecting.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import attrs
+
+from openclaw_gateway import config as cfg
+from openclaw_gateway.paths import Paths, parse_port, resolve_port
+
+
+class CliFailure(Exception):
+    """A failure to report as `{"ok":false,"error":{"type":…}}` (JSON) or text, then exit."""
+
+    def __init__(
+        self,
+        error_type: str,
+        message: str,
+        *,
+        exit_code: int = 1,
+        extra: dict[str, object] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.exit_code = exit_code
+        self.extra = extra or {}
+
+
+@attrs.frozen
+class Target:
+    url: str
+    url_source: str
+    token: str | None = attrs.field(default=None, repr=False)
+    password: str | None = attrs.field(default=None, repr=False)
+    config_path: Path | None = None
+    bind_detail: str | None = None
+    auth_mode: str = "token"
+    remote_fallback_note: str | None = None
+
+    def gateway_block(self) -> dict[str, object]:
+        block: dict[str, object] = {"url": self.url, "urlSource": self.url_source}
+        if self.bind_detail:
+            block["bindDetail"] = self.bind_detail
+        if self.remote_fallback_note:
+            block["remoteFallbackNote"] = self.remote_fallback_note
+        return block
+
+
+def _host_is_loopback(host: str) -> bool:
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_is_private(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_private
+    except ValueError:
+        return host.endswith(".local")
+
+
+def check_url_security(url: str, source: str, env: Mapping[str, str]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss"):
+        raise CliFailure("cli_error", f'Invalid gateway URL "{url}": use ws:// or wss://.')
+    host = parts.hostname or ""
+    if parts.scheme == "ws" and not _host_is_loopback(host):
+        if env.get("OPENCLAW_ALLOW_INSECURE_PRIVATE_WS") == "1" and _host_is_private(host):
+            return
+        raise CliFailure(
+            "cli_error",
+            f'SECURITY ERROR: Gateway URL "{url}" uses plaintext ws:// to a non-loopback address.\n'
+            "Both credentials and chat data would be exposed to network interception.\n"
+            f"Source: {source}\n"
+            "Use wss:// (TLS), an SSH tunnel (openclaw gateway probe --ssh), or set "
+            "OPENCLAW_ALLOW_INSECURE_PRIVATE_WS=1 for a trusted private network.",
+        )
+
+
+def resolve_target(
+    *,
+    method: str,
+    url_flag: str | None,
+    port_flag: str | None,
+    token_flag: str | None,
+    password_flag: str | None,
+    env: Mapping[str, str],
+    paths: Paths,
+    loaded: cfg.LoadedConfig,
+    runtime_token: str | None = None,
+) -> Target:
+    if url_flag and port_flag:
+        raise CliFailure("cli_error", "Use either --url or --port, not both.")
+    gw = loaded.config.gateway
+    remote_mode = gw.mode == "remote" and port_flag is None
+    token = token_flag or None
+    password = password_flag or None
+    bind_detail = None
+    note = None
+    local_port_flag: int | None = None
+    if port_flag is not None:
+        local_port_flag = parse_port(port_flag)
+        if local_port_flag is None:
+            raise CliFailure(
+                "cli_error", "Invalid --port. Use a port number from 1 to 65535, for example 18789."
+            )
+    if url_flag:
+        url, source = url_flag.strip(), "cli --url"
+    elif port_flag is None and env.get("OPENCLAW_GATEWAY_URL"):
+        url, source = env["OPENCLAW_GATEWAY_URL"].strip(), "env OPENCLAW_GATEWAY_URL"
+    elif remote_mode and gw.remote.url:
+        url, source = gw.remote.url, "config gateway.remote.url"
+    else:
+        port = local_port_flag or resolve_port(None, env, gw.port, paths.profile)
+        url = f"ws://127.0.0.1:{port}"
+        if remote_mode:
+            source = "missing gateway.remote.url (fallback local)"
+            note = (
+                "Warn: gateway.mode=remote but gateway.remote.url is missing; falling back "
+                "to the local gateway."
+            )
+        else:
+            source = "local loopback"
+            bind_detail = f"Bind: {gw.bind or 'loopback'}"
+    check_url_security(url, source, env)
+
+    override = source in ("cli --url", "env OPENCLAW_GATEWAY_URL")
+    if override:
+        if source == "env OPENCLAW_GATEWAY_URL":
+            token = token or env.get("OPENCLAW_GATEWAY_TOKEN") or None
+            password = password or env.get("OPENCLAW_GATEWAY_PASSWORD") or None
+        if not (token or password):
+            hint = (
+                "Set OPENCLAW_GATEWAY_TOKEN or OPENCLAW_GATEWAY_PASSWORD alongside "
+                "OPENCLAW_GATEWAY_URL; config credentials are intentionally not reused."
+                if source.startswith("env")
+                else "For the default local or SSH-tunneled Gateway, remove --url to use the "
+                "configured target."
+            )
+            raise CliFailure(
+                "gateway_credentials_required",
+                "\n".join(
+                    [
+                        "gateway url override requires explicit credentials",
+                        "Fix: pass --token or --password with --url (or gatewayToken in tools).",
+                        hint,
+                        f"Config: {paths.config_path}",
+                    ]
+                ),
+            )
+    elif not (token or password):
+        sec = cfg.resolve_secret
+        auth_token = sec(gw.auth.token, "gateway.auth.token", env)
+        auth_password = sec(gw.auth.password, "gateway.auth.password", env)
+        remote_token = sec(gw.remote.token, "gateway.remote.token", env)
+        remote_password = sec(gw.remote.password, "gateway.remote.password", env)
+        if remote_mode and source == "config gateway.remote.url":
+            token = remote_token or env.get("OPENCLAW_GATEWAY_TOKEN") or auth_token
+            password = env.get("OPENCLAW_GATEWAY_PASSWORD") or remote_password or auth_password
+        else:
+            token = (
+                auth_token
+                or env.get("OPENCLAW_GATEWAY_TOKEN")
+                or (remote_token if not auth_token else None)
+                or runtime_token
+            )
+            password = auth_password or env.get("OPENCLAW_GATEWAY_PASSWORD") or remote_password
+    mode = gw.auth.mode or (
+        "password" if (gw.auth.password or env.get("OPENCLAW_GATEWAY_PASSWORD")) else "token"
+    )
+    if not override and not (token or password) and mode in ("token", "password"):
+        raise CliFailure(
+            "gateway_credentials_required",
+            "\n".join(
+                [
+                    f"gateway {method} requires credentials before opening a websocket",
+                    "Fix: configure gateway.auth token/password, pair this device, or pass "
+                    "--token/--password.",
+                    f"Config: {paths.config_path}",
+                ]
+            ),
+        )
+    # The configured mode decides which field carries a configured secret.
+    if not token_flag and not password_flag and mode == "password" and token and not password:
+        password, token = token, None
+    return Target(
+        url=url,
+        url_source=source,
+        token=token or None,
+        password=password or None,
+        config_path=paths.config_path,
+        bind_detail=bind_detail,
+        auth_mode=mode,
+        remote_fallback_note=note,
+    )
