@@ -164,28 +164,35 @@ async def _handshake(
 ) -> tuple[ConnectRequest, admission.Admission] | None:
     state = deps.state
     await ws.send_message(challenge_frame(str(uuid.uuid4()), state.now_ms()))
-    with trio.move_on_after(deps.handshake_timeout):
-        message = await ws.get_message()
-        outcome: ConnectRequest | Refusal = read_connect(message)
-        if isinstance(outcome, ConnectRequest):
-            refusal = negotiate(outcome)
-            if refusal is None:
-                decided = admission.admit(outcome, peer, deps.auth_policy())
-                if isinstance(decided, admission.Admission):
-                    return outcome, decided
-                refusal = decided
-                c = outcome.params.client
-                state.logger.warn(
-                    "ws",
-                    f"rejected conn={conn_id} remote={peer.remote_ip} client={c.id} {c.mode} "
-                    f"v{c.version} role={outcome.params.role} "
-                    f"reason={(refusal.error or {}).get('message', refusal.close_reason)}",
-                )
-        else:
-            refusal = outcome
-        if refusal.error is not None and refusal.request_id is not None:
-            await ws.send_message(codec.error_response(refusal.request_id, refusal.error))
-        _close_cause(close, refusal.close_code, refusal.close_reason)
+    with trio.move_on_after(deps.handshake_timeout) as scope:
+        deps.hub.handshaking.add(scope)
+        try:
+            message = await ws.get_message()
+            outcome: ConnectRequest | Refusal = read_connect(message)
+            if isinstance(outcome, ConnectRequest):
+                refusal = negotiate(outcome)
+                if refusal is None:
+                    decided = admission.admit(outcome, peer, deps.auth_policy())
+                    if isinstance(decided, admission.Admission):
+                        return outcome, decided
+                    refusal = decided
+                    c = outcome.params.client
+                    state.logger.warn(
+                        "ws",
+                        f"rejected conn={conn_id} remote={peer.remote_ip} client={c.id} {c.mode} "
+                        f"v{c.version} role={outcome.params.role} "
+                        f"reason={(refusal.error or {}).get('message', refusal.close_reason)}",
+                    )
+            else:
+                refusal = outcome
+            if refusal.error is not None and refusal.request_id is not None:
+                await ws.send_message(codec.error_response(refusal.request_id, refusal.error))
+            _close_cause(close, refusal.close_code, refusal.close_reason)
+            return None
+        finally:
+            deps.hub.handshaking.discard(scope)
+    if state.shutting_down:
+        _close_cause(close, 1012, "service restart")
         return None
     # Handshake timeout: the official server closes with 1000 and no reason.
     _close_cause(close, 1000, "")
@@ -222,8 +229,12 @@ async def _serve(
             nursery.cancel_scope.cancel()
 
         sub = Subscriber(conn_id, granted.role, granted.scopes, send, abort)
+        writer_done = trio.Event()
         hub.send(sub, codec.response(request.frame.id, build_hello(deps, conn_id, granted)))
         hub.add(sub)
+        if state.shutting_down:
+            # Shutdown began while this socket was being admitted: close it like the rest.
+            request_close(sub, 1012, "service restart")
         state.logger.ws_connect(conn_id, client.id, client.version, client.mode, granted.method)
         try:
             if not ephemeral:
@@ -233,11 +244,15 @@ async def _serve(
                     state.now_ms(),
                 )
                 broadcast_presence(state)
-            nursery.start_soon(_writer, ws, receive, sub, close, nursery.cancel_scope)
+            nursery.start_soon(_writer, ws, receive, sub, close, nursery.cancel_scope, writer_done)
             nursery.start_soon(
                 _keepalive, ws, state, presence_key, ephemeral, abort_stream, nursery.cancel_scope
             )
             await _reader(ws, deps, ctx, sub, nursery, close)
+            # Let the writer flush what is queued (answers, a close request) before teardown.
+            send.close()
+            with trio.move_on_after(CLOSE_TIMEOUT):
+                await writer_done.wait()
         finally:
             hub.remove(conn_id)
             if not ephemeral and not state.shutting_down:
@@ -256,19 +271,23 @@ async def _writer(
     sub: Subscriber,
     close: _Close,
     scope: trio.CancelScope,
+    done: trio.Event,
 ) -> None:
-    async with receive:
-        async for item in receive:
-            if isinstance(item, CloseRequest):
-                _close_cause(close, item.code, item.reason)
-                scope.cancel()
-                return
-            try:
-                await ws.send_message(item)
-            except ConnectionClosed:
-                scope.cancel()
-                return
-            sub.sent(item)
+    try:
+        async with receive:
+            async for item in receive:
+                if isinstance(item, CloseRequest):
+                    _close_cause(close, item.code, item.reason)
+                    scope.cancel()
+                    return
+                try:
+                    await ws.send_message(item)
+                except ConnectionClosed:
+                    scope.cancel()
+                    return
+                sub.sent(item)
+    finally:
+        done.set()
 
 
 async def _keepalive(

@@ -53,6 +53,8 @@ class Hub:
     def __init__(self, max_buffered_bytes: int = MAX_BUFFERED_BYTES) -> None:
         self.max_buffered_bytes = max_buffered_bytes
         self._subs: dict[str, Subscriber] = {}
+        # Sockets still in the handshake (not subscribers yet): cancelled at shutdown.
+        self.handshaking: set[trio.CancelScope] = set()
 
     def __len__(self) -> int:
         return len(self._subs)
@@ -109,9 +111,12 @@ class Hub:
         return delivered
 
     def close_all(self, code: int, reason: str) -> None:
-        """Ask every socket to close after what is already queued (graceful)."""
+        """Ask every socket to close after what is already queued (graceful), and end
+        handshakes in progress."""
         for sub in list(self._subs.values()):
             request_close(sub, code, reason)
+        for scope in list(self.handshaking):
+            scope.cancel()
 
 
 def request_close(sub: Subscriber, code: int, reason: str) -> None:
