@@ -9,11 +9,12 @@ expected number, received string`) and are ConfigError (exit 78).
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from openclaw_gateway.errors import ConfigError
 REDACTED = "__OPENCLAW_REDACTED__"
 BIND_MODES = ("loopback", "lan", "tailnet", "auto", "custom")
 TAILSCALE_MODES = ("off", "serve", "funnel")
+_MODELLED = ("gateway", "logging")
 
 
 @attrs.frozen
@@ -90,6 +92,14 @@ class LoadedConfig:
     # Set when the file exists but could not be parsed as JSON5 (the official guard then sees
     # no gateway.mode, and says so).
     parse_error: str | None = None
+    # Schema problems, formatted (`openclaw.json:3 — gateway.port: Invalid input: ...`); the
+    # model then holds only the valid values.
+    issues: tuple[str, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        """A missing file is valid (empty); an unparseable or schema-invalid one is not."""
+        return self.parse_error is None and not self.issues
 
 
 def _camel(name: str) -> str:
@@ -164,31 +174,74 @@ def _make_converter() -> cattrs.Converter:
 _converter = _make_converter()
 
 
-def _flatten(exc: BaseException, path: str) -> list[str]:
-    """cattrs ClassValidationError -> ['gateway.port: Invalid input: ...']."""
+@attrs.frozen
+class Issue:
+    """One schema problem: where (key path segments) and what."""
+
+    segments: tuple[str, ...]
+    message: str
+
+    @property
+    def path(self) -> str:
+        return ".".join(self.segments) or "<root>"
+
+
+def _issues(exc: BaseException, path: tuple[str, ...]) -> list[Issue]:
+    """cattrs ClassValidationError -> [Issue(("gateway", "port"), "Invalid input: ...")]."""
     if isinstance(exc, BaseExceptionGroup):
-        out: list[str] = []
+        out: list[Issue] = []
         for sub in exc.exceptions:
             name = None
             for note in getattr(sub, "__notes__", []):
                 name = getattr(note, "name", None)
                 if name is not None:
                     break
-            sub_path = f"{path}.{_camel(name)}" if name else path
-            out.extend(_flatten(sub, sub_path))
+            out.extend(_issues(sub, (*path, _camel(name)) if name else path))
         return out
-    return [f"{path.lstrip('.') or '<root>'}: {exc}"]
+    return [Issue(path, str(exc))]
+
+
+def validate(data: Mapping[str, Any]) -> tuple[Config, list[Issue]]:
+    """The typed model plus every schema issue; invalid values are left out of the model.
+
+    The official gateway keeps going on an invalid file until the server start, reading the
+    values it can (e.g. gateway.mode) from the raw object; the lenient model gives run.py the
+    same view.
+    """
+    body: dict[str, Any] = copy.deepcopy({k: v for k, v in data.items() if k in _MODELLED})
+    found: list[Issue] = []
+    for _ in range(64):  # each pass removes at least one bad value; a config has few
+        try:
+            model = _converter.structure(body, Config)
+        except cattrs.ClassValidationError as exc:
+            batch = _issues(exc, ())
+        except _TypeMismatch as exc:
+            batch = [Issue((), str(exc))]
+        else:
+            return attrs.evolve(model, raw=dict(data)), found
+        found.extend(batch)
+        for issue in batch:
+            if not issue.segments:
+                return Config(raw=dict(data)), found
+            _drop(body, issue.segments)
+    return Config(raw=dict(data)), found
+
+
+def _drop(body: dict[str, Any], segments: tuple[str, ...]) -> None:
+    node: Any = body
+    for part in segments[:-1]:
+        if not isinstance(node, dict) or not isinstance(node.get(part), dict):
+            return
+        node = node[part]
+    if isinstance(node, dict):
+        node.pop(segments[-1], None)
 
 
 def structure(data: Mapping[str, Any]) -> Config:
-    body = {k: v for k, v in data.items() if k in ("gateway", "logging")}
-    try:
-        model = _converter.structure(body, Config)
-    except cattrs.ClassValidationError as exc:
-        raise ConfigError("\n".join(_flatten(exc, ""))) from None
-    except _TypeMismatch as exc:
-        raise ConfigError(f"<root>: {exc}") from None
-    return attrs.evolve(model, raw=dict(data))
+    config, found = validate(data)
+    if found:
+        raise ConfigError("\n".join(f"{i.path}: {i.message}" for i in found))
+    return config
 
 
 def parse_text(text: str) -> dict[str, Any]:
@@ -198,8 +251,159 @@ def parse_text(text: str) -> dict[str, Any]:
     return data
 
 
-def load(path: Path) -> LoadedConfig:
-    """Read and validate the config file. A missing file is an empty config."""
+# -- where an issue is in the file (port of the official issue-location scanner) ---------
+
+
+def _skip_trivia(raw: str, pos: int) -> int:
+    while pos < len(raw):
+        char = raw[pos]
+        if char.isspace():
+            pos += 1
+        elif raw.startswith("//", pos):
+            while pos < len(raw) and raw[pos] not in "\n\r\u2028\u2029":
+                pos += 1
+        elif raw.startswith("/*", pos):
+            close = raw.find("*/", pos + 2)
+            pos = len(raw) if close == -1 else close + 2
+        else:
+            return pos
+    return pos
+
+
+def _scan_quoted(raw: str, pos: int) -> int:
+    quote = raw[pos]
+    pos += 1
+    while pos < len(raw):
+        char = raw[pos]
+        pos += 1
+        if char == "\\":
+            pos += 1
+        elif char == quote:
+            break
+    return pos
+
+
+def _read_key(raw: str, pos: int) -> tuple[str | None, int]:
+    pos = _skip_trivia(raw, pos)
+    start = pos
+    if pos < len(raw) and raw[pos] in "\"'":
+        pos = _scan_quoted(raw, pos)
+        try:
+            key = json5.loads(raw[start:pos])
+        except ValueError:
+            return None, pos
+        return (key if isinstance(key, str) else None), pos
+    while (
+        pos < len(raw)
+        and not raw[pos].isspace()
+        and raw[pos] != ":"
+        and not (raw[pos] == "/" and raw[pos + 1 : pos + 2] in ("/", "*"))
+    ):
+        pos += 1
+    return (raw[start:pos] or None), pos
+
+
+def _skip_value(raw: str, pos: int) -> int:
+    pos = _skip_trivia(raw, pos)
+    if pos >= len(raw):
+        return pos
+    char = raw[pos]
+    if char in "\"'":
+        return _scan_quoted(raw, pos)
+    if char in "{[":
+        close = "}" if char == "{" else "]"
+        pos += 1
+        while pos < len(raw):
+            pos = _skip_trivia(raw, pos)
+            if pos < len(raw) and raw[pos] == close:
+                return pos + 1
+            if char == "{":
+                key, pos = _read_key(raw, pos)
+                pos = _skip_trivia(raw, pos)
+                if key is None or pos >= len(raw) or raw[pos] != ":":
+                    return pos
+                pos += 1
+            pos = _skip_trivia(raw, _skip_value(raw, pos))
+            if pos < len(raw) and raw[pos] == ",":
+                pos += 1
+        return pos
+    while (
+        pos < len(raw)
+        and raw[pos] not in ",}] \t\r\n"
+        and not (raw[pos] == "/" and raw[pos + 1 : pos + 2] in ("/", "*"))
+    ):
+        pos += 1
+    return pos
+
+
+def _locate(raw: str, pos: int, segments: tuple[str, ...]) -> int | None:
+    pos = _skip_trivia(raw, pos)
+    if pos >= len(raw) or raw[pos] != "{":
+        return None
+    pos += 1
+    found: int | None = None
+    while pos < len(raw):
+        pos = _skip_trivia(raw, pos)
+        if pos < len(raw) and raw[pos] == "}":
+            return found
+        key, pos = _read_key(raw, pos)
+        pos = _skip_trivia(raw, pos)
+        if key is None or pos >= len(raw) or raw[pos] != ":":
+            return found
+        value_at = _skip_trivia(raw, pos + 1)
+        if key == segments[0]:
+            found = value_at if len(segments) == 1 else _locate(raw, value_at, segments[1:])
+        pos = _skip_trivia(raw, _skip_value(raw, value_at))
+        if pos < len(raw) and raw[pos] == ",":
+            pos += 1
+            continue
+        return found
+    return found
+
+
+def issue_line(raw: str, segments: tuple[str, ...]) -> int | None:
+    """1-based line of the value at `segments` in the JSON5 text (the last duplicate wins)."""
+    if not segments or not raw.strip():
+        return None
+    offset = _locate(raw, 0, segments)
+    if offset is None:
+        return None
+    line, index = 1, 0
+    while index < offset:
+        char = raw[index]
+        if char == "\r":
+            line += 1
+            if raw[index + 1 : index + 2] == "\n":
+                index += 1
+        elif char in "\n\u2028\u2029":
+            line += 1
+        index += 1
+    return line
+
+
+def format_issues(issues: Sequence[Issue], path: Path, raw: str | None) -> list[str]:
+    """`openclaw.json:1 — gateway.port: Invalid input: expected number, received string`."""
+    lines = []
+    for issue in issues:
+        line = issue_line(raw, issue.segments) if raw is not None else None
+        where = f"{path.name}:{line} — " if line is not None else ""
+        lines.append(f"{where}{issue.path}: {issue.message}")
+    return lines
+
+
+def invalid_config_message(path: Path, issue_lines: Sequence[str]) -> str:
+    """The official InvalidConfigError text (exit 78)."""
+    return (
+        f"Invalid config at {path}:\n"
+        + "\n".join(issue_lines)
+        + '\nRun "openclaw doctor --fix" to repair, then retry.\n'
+        "If startup is still blocked, inspect the adjacent .bak backup before restoring it "
+        "manually."
+    )
+
+
+def load_snapshot(path: Path) -> LoadedConfig:
+    """Read the config file without failing on schema problems (they land in `issues`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -210,14 +414,20 @@ def load(path: Path) -> LoadedConfig:
         data = parse_text(text)
     except ValueError as exc:
         return LoadedConfig(path, True, Config(), parse_error=str(exc))
-    try:
-        config = structure(data)
-    except ConfigError as exc:
-        raise ConfigError(
-            f"Invalid config at {path}:\n{path.name} — {exc}\n"
-            'Run "openclaw doctor --fix" to repair, then retry.'
-        ) from None
-    return LoadedConfig(path, True, config)
+    config, found = validate(data)
+    return LoadedConfig(path, True, config, issues=tuple(format_issues(found, path, text)))
+
+
+def load(path: Path) -> LoadedConfig:
+    """Read and validate the config file. A missing file is an empty config.
+
+    Schema problems raise ConfigError (exit 78); an unparseable file is returned with
+    `parse_error` set (the official guard then sees no gateway.mode, and says so).
+    """
+    loaded = load_snapshot(path)
+    if loaded.issues:
+        raise ConfigError(invalid_config_message(path, loaded.issues))
+    return loaded
 
 
 def save_atomic(path: Path, data: Mapping[str, Any]) -> None:

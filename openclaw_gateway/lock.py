@@ -3,6 +3,9 @@
 The lock is an `fcntl.flock` on `<stateDir>/tmp/gateway.state.lock`: the kernel drops it when
 the owner dies (even on kill -9), so a stale file from a dead pid is reclaimed by simply
 locking it again. The JSON inside (pid, port, createdAt) is for humans and error messages.
+
+Within one process the lock is re-entrant (counted): the run command takes it before it writes
+anything into the state dir (the runtime token), and the supervisor's own acquire then nests.
 """
 
 from __future__ import annotations
@@ -19,28 +22,56 @@ from openclaw_gateway.errors import EXIT_CONFIG, StartupError
 
 LOCK_NAME = "gateway.state.lock"
 
+# Locks this process holds: absolute lock path -> (open file, nesting count).
+_HELD: dict[str, tuple[IO[str], int]] = {}
+
+
+class StateLockError(StartupError):
+    """Another live process owns this state directory (exit 78, as the official gateway)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=EXIT_CONFIG)
+
+
+def _owner_pid(fh: IO[str]) -> str:
+    with contextlib.suppress(ValueError, KeyError, TypeError, OSError):
+        fh.seek(0)
+        return str(int(json.loads(fh.read() or "{}")["pid"]))
+    return "unknown"
+
 
 class StateLock:
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / "tmp" / LOCK_NAME
+        self._key = os.path.abspath(self.path)
         self._fh: IO[str] | None = None
 
+    @property
+    def held(self) -> bool:
+        return self._fh is not None
+
     def acquire(self, *, port: int, config_path: Path) -> None:
+        if self._fh is not None:
+            return
+        nested = _HELD.get(self._key)
+        if nested is not None:
+            _HELD[self._key] = (nested[0], nested[1] + 1)
+            self._fh = nested[0]
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the lifetime
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            fh.seek(0)
-            owner = "unknown"
-            with contextlib.suppress(ValueError, KeyError):
-                owner = str(json.loads(fh.read() or "{}")["pid"])
+            owner = _owner_pid(fh)
             fh.close()
-            raise StartupError(
+            raise StateLockError(
                 f"gateway already running (pid {owner}) for state dir {self.path.parent.parent}; "
-                "stop it first (openclaw gateway stop) or use another --profile",
-                exit_code=EXIT_CONFIG,
+                "stop it first (openclaw gateway stop) or use another --profile"
             ) from None
+        except BaseException:
+            fh.close()
+            raise
         fh.seek(0)
         fh.truncate()
         fh.write(
@@ -55,14 +86,21 @@ class StateLock:
             )
         )
         fh.flush()
+        _HELD[self._key] = (fh, 1)
         self._fh = fh
 
     def release(self) -> None:
-        if self._fh is None:
+        fh = self._fh
+        if fh is None:
             return
-        with contextlib.suppress(OSError):
-            self._fh.seek(0)
-            self._fh.truncate()
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-        self._fh.close()
         self._fh = None
+        held = _HELD.get(self._key)
+        if held is not None and held[0] is fh and held[1] > 1:
+            _HELD[self._key] = (fh, held[1] - 1)
+            return
+        _HELD.pop(self._key, None)
+        with contextlib.suppress(OSError):
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        fh.close()

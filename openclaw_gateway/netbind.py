@@ -88,6 +88,59 @@ def default_bind(config_bind: str | None, tailscale_mode: str, container: bool) 
     return "auto" if container else "loopback"
 
 
+def is_canonical_ipv4(host: str) -> bool:
+    """Four dotted decimal parts, no leading zeros (`10.0.0.1`, not `010.0.0.1` or `10.1`)."""
+    try:
+        return str(ipaddress.IPv4Address(host)) == host
+    except ValueError:
+        return False
+
+
+def _tailnet_ip(interfaces: Callable[[], list[tuple[str, str]]]) -> str | None:
+    for _, ip in interfaces():
+        with contextlib.suppress(ValueError):
+            if ipaddress.ip_address(ip) in TAILNET:
+                return ip
+    return None
+
+
+def bind_host(
+    mode: str,
+    *,
+    custom_host: str | None,
+    container: bool,
+    interfaces: Callable[[], list[tuple[str, str]]] = interface_ipv4s,
+    bindable: Callable[[str], bool] = can_bind,
+) -> str:
+    """The primary host a bind mode resolves to, never failing (official resolveGatewayBindHost).
+
+    Used for the pre-start "non-loopback needs auth" check; anything unresolvable is the
+    wildcard, which that check then treats as exposed.
+    """
+    if mode == "loopback":
+        return "127.0.0.1"
+    if mode == "tailnet":
+        ip = _tailnet_ip(interfaces)
+        if ip is not None and bindable(ip):
+            return ip
+        return "127.0.0.1" if bindable("127.0.0.1") else "0.0.0.0"
+    if mode == "custom":
+        host = (custom_host or "").strip()
+        return host if host and is_canonical_ipv4(host) and bindable(host) else "0.0.0.0"
+    if mode == "auto":
+        return "127.0.0.1" if not container and bindable("127.0.0.1") else "0.0.0.0"
+    return "0.0.0.0"
+
+
+def _with_required_loopback(mode: str, host: str) -> BindPlan:
+    """A specific IPv4 host also listens on a required 127.0.0.1; loopback adds optional ::1."""
+    if host == "127.0.0.1":
+        return BindPlan(mode, (("127.0.0.1", True), ("::1", False)))
+    if host == "0.0.0.0":
+        return BindPlan(mode, (("0.0.0.0", True),))
+    return BindPlan(mode, ((host, True), ("127.0.0.1", True)))
+
+
 def plan(
     mode: str,
     *,
@@ -96,9 +149,9 @@ def plan(
     interfaces: Callable[[], list[tuple[str, str]]] = interface_ipv4s,
     bindable: Callable[[str], bool] = can_bind,
 ) -> BindPlan:
-    loopback = (("127.0.0.1", True), ("::1", False))
+    """The listen addresses of a bind mode, or StartupError (exit 1) with the official text."""
     if mode == "loopback":
-        return BindPlan(mode, loopback)
+        return _with_required_loopback(mode, "127.0.0.1")
     if mode == "lan":
         return BindPlan(mode, (("0.0.0.0", True),))
     if mode == "auto":
@@ -106,31 +159,27 @@ def plan(
             return BindPlan(mode, (("0.0.0.0", True),))
         return BindPlan(mode, (("127.0.0.1", True),))
     if mode == "tailnet":
-        for _, ip in interfaces():
-            if ipaddress.ip_address(ip) in TAILNET:
-                return BindPlan(mode, ((ip, True), ("127.0.0.1", True)))
-        if bindable("127.0.0.1"):
-            return BindPlan(mode, loopback)
-        raise StartupError(
-            "gateway bind=tailnet could not resolve a Tailscale or loopback "
-            "address; refusing wildcard fallback"
+        host = bind_host(
+            mode, custom_host=None, container=container, interfaces=interfaces, bindable=bindable
         )
-    if mode == "custom":
-        if not custom_host:
-            raise StartupError("gateway.bind=custom requires gateway.customBindHost")
-        try:
-            addr = ipaddress.ip_address(custom_host)
-            canonical = isinstance(addr, ipaddress.IPv4Address) and str(addr) == custom_host
-        except ValueError:
-            canonical = False
-        if not canonical:
+        if host == "0.0.0.0":
             raise StartupError(
-                f"gateway.bind=custom requires a valid IPv4 customBindHost (got {custom_host})"
+                "gateway bind=tailnet could not resolve a Tailscale or loopback "
+                "address; refusing wildcard fallback"
             )
-        if not bindable(custom_host):
+        return _with_required_loopback(mode, host)
+    if mode == "custom":
+        configured = (custom_host or "").strip()
+        if not configured:
+            raise StartupError("gateway.bind=custom requires gateway.customBindHost")
+        if not is_canonical_ipv4(configured):
             raise StartupError(
-                f"gateway bind=custom requested {custom_host} but resolved "
+                f"gateway.bind=custom requires a valid IPv4 customBindHost (got {configured})"
+            )
+        if not bindable(configured):
+            raise StartupError(
+                f"gateway bind=custom requested {configured} but resolved "
                 "0.0.0.0; refusing fallback"
             )
-        return BindPlan(mode, ((custom_host, True), ("127.0.0.1", True)))
+        return _with_required_loopback(mode, configured)
     raise StartupError(f"unknown bind mode {mode!r}")

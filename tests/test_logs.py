@@ -17,8 +17,14 @@ def make_logger(tmp_path: Path, **kw: object) -> tuple[Logger, io.StringIO, io.S
     path = tmp_path / "gw.log"
     fl = FileLog(path)
     fl.open()
-    logger = Logger(redactor=Redactor(["s3cret-token-value"]), file_log=fl, stdout=out,
-                    stderr=err, clock=lambda: FIXED, **kw)  # type: ignore[arg-type]
+    logger = Logger(
+        redactor=Redactor(["s3cret-token-value"]),
+        file_log=fl,
+        stdout=out,
+        stderr=err,
+        clock=lambda: FIXED,
+        **kw,
+    )  # type: ignore[arg-type]
     return logger, out, err, path
 
 
@@ -60,10 +66,18 @@ def test_ws_log_styles(tmp_path: Path) -> None:
     quiet, out, err, _ = make_logger(tmp_path)
     quiet.ws_response("0d7a4850-aaaa-bbbb-cccc-1234567890ab", "health", "2:x", True, 3)
     assert out.getvalue() == ""  # fast successes are not logged without --verbose
-    quiet.ws_response("0d7a4850-aaaa-bbbb-cccc-1234567890ab", "nosuch", "2:y", False, 2,
-                      {"code": "INVALID_REQUEST", "message": "unknown method: nosuch"})
+    quiet.ws_response(
+        "0d7a4850-aaaa-bbbb-cccc-1234567890ab",
+        "nosuch",
+        "2:y",
+        False,
+        2,
+        {"code": "INVALID_REQUEST", "message": "unknown method: nosuch"},
+    )
     line = err.getvalue()
-    assert "⇄ res ✗ nosuch 2ms errorCode=INVALID_REQUEST errorMessage=unknown method: nosuch" in line
+    assert (
+        "⇄ res ✗ nosuch 2ms errorCode=INVALID_REQUEST errorMessage=unknown method: nosuch" in line
+    )
     assert "conn=0d7a4850…90ab" in line
     quiet.close()
     full, out2, _, _ = make_logger(tmp_path / "b", verbose=True, ws_style="full")

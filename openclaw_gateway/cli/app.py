@@ -1,4 +1,10 @@
-"""The `openclaw` command line (cyclopts). Root options --dev/--profile set the profile env."""
+"""The `openclaw` command line (cyclopts).
+
+Root options: `--dev`/`--profile` are taken from raw argv first (cli/argv.py, as the official
+CLI does), so `openclaw --dev gateway` selects the dev profile while `openclaw gateway --dev` and
+`openclaw gateway run --dev` reach the run option. The meta app then parses `--log-level` and
+`--no-color` and runs the command with the resulting environment.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,25 @@ import os
 import sys
 from typing import Annotated
 
-from cyclopts import App, Parameter
+from cyclopts import App, Group, Parameter
 
 from openclaw_gateway import __version__
+
+GLOBAL = Group("Global options", sort_key=100)
 
 app = App(
     name="openclaw",
     help="OpenClaw gateway (Python reimplementation).",
     version=__version__,
     backend="trio",
+    help_format="plaintext",
 )
-gateway = App(name="gateway", help="Run, inspect and query the WebSocket gateway.")
-config_app = App(name="config", help="Read the configuration.")
+gateway = App(
+    name="gateway",
+    help="Run, inspect and query the WebSocket gateway.",
+    help_format="plaintext",
+)
+config_app = App(name="config", help="Read the configuration.", help_format="plaintext")
 app.command(gateway)
 app.command(config_app)
 
@@ -30,25 +43,86 @@ def _env() -> dict[str, str]:
 
 def _run(
     *,
-    port: Annotated[str | None, Parameter(help="Port (default 18789).")] = None,
-    bind: Annotated[str | None, Parameter(help="loopback|lan|tailnet|auto|custom")] = None,
-    token: Annotated[str | None, Parameter(help="Shared token clients must present.")] = None,
-    auth: Annotated[str | None, Parameter(help="none|token|password|trusted-proxy")] = None,
-    password: Annotated[
-        str | None, Parameter(help="Shared password (prefer --password-file).")
+    port: Annotated[str | None, Parameter(help="Port for the gateway WebSocket.")] = None,
+    bind: Annotated[
+        str | None,
+        Parameter(
+            help='Bind mode ("loopback"|"lan"|"tailnet"|"auto"|"custom"). Defaults to config '
+            "gateway.bind (or loopback)."
+        ),
     ] = None,
-    password_file: Annotated[str | None, Parameter(help="Read the password from a file.")] = None,
-    tailscale: Annotated[str | None, Parameter(help="off|serve|funnel")] = None,
+    token: Annotated[
+        str | None,
+        Parameter(
+            help="Shared token required in connect.params.auth.token (default: "
+            "OPENCLAW_GATEWAY_TOKEN env if set)."
+        ),
+    ] = None,
+    auth: Annotated[
+        str | None, Parameter(help='Gateway auth mode ("none"|"token"|"password"|"trusted-proxy").')
+    ] = None,
+    password: Annotated[str | None, Parameter(help="Password for auth mode=password.")] = None,
+    password_file: Annotated[str | None, Parameter(help="Read gateway password from file.")] = None,
+    tailscale: Annotated[
+        str | None, Parameter(help='Tailscale exposure mode ("off"|"serve"|"funnel").')
+    ] = None,
     tailscale_reset_on_exit: Annotated[bool, Parameter(show=False, negative="")] = False,
-    allow_unconfigured: Annotated[bool, Parameter(negative="")] = False,
-    dev: Annotated[bool, Parameter(negative="", help="Create a dev config if missing.")] = False,
-    reset: Annotated[
-        bool, Parameter(negative="", help="With --dev: reset the dev config.")
+    allow_unconfigured: Annotated[
+        bool,
+        Parameter(
+            negative="",
+            help="Allow gateway start without enforcing gateway.mode=local in config (does not "
+            "repair config).",
+        ),
     ] = False,
-    force: Annotated[bool, Parameter(negative="", help="Free the port first.")] = False,
-    verbose: Annotated[bool, Parameter(negative="")] = False,
-    ws_log: Annotated[str, Parameter(help="auto|full|compact")] = "auto",
-    compact: Annotated[bool, Parameter(negative="")] = False,
+    dev: Annotated[
+        bool,
+        Parameter(
+            negative="",
+            help="Create a dev config + workspace if missing (no BOOTSTRAP.md). Before the "
+            "command (openclaw --dev gateway) it selects the dev profile instead.",
+        ),
+    ] = False,
+    reset: Annotated[
+        bool,
+        Parameter(
+            negative="",
+            help="Reset dev config + credentials + sessions + workspace (requires --dev).",
+        ),
+    ] = False,
+    ambient_channels: Annotated[
+        bool,
+        Parameter(
+            negative="",
+            help="Allow the gateway to auto-configure channels from ambient environment variables.",
+        ),
+    ] = False,
+    dev_ambient_channels: Annotated[bool, Parameter(show=False, negative="")] = False,
+    force: Annotated[
+        bool,
+        Parameter(
+            negative="", help="Kill any existing listener on the target port before starting."
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool, Parameter(negative="", help="Verbose logging to stdout/stderr.")
+    ] = False,
+    ws_log: Annotated[
+        str, Parameter(help='WebSocket log style ("auto"|"full"|"compact").')
+    ] = "auto",
+    compact: Annotated[bool, Parameter(negative="", help='Alias for "--ws-log compact".')] = False,
+    cli_backend_logs: Annotated[
+        bool,
+        Parameter(
+            negative="",
+            help="Only show CLI backend logs in the console (includes stdout/stderr).",
+        ),
+    ] = False,
+    claude_cli_logs: Annotated[bool, Parameter(show=False, negative="")] = False,
+    raw_stream: Annotated[
+        bool, Parameter(negative="", help="Log raw model stream events to jsonl.")
+    ] = False,
+    raw_stream_path: Annotated[str | None, Parameter(help="Raw stream jsonl path.")] = None,
 ) -> int:
     from openclaw_gateway.cli.run import RunOptions, run_gateway_command
 
@@ -64,24 +138,28 @@ def _run(
         allow_unconfigured=allow_unconfigured,
         dev=dev,
         reset=reset,
+        ambient_channels=ambient_channels or dev_ambient_channels,
         force=force,
         verbose=verbose,
         ws_log=ws_log,
         compact=compact,
+        cli_backend_logs=cli_backend_logs or claude_cli_logs,
+        raw_stream=raw_stream,
+        raw_stream_path=raw_stream_path,
     )
     return run_gateway_command(opts, _env())
 
 
 # `openclaw gateway` with no subcommand is `gateway run`.
 gateway.default(_run)
-gateway.command(_run, name="run", help="Run the gateway in the foreground.")
+gateway.command(_run, name="run", help="Run the WebSocket Gateway (foreground).")
 
 
 @config_app.command(name="get")
 def config_get(
     path: str = "", *, json_output: Annotated[bool, Parameter(name="--json")] = False
 ) -> int:
-    """Print a config section (secrets redacted). `gateway` shows the effective gateway view."""
+    """Print a config value (secrets redacted). `gateway` shows the effective gateway view."""
     from openclaw_gateway.cli.config_cmd import config_get_command
 
     return config_get_command(path, _env(), json_output)
@@ -91,23 +169,45 @@ def config_get(
 def _meta(
     *tokens: Annotated[str, Parameter(show=False, allow_leading_hyphen=True)],
     dev: Annotated[
-        bool, Parameter(negative="", help="Use the dev profile (~/.openclaw-dev).")
+        bool,
+        Parameter(
+            negative="",
+            group=GLOBAL,
+            help="Dev profile: isolate state under ~/.openclaw-dev, default gateway port 19001.",
+        ),
     ] = False,
-    profile: Annotated[str | None, Parameter(help="Use ~/.openclaw-<name>.")] = None,
-    log_level: Annotated[
-        str | None, Parameter(help="silent|fatal|error|warn|info|debug|trace")
+    profile: Annotated[
+        str | None,
+        Parameter(
+            group=GLOBAL,
+            help="Use a named profile (isolates OPENCLAW_STATE_DIR/OPENCLAW_CONFIG_PATH under "
+            "~/.openclaw-<name>).",
+        ),
     ] = None,
-    no_color: Annotated[bool, Parameter(negative="")] = False,
+    log_level: Annotated[
+        str | None,
+        Parameter(
+            group=GLOBAL,
+            help="Global log level override for file + console "
+            "(silent|fatal|error|warn|info|debug|trace).",
+        ),
+    ] = None,
+    no_color: Annotated[
+        bool, Parameter(negative="", group=GLOBAL, help="Disable ANSI colors.")
+    ] = False,
 ) -> int:
-    from openclaw_gateway.errors import UsageError
-    from openclaw_gateway.paths import profile_env
+    # main() applies --dev/--profile from raw argv first (cli/argv.py), so these are normally
+    # unset here; they are declared for help, and honoured if the meta app is called directly.
+    env = dict(_ENV) if _ENV else dict(os.environ)
+    if dev or profile:
+        from openclaw_gateway.errors import UsageError
+        from openclaw_gateway.paths import profile_env
 
-    env = dict(os.environ)
-    try:
-        env.update(profile_env(dev, profile, env))
-    except UsageError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+        try:
+            env.update(profile_env(dev, profile, env))
+        except UsageError as exc:
+            print(f"[openclaw] {exc}", file=sys.stderr)
+            return 2
     if log_level:
         env["OPENCLAW_LOG_LEVEL"] = log_level
     if no_color:
@@ -118,9 +218,33 @@ def _meta(
     return result if isinstance(result, int) else 0
 
 
+def prepare(argv: list[str]) -> tuple[int | None, list[str]]:
+    """Apply the root --dev/--profile to a copy of the environment (kept in _ENV).
+
+    Returns (exit code, None) on an argument error, else (None, remaining argv).
+    """
+    from openclaw_gateway.cli.argv import ArgumentError, scan_profile_args
+    from openclaw_gateway.paths import profile_env
+
+    env = dict(os.environ)
+    try:
+        scanned = scan_profile_args(argv)
+        if scanned.profile:
+            env.update(profile_env(False, scanned.profile, env))
+    except ArgumentError as exc:
+        print(f"[openclaw] {exc}", file=sys.stderr)
+        return exc.exit_code, []
+    _ENV.clear()
+    _ENV.update(env)
+    return None, list(scanned.argv)
+
+
 def main(argv: list[str] | None = None) -> None:
     tokens = sys.argv[1:] if argv is None else argv
-    code = app.meta(tokens, result_action="return_value")
+    failed, rest = prepare(list(tokens))
+    if failed is not None:
+        sys.exit(failed)
+    code = app.meta(rest, result_action="return_value")
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -17,16 +17,18 @@ def effective_gateway(
     loaded: cfg.LoadedConfig, raw: Mapping[str, Any], env: Mapping[str, str], profile: str | None
 ) -> dict[str, Any]:
     gw = loaded.config.gateway
-    section = dict(raw.get("gateway") or {})
+    section = dict(raw["gateway"]) if isinstance(raw.get("gateway"), dict) else {}
     tailscale = gw.tailscale.mode or "off"
     section["port"] = resolve_port(None, env, gw.port, profile)
     section["bind"] = default_bind(gw.bind, tailscale, in_container(env))
-    auth = dict(section.get("auth") or {})
+    auth = dict(section["auth"]) if isinstance(section.get("auth"), dict) else {}
     if "mode" not in auth:
         has_password = bool(gw.auth.password or env.get("OPENCLAW_GATEWAY_PASSWORD"))
         auth["mode"] = "password" if has_password else "token"
     section["auth"] = auth
-    section.setdefault("tailscale", {"mode": tailscale})
+    ts = dict(section.get("tailscale") or {}) if isinstance(section.get("tailscale"), dict) else {}
+    ts.setdefault("mode", tailscale)
+    section["tailscale"] = ts
     return cfg.redact(section)  # type: ignore[no-any-return]
 
 

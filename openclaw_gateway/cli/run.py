@@ -1,7 +1,19 @@
-"""`openclaw gateway run`: the checks of cli.md §1.1 in the official order, then the gateway.
+"""`openclaw gateway run`: the official checks, in the official order, then the gateway.
 
-Order: --reset, --ws-log, dev config, config load, port, bind, --force, --auth/--tailscale,
-password file, mode guard, password presence, bind auth refusal, start.
+Order (official `run-*.mjs` and its pre-action hook, checked against the real program):
+
+1. `--reset` without dev                         plain, exit 1
+2. mode guard on a *valid* config (pre-action)   plain, exit 78 (skipped with --reset)
+3. `--ws-log`                                    plain, exit 1
+   -- from here on, CLI errors carry a `<ISO ts> ` prefix (no subsystem) --
+4. dev config (+ --reset), `loading configuration…`
+5. --port, gateway.port range, --bind (flag or config), --force
+6. --auth, --tailscale, --password/--password-file, the --password warning
+7. `resolving authentication…`, mode guard again (catches unparseable/invalid configs)
+8. password mode without a password, auth=none warning, non-loopback bind without auth (78)
+9. `starting...`, then start-up failures as `Gateway failed to start: …`: invalid config (78),
+   weak secrets (1), effective-config conflicts (78), bind planning (1), tailscale (1), the
+   state lock (78) and a busy port (1, with the owner listing).
 """
 
 from __future__ import annotations
@@ -18,7 +30,20 @@ import trio
 
 from openclaw_gateway import __version__
 from openclaw_gateway import config as cfg
-from openclaw_gateway.auth import AUTH_MODES, AuthPolicy, is_unusable_secret
+from openclaw_gateway.auth import AUTH_MODES, AuthPolicy
+from openclaw_gateway.cli.run_checks import (
+    ResolvedAuth,
+    RuntimeConsole,
+    effective_config_conflict,
+    ensure_dev_config,
+    is_invalid_secret,
+    miskey_hints,
+    present,
+    read_secret_file,
+    resolve_auth,
+    start_guard_errors,
+    weak_secret_error,
+)
 from openclaw_gateway.errors import (
     EXIT_CONFIG,
     EXIT_FAILURE,
@@ -29,8 +54,21 @@ from openclaw_gateway.errors import (
     UsageError,
 )
 from openclaw_gateway.logs import WS_STYLES, FileLog, Logger, Redactor, default_log_path
-from openclaw_gateway.netbind import BindPlan, can_bind, default_bind, in_container, plan
-from openclaw_gateway.paths import Paths, resolve_paths, resolve_port
+from openclaw_gateway.netbind import (
+    BindPlan,
+    bind_host,
+    default_bind,
+    in_container,
+    is_loopback_host,
+    plan,
+)
+from openclaw_gateway.paths import (
+    Paths,
+    invalid_port_option,
+    parse_port,
+    resolve_paths,
+    resolve_port,
+)
 
 
 @attrs.frozen
@@ -46,13 +84,31 @@ class RunOptions:
     allow_unconfigured: bool = False
     dev: bool = False
     reset: bool = False
+    ambient_channels: bool = False
     force: bool = False
     verbose: bool = False
     ws_log: str = "auto"
     compact: bool = False
+    cli_backend_logs: bool = False
+    raw_stream: bool = False
+    raw_stream_path: str | None = None
 
 
-DEV_CONFIG = {"gateway": {"mode": "local", "bind": "loopback"}}
+@attrs.frozen
+class _Prepared:
+    """Everything the checks resolved, handed to the start-up stage."""
+
+    opts: RunOptions
+    env: dict[str, str]
+    paths: Paths
+    loaded: cfg.LoadedConfig
+    auth: ResolvedAuth
+    tailscale: str
+    bind_mode: str
+    host: str
+    port: int
+    ws_style: str
+    container: bool
 
 
 class _Exit(Exception):
@@ -60,243 +116,300 @@ class _Exit(Exception):
         self.code = code
 
 
-def _ensure_dev_config(paths: Paths, log: Logger, reset: bool) -> None:
-    if reset and paths.config_path.exists():
-        trash = (
-            paths.home / ".Trash" / f".openclaw-reset-{int(dt.datetime.now().timestamp() * 1000)}"
-        )
-        trash.mkdir(parents=True, exist_ok=True)
-        target = trash / paths.config_path.name
-        os.replace(paths.config_path, target)
-        print(f"Moved to Trash: {paths.config_path}")
-    if not paths.config_path.exists():
-        cfg.save_atomic(paths.config_path, DEV_CONFIG)
-        print(f"Dev config ready: {paths.config_path}")
-
-
-def _mode_guard(opts: RunOptions, loaded: cfg.LoadedConfig, dev: bool) -> str | None:
-    """None if the gateway may start, else the official refusal text (exit 78)."""
-    if opts.allow_unconfigured:
-        return None
-    mode = loaded.config.gateway.mode
-    if mode == "local":
-        return None
-    if not loaded.exists:
-        if dev:
-            return None
-        return (
-            "Missing config. Run `openclaw setup` or set gateway.mode=local "
-            "(or pass --allow-unconfigured)."
-        )
-    if mode is None or loaded.parse_error is not None:
-        return (
-            "Gateway start blocked: existing config is missing gateway.mode. Treat this as "
-            "suspicious or clobbered config. Re-run `openclaw onboard --mode local` or "
-            "`openclaw setup`, set gateway.mode=local manually, or pass --allow-unconfigured."
-        )
-    return (
-        f"Gateway start blocked: set gateway.mode=local (current: {mode}) or pass "
-        "--allow-unconfigured."
-    )
-
-
-def _resolve_auth(
-    opts: RunOptions, gw: cfg.GatewayConfig, env: Mapping[str, str], password_arg: str | None
-) -> AuthPolicy:
-    token = (
-        opts.token
-        or cfg.resolve_secret(gw.auth.token, "gateway.auth.token", env)
-        or env.get("OPENCLAW_GATEWAY_TOKEN")
-        or None
-    )
-    password = (
-        password_arg
-        or cfg.resolve_secret(gw.auth.password, "gateway.auth.password", env)
-        or env.get("OPENCLAW_GATEWAY_PASSWORD")
-        or None
-    )
-    mode = opts.auth or gw.auth.mode
-    if mode is None:
-        if token and password:
-            raise ConfigError(
-                "Both a gateway token and a gateway password are configured; set "
-                "gateway.auth.mode (or pass --auth token|password) to choose one."
-            )
-        mode = "password" if password else "token"
-    if mode not in AUTH_MODES:
-        raise ConfigError(
-            f"gateway.auth.mode: Invalid option: expected one of "
-            f'"none"|"token"|"password"|"trusted-proxy" (got {mode})'
-        )
-    for label, value in (("token", token), ("password", password)):
-        if value is not None and is_unusable_secret(value) and mode == label:
-            raise ConfigError(
-                f"Refusing to start: the gateway {label} is blank or a placeholder "
-                f"({'empty' if not value.strip() else 'placeholder value'}). Set a real secret "
-                f"(openclaw doctor --generate-gateway-token) or remove it."
-            )
-    if mode == "password" and not password:
-        raise ConfigError(
-            "Gateway auth is set to password, but no password is configured.\n"
-            "Set gateway.auth.password (or OPENCLAW_GATEWAY_PASSWORD), or pass "
-            "--password."
-        )
-    if mode == "trusted-proxy":
-        raise StartupError(
-            "gateway.auth.mode=trusted-proxy is not supported by this gateway "
-            "yet; use token or password",
-            exit_code=EXIT_CONFIG,
-        )
-    return AuthPolicy(mode=mode, token=token, password=password)  # type: ignore[arg-type]
+# -- the command -----------------------------------------------------------------------------
 
 
 def _open_logger(
-    opts: RunOptions, paths: Paths, config: cfg.Config, ws_style: str, redactor: Redactor
+    opts: RunOptions,
+    paths: Paths,
+    config: cfg.Config,
+    env: Mapping[str, str],
+    ws_style: str,
+    redactor: Redactor,
 ) -> tuple[Logger, Path | None]:
-    target = (
+    target: Path | None = (
         Path(config.logging.file).expanduser()
         if config.logging.file
         else default_log_path(paths.profile, dt.datetime.now())
     )
-    file_log: FileLog | None = FileLog(target, config.logging.max_file_bytes or 100 * 1024 * 1024)
-    try:
-        assert file_log is not None
-        file_log.open()
-    except OSError as exc:
-        print(f"Warning: cannot open log file {target}: {exc.strerror}", file=sys.stderr)
-        file_log, target = None, None  # type: ignore[assignment]
+    file_log: FileLog | None = None
+    if target is not None:
+        file_log = FileLog(target, config.logging.max_file_bytes or 100 * 1024 * 1024)
+        try:
+            file_log.open()
+        except OSError as exc:
+            print(f"Warning: cannot open log file {target}: {exc.strerror}", file=sys.stderr)
+            file_log, target = None, None
     logger = Logger(
         redactor=redactor,
         file_log=file_log,
         verbose=opts.verbose,
         ws_style=ws_style,
-        level=config.logging.level or "info",
+        level=_log_level(env, config),
     )
     return logger, target
 
 
+def _log_level(env: Mapping[str, str], config: cfg.Config) -> str:
+    """--log-level / OPENCLAW_LOG_LEVEL beat logging.level (`silent` keeps only fatal)."""
+    raw = (env.get("OPENCLAW_LOG_LEVEL") or config.logging.level or "info").strip().lower()
+    return "fatal" if raw == "silent" else raw
+
+
 def run_gateway_command(opts: RunOptions, env: dict[str, str]) -> int:
     redactor = Redactor([opts.token, opts.password])
-    console = Logger(redactor=redactor, verbose=opts.verbose)
+    console = Logger(redactor=redactor, verbose=opts.verbose, level=_log_level(env, cfg.Config()))
+    out = RuntimeConsole(redactor)
     try:
-        return _run(opts, env, redactor, console)
+        return _run(opts, env, redactor, console, out)
     except _Exit as done:
         return done.code
     except UsageError as exc:
-        print(str(exc), file=sys.stderr)
+        out.error(str(exc))
         return exc.exit_code
     except GatewayError as exc:
-        console.error("gateway", redactor(str(exc)))
+        out.error(f"Gateway failed to start: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_OK
 
 
-def _run(opts: RunOptions, env: dict[str, str], redactor: Redactor, console: Logger) -> int:
-    dev_profile = env.get("OPENCLAW_PROFILE") == "dev"
-    if opts.reset and not opts.dev:
-        raise UsageError("Use --reset with --dev.")
+def _fail(out: RuntimeConsole, message: str, code: int) -> _Exit:
+    out.error(message)
+    return _Exit(code)
+
+
+def _run(
+    opts: RunOptions,
+    env: dict[str, str],
+    redactor: Redactor,
+    console: Logger,
+    out: RuntimeConsole,
+) -> int:
+    dev_mode = opts.dev or (env.get("OPENCLAW_PROFILE") or "").strip().lower() == "dev"
+    if opts.reset and not dev_mode:
+        raise _fail(out, "Use --reset with --dev.", EXIT_FAILURE)
+    paths = resolve_paths(env)
+    if not opts.reset:
+        # The official pre-action hook guards a *valid* config before the command runs.
+        early = cfg.load_snapshot(paths.config_path)
+        if early.valid:
+            errors = start_guard_errors(
+                allow_unconfigured=opts.allow_unconfigured,
+                exists=early.exists,
+                mode=early.config.gateway.mode,
+                dev=dev_mode,
+            )
+            if errors:
+                raise _fail(out, "\n".join(errors), EXIT_CONFIG)
     ws_style = "compact" if opts.compact else opts.ws_log
     if ws_style not in WS_STYLES:
-        raise UsageError('Invalid --ws-log. Use "auto", "full", or "compact".')
-    paths = resolve_paths(env)
-    if opts.dev or dev_profile:
-        _ensure_dev_config(paths, console, opts.reset)
+        raise _fail(out, 'Invalid --ws-log. Use "auto", "full", or "compact".', EXIT_FAILURE)
+    if opts.raw_stream:
+        env["OPENCLAW_RAW_STREAM"] = "1"
+    if opts.raw_stream_path:
+        env["OPENCLAW_RAW_STREAM_PATH"] = opts.raw_stream_path
+    out.stamped = True
+    if dev_mode:
+        ensure_dev_config(paths, env, out, reset=opts.reset)
     console.info("gateway", "loading configuration…")
-    try:
-        loaded = cfg.load(paths.config_path)
-    except ConfigError as exc:
-        console.error("gateway", f"Gateway failed to start: {exc}")
-        raise _Exit(EXIT_CONFIG) from None
+    loaded = cfg.load_snapshot(paths.config_path)
     gw = loaded.config.gateway
-    if gw.port is not None and not 1 <= gw.port <= 65535:
-        console.error(
-            "gateway",
-            f"Gateway failed to start: Invalid config at {paths.config_path}:"
-            f"\n{paths.config_path.name} — gateway.port: Too big or small: "
-            "expected a port from 1 to 65535",
-        )
-        raise _Exit(EXIT_CONFIG)
-    port = resolve_port(opts.port, env, gw.port, paths.profile)
-    tailscale = opts.tailscale or gw.tailscale.mode or "off"
-    bind_mode = opts.bind or default_bind(gw.bind, tailscale, in_container(env))
-    if bind_mode not in cfg.BIND_MODES:
-        raise UsageError('Invalid --bind. Use "loopback", "lan", "tailnet", "auto", or "custom".')
-    if opts.force:
-        from openclaw_gateway.ports import free_port
 
-        interactive = sys.stdin.isatty() and sys.stdout.isatty()
-        probe_host = {"lan": "0.0.0.0", "custom": gw.custom_bind_host or "127.0.0.1"}.get(
-            bind_mode, "127.0.0.1"
+    if opts.port is not None and parse_port(opts.port) is None:
+        raise _fail(out, invalid_port_option(), EXIT_FAILURE)
+    port = resolve_port(opts.port, env, gw.port, paths.profile)
+    if not 1 <= port <= 65535:
+        raise _fail(
+            out,
+            "Invalid gateway.port in config. Set gateway.port to a number from 1 to 65535, or "
+            "pass --port 18789.",
+            EXIT_CONFIG,
         )
-        try:
-            trio.run(
-                lambda: free_port(
-                    port,
-                    interactive=interactive,
-                    bindable=lambda: _port_bindable(probe_host, port),
-                    log=lambda m: console.info("gateway", m),
-                )
-            )
-        except StartupError as exc:
-            console.error("gateway", str(exc))
-            raise _Exit(EXIT_FAILURE) from None
-    if opts.auth is not None and opts.auth not in AUTH_MODES:
-        raise UsageError('Invalid --auth. Use "none", "token", "password", or "trusted-proxy".')
-    if tailscale not in cfg.TAILSCALE_MODES:
-        raise UsageError('Invalid --tailscale. Use "off", "serve", or "funnel".')
-    password_arg = opts.password
-    if opts.password and opts.password_file:
-        raise UsageError("Use either --password or --password-file.")
-    if opts.password:
-        print(
-            "Warning: --password can be exposed via process listings. Prefer --password-file "
-            "or OPENCLAW_GATEWAY_PASSWORD.",
-            file=sys.stderr,
+    bind_explicit = ((opts.bind if opts.bind is not None else gw.bind) or "").strip() or None
+    if bind_explicit is not None and bind_explicit not in cfg.BIND_MODES:
+        raise _fail(
+            out,
+            'Invalid --bind. Use "loopback", "lan", "tailnet", "auto", or "custom".',
+            EXIT_FAILURE,
         )
-    if opts.password_file:
-        try:
-            password_arg = Path(opts.password_file).expanduser().read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise UsageError(
-                f"Cannot read --password-file {opts.password_file}: {exc.strerror}"
-            ) from None
-        redactor.add(password_arg)
-    if opts.token:
+    if opts.force:
+        _force_free(port, bind_explicit, gw, console, out)
+    if present(opts.token):
         # As the official CLI does: the runtime sees the flag through the environment too.
-        env["OPENCLAW_GATEWAY_TOKEN"] = opts.token
+        env["OPENCLAW_GATEWAY_TOKEN"] = opts.token or ""
+    if opts.auth and opts.auth not in AUTH_MODES:
+        raise _fail(
+            out,
+            'Invalid --auth. Use "none", "token", "password", or "trusted-proxy".',
+            EXIT_FAILURE,
+        )
+    if opts.tailscale and opts.tailscale not in cfg.TAILSCALE_MODES:
+        raise _fail(out, 'Invalid --tailscale. Use "off", "serve", or "funnel".', EXIT_FAILURE)
+    tailscale = opts.tailscale or gw.tailscale.mode or "off"
+    container = in_container(env)
+    bind_mode = bind_explicit or default_bind(None, tailscale, container)
+    try:
+        if opts.password and opts.password_file:
+            raise UsageError("Use either --password or --password-file.")
+        password_arg = (
+            read_secret_file(opts.password_file, "Gateway password", env)
+            if opts.password_file
+            else (opts.password or None)
+        )
+    except UsageError as exc:
+        raise _fail(out, str(exc), EXIT_FAILURE) from None
+    redactor.add(password_arg)
+    if opts.password:
+        out.error(
+            "Warning: --password can be exposed via process listings. Prefer --password-file "
+            "or OPENCLAW_GATEWAY_PASSWORD."
+        )
     console.info("gateway", "resolving authentication…")
-    refusal = _mode_guard(opts, loaded, opts.dev or dev_profile)
-    if refusal is not None:
-        console.error("gateway", refusal)
-        raise _Exit(EXIT_CONFIG)
-    policy = _resolve_auth(opts, gw, env, password_arg)
-    redactor.add(policy.token)
-    redactor.add(policy.password)
-    if tailscale != "off":
-        raise StartupError(
-            f"--tailscale {tailscale} is not available yet in this gateway "
-            "(the Tailscale controller is a later milestone); use --tailscale off"
-        )
-    bind_plan: BindPlan = plan(
-        bind_mode, custom_host=gw.custom_bind_host, container=in_container(env)
+    errors = start_guard_errors(
+        allow_unconfigured=opts.allow_unconfigured,
+        exists=loaded.exists,
+        mode=gw.mode,
+        dev=dev_mode,
     )
-    has_secret = (policy.mode == "token" and bool(policy.token)) or (
-        policy.mode == "password" and bool(policy.password)
-    )
-    if not bind_plan.loopback_only and not has_secret:
-        hint = (
-            "Set gateway.auth.token/password (or OPENCLAW_GATEWAY_TOKEN/"
-            "OPENCLAW_GATEWAY_PASSWORD) or pass --token/--password."
-        )
-        if in_container(env) and bind_mode == "auto":
-            hint = (
-                "Container environment detected — the gateway defaults to bind=auto (0.0.0.0)"
-                " for port-forwarding compatibility.\nSet OPENCLAW_GATEWAY_TOKEN or "
-                "OPENCLAW_GATEWAY_PASSWORD, or pass --token/--password to start with auth."
-            )
-        console.error("gateway", f"Refusing to bind gateway to {bind_mode} without auth.\n{hint}")
+    for line in errors:
+        out.error(line)
+    if errors:
         raise _Exit(EXIT_CONFIG)
+
+    hints = miskey_hints(loaded.config.raw)
+    try:
+        auth = resolve_auth(
+            token_flag=opts.token, auth_flag=opts.auth, password_arg=password_arg, gw=gw, env=env
+        )
+    except ConfigError as exc:
+        raise _fail(out, str(exc), EXIT_CONFIG) from None
+    for secret in (auth.token, auth.password):
+        if not is_invalid_secret(secret):  # "undefined"/"null" would mask ordinary words
+            redactor.add(secret)
+    if auth.mode == "password" and not auth.password:
+        raise _fail(
+            out,
+            "\n".join(
+                [
+                    "Gateway auth is set to password, but no password is configured.",
+                    "Set gateway.auth.password (or OPENCLAW_GATEWAY_PASSWORD), or pass --password.",
+                    *hints,
+                ]
+            ),
+            EXIT_CONFIG,
+        )
+    if auth.mode == "none":
+        console.warn(
+            "gateway",
+            "auth mode=none explicitly configured; all gateway connections are unauthenticated.",
+        )
+    host = bind_host(bind_mode, custom_host=gw.custom_bind_host, container=container)
+    has_secret = (auth.mode == "token" and bool(auth.token)) or (
+        auth.mode == "password" and bool(auth.password)
+    )
+    if not is_loopback_host(host) and not has_secret and auth.mode != "trusted-proxy":
+        advice = (
+            [
+                "Container environment detected — the gateway defaults to bind=auto (0.0.0.0) "
+                "for port-forwarding compatibility.",
+                "Set OPENCLAW_GATEWAY_TOKEN or OPENCLAW_GATEWAY_PASSWORD, or pass "
+                "--token/--password to start with auth.",
+            ]
+            if container
+            else [
+                "Set gateway.auth.token/password (or OPENCLAW_GATEWAY_TOKEN/"
+                "OPENCLAW_GATEWAY_PASSWORD) or pass --token/--password."
+            ]
+        )
+        raise _fail(
+            out,
+            "\n".join([f"Refusing to bind gateway to {bind_mode} without auth.", *advice, *hints]),
+            EXIT_CONFIG,
+        )
+
+    console.info("gateway", "starting...")
+    prepared = _Prepared(
+        opts, env, paths, loaded, auth, tailscale, bind_mode, host, port, ws_style, container
+    )
+    return _start(prepared, redactor, console, out)
+
+
+def _start_failure(out: RuntimeConsole, message: str, code: int) -> _Exit:
+    out.error(
+        f"Gateway failed to start: {message}. Run openclaw gateway status --deep for diagnostics."
+    )
+    return _Exit(code)
+
+
+def _start(p: _Prepared, redactor: Redactor, console: Logger, out: RuntimeConsole) -> int:
+    """Start-up refusals (official "Gateway failed to start" stage), then the lock and serve."""
+    opts, paths, loaded, auth = p.opts, p.paths, p.loaded, p.auth
+    gw = loaded.config.gateway
+    if not loaded.valid:
+        lines = (
+            list(loaded.issues)
+            if loaded.issues
+            else [f"<root>: JSON5 parse failed: SyntaxError: JSON5: {loaded.parse_error}"]
+        )
+        out.error(
+            f"Gateway failed to start: {cfg.invalid_config_message(paths.config_path, lines)}"
+        )
+        if not opts.allow_unconfigured:
+            out.error('Run "openclaw doctor --fix" to repair the config, then retry.')
+        raise _Exit(EXIT_CONFIG)
+    weak = weak_secret_error(auth)
+    if weak is not None:
+        raise _start_failure(out, weak, EXIT_FAILURE)
+    conflict = effective_config_conflict(auth, p.tailscale, p.host, gw)
+    if conflict is not None:
+        raise _start_failure(out, conflict, EXIT_CONFIG)
+    if auth.mode == "trusted-proxy":
+        raise _start_failure(
+            out,
+            "gateway.auth.mode=trusted-proxy is not supported by this gateway yet; use token or "
+            "password",
+            EXIT_CONFIG,
+        )
+    try:
+        bind_plan = plan(p.bind_mode, custom_host=gw.custom_bind_host, container=p.container)
+    except StartupError as exc:
+        raise _start_failure(out, str(exc), exc.exit_code) from None
+    if p.tailscale != "off":
+        raise _start_failure(
+            out,
+            f"--tailscale {p.tailscale} is not available yet in this gateway (the Tailscale "
+            "controller is a later milestone); use --tailscale off",
+            EXIT_FAILURE,
+        )
+    from openclaw_gateway.lock import StateLock, StateLockError
+
+    # Own the state dir before writing into it: a second gateway must not replace (or, on its
+    # way out, delete) the first one's runtime token. The supervisor's acquire nests in this.
+    lock = StateLock(paths.state_dir)
+    try:
+        lock.acquire(port=p.port, config_path=paths.config_path)
+    except StateLockError as exc:
+        out.error(
+            f"Gateway failed to start: {exc}\nIf the gateway is supervised, stop it with: "
+            "openclaw gateway stop"
+        )
+        raise _Exit(exc.exit_code) from None
+    try:
+        return _serve(p, bind_plan, redactor, console, out)
+    finally:
+        lock.release()
+
+
+def _serve(
+    p: _Prepared, bind_plan: BindPlan, redactor: Redactor, console: Logger, out: RuntimeConsole
+) -> int:
+    opts, env, paths, loaded, auth, port = p.opts, p.env, p.paths, p.loaded, p.auth, p.port
+    from openclaw_gateway.lock import StateLockError
+    from openclaw_gateway.supervisor import RunSettings, run_gateway
+
+    gw = loaded.config.gateway
+    policy = AuthPolicy(mode=auth.mode, token=auth.token, password=auth.password)  # type: ignore[arg-type]
     runtime_token_path: Path | None = None
     if policy.mode == "token" and not policy.token:
         generated = secrets.token_urlsafe(32)
@@ -306,31 +419,21 @@ def _run(opts: RunOptions, env: dict[str, str], redactor: Redactor, console: Log
         _write_secret_file(runtime_token_path, generated)
         console.warn(
             "gateway",
-            "auth token was missing. Generated a runtime token for this "
-            "startup without changing config; restart will generate a "
-            "different token. Persist one with `openclaw config set "
-            "gateway.auth.mode token` and `openclaw config set "
+            "auth token was missing. Generated a runtime token for this startup without "
+            "changing config; restart will generate a different token. Persist one with "
+            "`openclaw config set gateway.auth.mode token` and `openclaw config set "
             "gateway.auth.token <token>`.",
-        )
-    if policy.mode == "none":
-        console.warn(
-            "gateway",
-            "Gateway auth mode=none explicitly configured; all gateway "
-            "connections are unauthenticated.",
         )
     if not bind_plan.loopback_only:
         console.warn(
             "gateway",
-            "⚠️  Gateway is binding to a non-loopback address. Ensure "
-            "authentication is configured before exposing to public networks.",
+            "⚠️  Gateway is binding to a non-loopback address. Ensure authentication is "
+            "configured before exposing to public networks.",
         )
-    logger, log_path = _open_logger(opts, paths, loaded.config, ws_style, redactor)
-    console.info("gateway", "starting...")
+    logger, log_path = _open_logger(opts, paths, loaded.config, env, p.ws_style, redactor)
     if log_path is not None:
         logger.info("gateway", f"log file: {log_path}")
     _set_process_title()
-    from openclaw_gateway.supervisor import RunSettings, run_gateway
-
     handshake_ms = env.get("OPENCLAW_HANDSHAKE_TIMEOUT_MS")
     settings = RunSettings(
         version=__version__,
@@ -349,35 +452,59 @@ def _run(opts: RunOptions, env: dict[str, str], redactor: Redactor, console: Log
     )
     try:
         trio.run(run_gateway, settings)
+    except StateLockError as exc:
+        out.error(
+            f"Gateway failed to start: {exc}\nIf the gateway is supervised, stop it with: "
+            "openclaw gateway stop"
+        )
+        raise _Exit(exc.exit_code) from None
     except StartupError as exc:
-        logger.error("gateway", f"Gateway failed to start: {exc}")
-        if exc.exit_code == EXIT_FAILURE and "EADDRINUSE" in str(exc):
-            from openclaw_gateway.ports import describe_owners
+        if "EADDRINUSE" in str(exc):
+            from openclaw_gateway.ports import describe_owners, listeners_on
 
-            logger.error(
-                "gateway",
-                "If the gateway is supervised, stop it with: "
-                f"openclaw gateway stop\n{describe_owners(port)}",
+            out.error(
+                f"Gateway failed to start: {exc}\nIf the gateway is supervised, stop it with: "
+                "openclaw gateway stop"
             )
+            owners = listeners_on(port)
+            if owners:
+                for line in describe_owners(port, owners).splitlines():
+                    out.error(line)
+            raise _Exit(exc.exit_code) from None
+        raise _start_failure(out, str(exc), exc.exit_code) from None
+    finally:
         if runtime_token_path is not None:
             runtime_token_path.unlink(missing_ok=True)
-        raise _Exit(exc.exit_code) from None
-    finally:
         logger.close()
     return EXIT_OK
 
 
-def _port_bindable(host: str, port: int) -> bool:
-    import socket
+def _force_free(
+    port: int,
+    bind_explicit: str | None,
+    gw: cfg.GatewayConfig,
+    console: Logger,
+    out: RuntimeConsole,
+) -> None:
+    from openclaw_gateway.ports import free_port, port_bindable
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    probe_host = {
+        "loopback": "127.0.0.1",
+        "lan": "0.0.0.0",
+        "custom": (gw.custom_bind_host or "").strip() or "0.0.0.0",
+    }.get(bind_explicit or "", "0.0.0.0")
     try:
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((host, port))
-        return True
-    except OSError:
-        return False
+        trio.run(
+            lambda: free_port(
+                port,
+                interactive=interactive,
+                bindable=lambda: port_bindable(probe_host, port),
+                log=lambda m: console.info("gateway", m),
+            )
+        )
+    except StartupError as exc:
+        raise _fail(out, str(exc), EXIT_FAILURE) from None
 
 
 def _write_secret_file(path: Path, secret: str) -> None:
@@ -398,6 +525,3 @@ def _set_process_title() -> None:
         libc.prctl(15, b"openclaw-gateway", 0, 0, 0)  # PR_SET_NAME
     except (OSError, AttributeError):
         pass
-
-
-_ = can_bind  # re-exported for tests that patch bindability

@@ -1,0 +1,349 @@
+"""The checks `gateway run` makes, as pure-ish helpers (the sequence lives in run.py).
+
+Mode guard, dev config and --reset, the secret-file policy, auth resolution, weak-secret and
+effective-config refusals, config miskey hints, and the official runtime console.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import os
+import re
+import stat
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import attrs
+
+from openclaw_gateway import config as cfg
+from openclaw_gateway.errors import UsageError
+from openclaw_gateway.logs import Redactor, iso_local
+from openclaw_gateway.netbind import is_loopback_host
+from openclaw_gateway.paths import Paths, shorten_home, user_path
+
+SECRET_FILE_MAX_BYTES = 16 * 1024
+REDACTION_SENTINEL = cfg.REDACTED
+WEAK_TOKENS = frozenset({"change-me-to-a-long-random-token", "change-me-now"})
+WEAK_PASSWORDS = frozenset({"change-me-to-a-strong-password"})
+
+_FLAG_JOINT = re.compile(r"(?:(?<=--token)|(?<=--password))(?=\s+(?:or|and)\b\s+--)")
+
+
+class RuntimeConsole:
+    """The official `defaultRuntime.log/error`: plain lines, then `<ISO ts> msg` once the
+    command has passed its first checks. Everything goes through the redactor (which, like
+    the official console, also masks the word after `--password`)."""
+
+    def __init__(
+        self,
+        redactor: Redactor,
+        *,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self.redact = redactor
+        self.stamped = False
+        self._stdout = stdout
+        self._stderr = stderr
+        self._clock = clock or (lambda: dt.datetime.now().astimezone())
+
+    def _write(self, stream: TextIO, message: str) -> None:
+        # The official flag redactor spares `--password or --x` / `--token and --y`; ours
+        # (logs.Redactor) would mask the `or`, so those joints are redacted apart.
+        text = "".join(self.redact(part) for part in _FLAG_JOINT.split(message))
+        if self.stamped:
+            text = f"{iso_local(self._clock())} {text}"
+        try:
+            stream.write(text + "\n")
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def log(self, message: str) -> None:
+        self._write(self._stdout or sys.stdout, message)
+
+    def error(self, message: str) -> None:
+        self._write(self._stderr or sys.stderr, message)
+
+
+def start_guard_errors(
+    *, allow_unconfigured: bool, exists: bool, mode: object, dev: bool
+) -> list[str]:
+    """The gateway.mode=local guard (cli.md §2.4). Empty when the gateway may start."""
+    if allow_unconfigured or mode == "local" or (not exists and dev):
+        return []
+    if not exists:
+        return [
+            "Missing config. Run `openclaw setup` or set gateway.mode=local "
+            "(or pass --allow-unconfigured)."
+        ]
+    if mode is None:
+        first = (
+            "Gateway start blocked: existing config is missing gateway.mode. Treat this as "
+            "suspicious or clobbered config. Re-run `openclaw onboard --mode local` or "
+            "`openclaw setup`, set gateway.mode=local manually, or pass --allow-unconfigured."
+        )
+    else:
+        first = (
+            f"Gateway start blocked: set gateway.mode=local (current: {mode}) or pass "
+            "--allow-unconfigured."
+        )
+    # The official second line points at a config-audit store this gateway does not keep,
+    # so it is left out rather than pointing users at nothing.
+    return [first]
+
+
+# -- dev config (cli.md §2.6) --------------------------------------------------------------
+
+DEV_IDENTITY = {"name": "C3-PO", "theme": "protocol droid", "emoji": "🤖"}
+DEV_WORKSPACE_FILES = {
+    "AGENTS.md": "# AGENTS.md - OpenClaw Dev Workspace\n\n"
+    "Default dev workspace for openclaw gateway --dev.\n",
+    "SOUL.md": "# SOUL.md - Dev Persona\n\nProtocol droid for debugging and operations.\n",
+    "IDENTITY.md": "# IDENTITY.md - Agent Identity\n\n- Name: C3-PO\n- Creature: protocol droid\n"
+    "- Vibe: protocol droid\n- Emoji: 🤖\n",
+    "USER.md": "# USER.md - User Profile\n\n- Name:\n- Preferred address:\n- Notes:\n",
+}
+
+
+def dev_workspace_dir(env: Mapping[str, str], paths: Paths) -> Path:
+    """`<workspace>-dev`, or the profile's own workspace under `openclaw --dev`."""
+    explicit = (env.get("OPENCLAW_WORKSPACE_DIR") or "").strip()
+    if explicit:
+        base = user_path(explicit, env)
+    elif (env.get("OPENCLAW_STATE_DIR") or "").strip():
+        base = paths.state_dir / "workspace"
+    elif paths.profile:
+        base = paths.home / f".openclaw-{paths.profile}" / "workspace"
+    else:
+        base = paths.home / ".openclaw" / "workspace"
+    if (env.get("OPENCLAW_PROFILE") or "").strip().lower() == "dev":
+        return base
+    return base.with_name(base.name + "-dev")
+
+
+def dev_config(workspace: Path) -> dict[str, Any]:
+    return {
+        "gateway": {"mode": "local", "bind": "loopback"},
+        "agents": {
+            "defaults": {"workspace": str(workspace), "skipBootstrap": True},
+            "entries": {
+                "dev": {"default": True, "workspace": str(workspace), "identity": DEV_IDENTITY}
+            },
+        },
+    }
+
+
+def _move_to_trash(target: Path, paths: Paths, env: Mapping[str, str], out: RuntimeConsole) -> None:
+    if not target.exists() and not target.is_symlink():
+        return
+    stamp = f"{int(dt.datetime.now().timestamp() * 1000)}-{uuid.uuid4().hex[:8]}"
+    trash = paths.home / ".Trash" / f".fs-safe-trash-{stamp}"
+    trash.mkdir(parents=True, exist_ok=True)
+    os.replace(target, trash / target.name)
+    out.log(f"Moved to Trash: {shorten_home(target, env)}")
+
+
+def ensure_dev_config(
+    paths: Paths, env: Mapping[str, str], out: RuntimeConsole, *, reset: bool
+) -> None:
+    workspace = dev_workspace_dir(env, paths)
+    if reset:
+        _move_to_trash(paths.config_path, paths, env, out)
+        _move_to_trash(paths.config_path.parent / "credentials", paths, env, out)
+        agents = paths.state_dir / "agents"
+        if agents.is_dir():
+            for sessions in sorted(agents.glob("*/sessions")):
+                _move_to_trash(sessions, paths, env, out)
+        _move_to_trash(workspace, paths, env, out)
+    if not reset and paths.config_path.exists():
+        return
+    workspace.mkdir(parents=True, exist_ok=True)
+    for name, text in DEV_WORKSPACE_FILES.items():
+        target = workspace / name
+        if not target.exists():
+            target.write_text(text, encoding="utf-8")
+    cfg.save_atomic(paths.config_path, dev_config(workspace))
+    out.log(f"Dev config ready: {shorten_home(paths.config_path, env)}")
+    out.log(f"Dev workspace ready: {shorten_home(workspace, env)}")
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+
+def present(value: str | None) -> str | None:
+    """A usable credential string, or None for unset/blank (official trimCredentialToUndefined)."""
+    if value is None:
+        return None
+    trimmed = value.strip()
+    return trimmed or None
+
+
+def is_invalid_secret(value: object) -> bool:
+    return isinstance(value, str) and value.strip() in ("", "undefined", "null")
+
+
+def read_secret_file(raw_path: str, label: str, env: Mapping[str, str]) -> str:
+    """The official secret-file policy: no symlinks or hardlinks, a regular file of at most
+    16 KiB, trimmed, not empty. Errors are UsageError (exit 1) with the official wording."""
+    if not raw_path.strip():
+        raise UsageError(f"{label} file path is empty.")
+    path = user_path(raw_path, env)
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        code = _errno_name(exc)
+        detail = (exc.strerror or "error").lower()
+        raise UsageError(
+            f"Failed to inspect {label} file at {path}: Error: {code}: {detail}, lstat "
+            f"'{path}' | {code}"
+        ) from None
+    if stat.S_ISLNK(info.st_mode):
+        raise UsageError(
+            f"Failed to inspect {label} file at {path}: FsSafeError: {label} file at {path} must "
+            "not be a symlink. | symlink"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"{label} file at {path} must be a regular file.")
+    if info.st_nlink > 1:
+        raise UsageError(f"{label} file at {path} must not be hardlinked.")
+    if info.st_size > SECRET_FILE_MAX_BYTES:
+        raise UsageError(f"{label} file at {path} exceeds {SECRET_FILE_MAX_BYTES} bytes.")
+    try:
+        text = path.read_bytes()[: SECRET_FILE_MAX_BYTES + 1].decode("utf-8", errors="replace")
+    except OSError as exc:
+        code = _errno_name(exc)
+        raise UsageError(
+            f"Failed to read {label} file at {path}: Error: {code}: "
+            f"{(exc.strerror or 'error').lower()} | {code}"
+        ) from None
+    secret = text.strip()
+    if not secret:
+        raise UsageError(f"{label} file at {path} is empty.")
+    return secret
+
+
+def _errno_name(exc: OSError) -> str:
+    return errno.errorcode.get(exc.errno or 0, "EIO")
+
+
+@attrs.frozen
+class ResolvedAuth:
+    mode: str
+    token: str | None
+    password: str | None
+    raw_token: object
+    raw_password: object
+
+
+def resolve_auth(
+    *,
+    token_flag: str | None,
+    auth_flag: str | None,
+    password_arg: str | None,
+    gw: cfg.GatewayConfig,
+    env: Mapping[str, str],
+) -> ResolvedAuth:
+    """Flags override config; config secrets come before OPENCLAW_GATEWAY_TOKEN/PASSWORD; the
+    mode is --auth, else gateway.auth.mode, else password if one resolved, else token."""
+    token_override = present(token_flag)
+    raw_token: object = token_flag if token_override else gw.auth.token
+    raw_password: object = password_arg if password_arg else gw.auth.password
+    config_token = None if token_override else _config_secret(gw.auth.token, "token", env)
+    config_password = None if password_arg else _config_secret(gw.auth.password, "password", env)
+    token = token_override or present(config_token) or present(env.get("OPENCLAW_GATEWAY_TOKEN"))
+    password = (
+        present(password_arg)
+        or present(config_password)
+        or present(env.get("OPENCLAW_GATEWAY_PASSWORD"))
+    )
+    mode = auth_flag or gw.auth.mode or ("password" if password else "token")
+    return ResolvedAuth(mode, token, password, raw_token, raw_password)
+
+
+def _config_secret(value: Any, kind: str, env: Mapping[str, str]) -> str | None:
+    return cfg.resolve_secret(value, f"gateway.auth.{kind}", env)
+
+
+def weak_secret_error(auth: ResolvedAuth) -> str | None:
+    """Official assertGatewayAuthNotKnownWeak: blank/undefined/null, a published placeholder,
+    or the redaction sentinel is refused at start-up (exit 1)."""
+    if auth.mode not in ("token", "password"):
+        return None
+    value = auth.token if auth.mode == "token" else auth.password
+    raw = auth.raw_token if auth.mode == "token" else auth.raw_password
+    candidate = value if value is not None else raw
+    if candidate == REDACTION_SENTINEL:
+        if auth.mode == "password":
+            return (
+                "Gateway auth password is a known redaction sentinel, not a credential. Replace "
+                "gateway.auth.password, OPENCLAW_GATEWAY_PASSWORD, or its external secret "
+                "source with a real password, then restart the Gateway."
+            )
+        return (
+            "Gateway auth token is a known redaction sentinel, not a credential. Run "
+            "`openclaw doctor --fix` to repair the Gateway token or replace the external "
+            "secret, then restart and re-pair devices."
+        )
+    weak = WEAK_TOKENS if auth.mode == "token" else WEAK_PASSWORDS
+    if is_invalid_secret(candidate) or (isinstance(candidate, str) and candidate.strip() in weak):
+        if auth.mode == "token":
+            return (
+                "Invalid config: gateway auth token is blank, a published example placeholder, "
+                "or the literal string undefined/null. Generate a real secret (for example, "
+                "`openssl rand -hex 32`) and update gateway.auth.token or its external source. "
+                "For blank or undefined/null inline tokens, `openclaw doctor --fix "
+                "--generate-gateway-token` can generate one."
+            )
+        return (
+            "Invalid config: gateway auth password is blank, a published example placeholder, "
+            "or the literal string undefined/null. Generate a real secret (for example, "
+            "`openssl rand -hex 32`) and set OPENCLAW_GATEWAY_PASSWORD or gateway.auth.password "
+            "(or its external source) before starting the gateway."
+        )
+    return None
+
+
+def effective_config_conflict(
+    auth: ResolvedAuth, tailscale: str, host: str, gw: cfg.GatewayConfig
+) -> str | None:
+    """Official assertGatewayRuntimeSecurityConfig conflicts (exit 78)."""
+    if tailscale == "funnel" and auth.mode != "password":
+        return (
+            "tailscale funnel requires gateway auth mode=password (set gateway.auth.password or "
+            "OPENCLAW_GATEWAY_PASSWORD)"
+        )
+    if tailscale != "off" and auth.mode == "none":
+        return (
+            f"gateway.auth.mode=none cannot be used with gateway.tailscale.mode={tailscale}; "
+            "configure token, password, or trusted-proxy auth before exposing the gateway "
+            "through Tailscale"
+        )
+    if tailscale != "off" and not is_loopback_host(host):
+        return "tailscale serve/funnel requires gateway bind=loopback (127.0.0.1)"
+    if auth.mode == "trusted-proxy" and not gw.trusted_proxies:
+        return (
+            "gateway auth mode=trusted-proxy requires gateway.trustedProxies to be configured "
+            "with at least one proxy IP"
+        )
+    return None
+
+
+def miskey_hints(raw: Mapping[str, Any]) -> list[str]:
+    gateway = raw.get("gateway")
+    hints: list[str] = []
+    if not isinstance(gateway, dict):
+        return hints
+    if gateway.get("token") is not None:
+        hints.append('Found "gateway.token" in config. Use "gateway.auth.token" instead.')
+    remote = gateway.get("remote")
+    if isinstance(remote, dict) and remote.get("token") is not None:
+        hints.append(
+            '"gateway.remote.token" is for remote CLI calls; it does not enable local gateway auth.'
+        )
+    return hints
