@@ -9,6 +9,7 @@ CLI does), so `openclaw --dev gateway` selects the dev profile while `openclaw g
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Annotated
 
@@ -155,6 +156,66 @@ gateway.default(_run)
 gateway.command(_run, name="run", help="Run the WebSocket Gateway (foreground).")
 
 
+_URL = Parameter(help="Gateway WebSocket URL (credentials are never taken from config with it).")
+_PORT = Parameter(help="Local gateway port (ws://127.0.0.1:<port>).")
+_TOKEN = Parameter(help="Gateway token.")
+_PASSWORD = Parameter(help="Gateway password.")
+_TIMEOUT = Parameter(help="Timeout in ms (default 10000).")
+_JSON = Parameter(name="--json", negative="", help="Output JSON.")
+
+
+@gateway.command(name="call")
+def _call(
+    method: str,
+    *,
+    params: Annotated[str, Parameter(help="JSON object string for params.")] = "{}",
+    url: Annotated[str | None, _URL] = None,
+    port: Annotated[str | None, _PORT] = None,
+    token: Annotated[str | None, _TOKEN] = None,
+    password: Annotated[str | None, _PASSWORD] = None,
+    timeout: Annotated[str | None, _TIMEOUT] = None,
+    expect_final: Annotated[bool, Parameter(negative="", show=False)] = False,
+    json_output: Annotated[bool, _JSON] = False,
+) -> int:
+    """Call a Gateway method and print the result."""
+    from openclaw_gateway.cli.rpc_cmds import run_rpc
+
+    opts = {
+        "url": url,
+        "port": port,
+        "token": token,
+        "password": password,
+        "timeout": timeout,
+        "json": json_output,
+    }
+    return run_rpc(method, params, opts, _env(), render="call")
+
+
+@gateway.command(name="health")
+def _health(
+    *,
+    url: Annotated[str | None, _URL] = None,
+    port: Annotated[str | None, _PORT] = None,
+    token: Annotated[str | None, _TOKEN] = None,
+    password: Annotated[str | None, _PASSWORD] = None,
+    timeout: Annotated[str | None, _TIMEOUT] = None,
+    expect_final: Annotated[bool, Parameter(negative="", show=False)] = False,
+    json_output: Annotated[bool, _JSON] = False,
+) -> int:
+    """Fetch Gateway health."""
+    from openclaw_gateway.cli.rpc_cmds import run_rpc
+
+    opts = {
+        "url": url,
+        "port": port,
+        "token": token,
+        "password": password,
+        "timeout": timeout,
+        "json": json_output,
+    }
+    return run_rpc("health", None, opts, _env(), render="health")
+
+
 @config_app.command(name="get")
 def config_get(
     path: str = "", *, json_output: Annotated[bool, Parameter(name="--json")] = False
@@ -240,6 +301,9 @@ def prepare(argv: list[str]) -> tuple[int | None, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    if argv is None and hasattr(signal, "SIGPIPE"):
+        # `openclaw gateway call status | head` should end quietly, like any Unix tool.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     tokens = sys.argv[1:] if argv is None else argv
     failed, rest = prepare(list(tokens))
     if failed is not None:
