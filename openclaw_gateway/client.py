@@ -18,7 +18,7 @@ import errno
 import ssl
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -42,6 +42,10 @@ BACKOFF_INITIAL = 1.0
 BACKOFF_MAX = 30.0
 EVENT_QUEUE = 1024
 CLIENT_MAX_PAYLOAD = 26_214_400
+
+
+# Opens a byte stream to the gateway: (stream, Host header, resource path).
+Connector = Callable[[str], Awaitable[tuple[trio.abc.Stream, str, str]]]
 
 
 class GatewayRequestError(GatewayError):
@@ -258,9 +262,7 @@ def _errno_of(exc: BaseException) -> int | None:
     return None
 
 
-async def _open_stream(
-    url: str,
-) -> tuple[trio.SocketStream | trio.SSLStream[trio.SocketStream], str, str]:
+async def _open_stream(url: str) -> tuple[trio.abc.Stream, str, str]:
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise GatewayTransportError("protocol", f"invalid gateway URL: {url}")
@@ -288,19 +290,24 @@ async def open_session(
     params: dict[str, Any],
     *,
     timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    connector: Connector | None = None,
 ) -> Session:
     """Connect and complete the handshake; the session's reader runs in `nursery`.
 
     Resource handling: the TCP stream is opened here and closed here on every failure path,
     including cancellation and timeout, so a failed connect leaks nothing.
     """
-    stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] | None = None
+    stream: trio.abc.Stream | None = None
     try:
         with trio.fail_after(timeout):
-            stream, host, resource = await _open_stream(url)
+            stream, host, resource = await (connector or _open_stream)(url)
             try:
                 ws = await wrap_client_stream(
-                    nursery, stream, host, resource, max_message_size=CLIENT_MAX_PAYLOAD
+                    nursery,
+                    stream,  # type: ignore[arg-type]  # any trio Stream works
+                    host,
+                    resource,
+                    max_message_size=CLIENT_MAX_PAYLOAD,
                 )
             except HandshakeError as exc:
                 raise GatewayTransportError(
@@ -364,9 +371,11 @@ class GatewayClient:
         identity: ClientIdentity | None = None,
         reconnect: bool = False,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-        sleep: Callable[[float], Any] | None = None,
+        connector: Connector | None = None,
     ) -> None:
         self.url = url
+        # How a byte stream to the gateway is opened; tests pass memory streams here.
+        self._connector = connector or _open_stream
         self._params = connect_params(
             identity or ClientIdentity(), role=role, scopes=scopes, token=token, password=password
         )
@@ -392,7 +401,11 @@ class GatewayClient:
                 await self._nursery.start(self._supervise)
             else:
                 self.session = await open_session(
-                    self._nursery, self.url, self._params, timeout=self.connect_timeout
+                    self._nursery,
+                    self.url,
+                    self._params,
+                    timeout=self.connect_timeout,
+                    connector=self._connector,
                 )
                 self.connects += 1
                 self._nursery.start_soon(self._pump, self.session)
@@ -428,14 +441,24 @@ class GatewayClient:
     async def _supervise(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
+        """Keep one session alive: reconnect with backoff (1 s doubling to 30 s)."""
         backoff = BACKOFF_INITIAL
         started = False
         while True:
-            try:
-                async with trio.open_nursery() as nursery:
+            failure: GatewayError | None = None
+            async with trio.open_nursery() as nursery:
+                try:
                     session = await open_session(
-                        nursery, self.url, self._params, timeout=self.connect_timeout
+                        nursery,
+                        self.url,
+                        self._params,
+                        timeout=self.connect_timeout,
+                        connector=self._connector,
                     )
+                except (GatewayRequestError, GatewayTransportError) as exc:
+                    failure = exc
+                    nursery.cancel_scope.cancel()
+                else:
                     self.session = session
                     self.connects += 1
                     backoff = BACKOFF_INITIAL
@@ -446,13 +469,10 @@ class GatewayClient:
                         started = True
                         task_status.started()
                     await session.closed.wait()
+                    await session.aclose()
                     nursery.cancel_scope.cancel()
-            except GatewayRequestError as exc:
-                if not started:
-                    raise  # bad credentials will not fix themselves
-                del exc
-            except GatewayTransportError:
-                pass
+            if isinstance(failure, GatewayRequestError) and not started:
+                raise failure  # refused credentials will not fix themselves
             self._connected = trio.Event()
             self.backoffs.append(backoff)
             await trio.sleep(backoff)

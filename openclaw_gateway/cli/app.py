@@ -191,6 +191,76 @@ def _call(
     return run_rpc(method, params, opts, _env(), render="call")
 
 
+@gateway.command(name="status")
+def _status(
+    *,
+    url: Annotated[str | None, _URL] = None,
+    port: Annotated[str | None, _PORT] = None,
+    token: Annotated[str | None, _TOKEN] = None,
+    password: Annotated[str | None, _PASSWORD] = None,
+    timeout: Annotated[str | None, _TIMEOUT] = None,
+    no_probe: Annotated[bool, Parameter(negative="", help="Skip the RPC probe.")] = False,
+    deep: Annotated[
+        bool, Parameter(negative="", help="Scan more (no extra scans here yet).")
+    ] = False,
+    require_rpc: Annotated[
+        bool, Parameter(negative="", help="Probe with a read RPC and exit 1 if it fails.")
+    ] = False,
+    json_output: Annotated[bool, _JSON] = False,
+) -> int:
+    """Show gateway service status and probe the Gateway."""
+    from openclaw_gateway.cli.status_cmd import run_status
+
+    opts = {
+        "url": url,
+        "port": port,
+        "token": token,
+        "password": password,
+        "timeout": timeout,
+        "no_probe": no_probe,
+        "deep": deep,
+        "require_rpc": require_rpc,
+        "json": json_output,
+    }
+    return run_status(opts, _env())
+
+
+@gateway.command(name="probe")
+def _probe(
+    *,
+    url: Annotated[
+        str | None, Parameter(help="Explicit Gateway URL to probe (also probes localhost).")
+    ] = None,
+    port: Annotated[str | None, _PORT] = None,
+    ssh: Annotated[str | None, Parameter(help="SSH target for a tunnel: user@host[:port].")] = None,
+    ssh_identity: Annotated[str | None, Parameter(help="SSH identity file.")] = None,
+    ssh_auto: Annotated[
+        bool, Parameter(negative="", help="Pick an SSH target from discovery.")
+    ] = False,
+    token: Annotated[str | None, _TOKEN] = None,
+    password: Annotated[str | None, _PASSWORD] = None,
+    timeout: Annotated[
+        str | None, Parameter(help="Overall probe budget in ms (default 3000).")
+    ] = None,
+    json_output: Annotated[bool, _JSON] = False,
+) -> int:
+    """Show gateway reachability + discovery + health + status summary (local + remote)."""
+    from openclaw_gateway.cli.probe_cmd import run_probe
+
+    opts = {
+        "url": url,
+        "port": port,
+        "ssh": ssh,
+        "ssh_identity": ssh_identity,
+        "ssh_auto": ssh_auto,
+        "token": token,
+        "password": password,
+        "timeout": timeout,
+        "json": json_output,
+    }
+    return run_probe(opts, _env())
+
+
 @gateway.command(name="health")
 def _health(
     *,

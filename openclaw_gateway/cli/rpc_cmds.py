@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any, TextIO
 
+import attrs
 import trio
 
 from openclaw_gateway import __version__
@@ -29,6 +30,7 @@ from openclaw_gateway.errors import ConfigError
 from openclaw_gateway.paths import resolve_paths
 
 DEFAULT_TIMEOUT_MS = 10_000
+MAX_UPGRADE_BODY = 2048
 CLI_DEFAULT_SCOPES = (
     "operator.admin",
     "operator.read",
@@ -92,34 +94,66 @@ async def call_once(
     mode: str = "cli",
     client_id: str = "cli",
 ) -> tuple[dict[str, Any], Any]:
-    """Connect, call, close. Returns (hello, payload). Raises client errors."""
+    """Connect, call, close. Returns (hello, payload). Raises client errors (never a group)."""
     identity = ClientIdentity(client_id=client_id, mode=mode, version=__version__)
     connect = connect_params(
         identity, role="operator", scopes=scopes, token=target.token, password=target.password
     )
     timeout = timeout_ms / 1000
-    failure: BaseException | None = None
-    hello: dict[str, Any] = {}
+    outcome = _Outcome()
+    try:
+        async with trio.open_nursery() as nursery:
+            try:
+                with trio.fail_after(timeout):
+                    session = await open_session(nursery, target.url, connect, timeout=timeout)
+                    outcome.hello = session.hello
+                    try:
+                        outcome.payload = await session.call(method, params, timeout=timeout)
+                    finally:
+                        await session.aclose()
+            except trio.TooSlowError:
+                outcome.failure = GatewayTransportError(
+                    "timeout", f"gateway timeout after {timeout_ms}ms"
+                )
+            except (GatewayTransportError, GatewayRequestError) as exc:
+                outcome.failure = exc
+            finally:
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # trio-websocket raises a rejected upgrade (e.g. HTTP 404 from a web server) from its
+        # background reader task, so it arrives as a group at the nursery's exit.
+        if group.subgroup(lambda e: not isinstance(e, Exception)) is not None:
+            raise
+        outcome.failure = GatewayTransportError("closed", background_failure_text(group))
+    if outcome.failure is not None:
+        raise outcome.failure
+    return outcome.hello, outcome.payload
+
+
+@attrs.define
+class _Outcome:
+    hello: dict[str, Any] = attrs.field(factory=dict)
     payload: Any = None
-    async with trio.open_nursery() as nursery:
-        try:
-            with trio.fail_after(timeout):
-                session = await open_session(nursery, target.url, connect, timeout=timeout)
-                hello = session.hello
-                try:
-                    payload = await session.call(method, params, timeout=timeout)
-                finally:
-                    await session.aclose()
-        except trio.TooSlowError:
-            failure = GatewayTransportError("timeout", f"gateway timeout after {timeout_ms}ms")
-        except (GatewayTransportError, GatewayRequestError) as exc:
-            # Raised outside the nursery so callers see the error itself, not a group.
-            failure = exc
-        finally:
-            nursery.cancel_scope.cancel()
-    if failure is not None:
-        raise failure
-    return hello, payload
+    failure: BaseException | None = None
+
+
+def upgrade_rejection_text(exc: BaseException) -> str | None:
+    """`gateway rejected websocket upgrade (HTTP 404): <body>` for a non-101 answer."""
+    status = getattr(exc, "status_code", None)
+    if not isinstance(status, int):
+        return None
+    raw = getattr(exc, "body", None)
+    body = raw[:MAX_UPGRADE_BODY].decode("utf-8", "replace") if isinstance(raw, bytes) else ""
+    body = " ".join(body.split())
+    return f"gateway rejected websocket upgrade (HTTP {status})" + (f": {body}" if body else "")
+
+
+def background_failure_text(exc: BaseException) -> str:
+    """Text for an error the websocket library raised from its background reader task."""
+    leaf = exc
+    while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
+        leaf = leaf.exceptions[0]
+    return upgrade_rejection_text(leaf) or str(leaf) or type(leaf).__name__
 
 
 def transport_failure(exc: GatewayTransportError, target: Target, timeout_ms: int) -> CliFailure:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,28 @@ def test_method_scope_least_privilege() -> None:
     assert method_scope("system-event") == ("operator.admin",)
     assert method_scope("wake") == ("operator.write",)
     assert "operator.admin" in method_scope("no.such.method")
+
+
+async def test_call_against_a_plain_web_server(nursery: trio.Nursery, tmp_path: Path) -> None:
+    """A URL that answers HTTP but not WebSocket gives a transport error, not a traceback."""
+
+    async def web(stream: trio.SocketStream) -> None:
+        async with stream:
+            await stream.receive_some(65536)
+            await stream.send_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nNot Found"
+            )
+
+    listeners = await nursery.start(partial(trio.serve_tcp, web, 0, host="127.0.0.1"))
+    port = listeners[0].socket.getsockname()[1]
+    code, out, _ = await _run(
+        "health",
+        None,
+        {"url": f"ws://127.0.0.1:{port}", "token": "t", "json": True},
+        _env(tmp_path),
+    )
+    assert code == 1
+    error = json.loads(out)["error"]
+    assert error["type"] == "gateway_transport_error"
+    assert error["message"].startswith("Gateway closed the connection")
+    assert "HTTP 404" in error["message"]
