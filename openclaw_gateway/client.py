@@ -18,7 +18,7 @@ import errno
 import ssl
 import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -474,8 +474,8 @@ class GatewayClient:
             if isinstance(failure, GatewayRequestError) and not started:
                 raise failure  # refused credentials will not fix themselves
             self._connected = trio.Event()
-            self.backoffs.append(backoff)
             await trio.sleep(backoff)
+            self.backoffs.append(backoff)  # waits actually served (not the one cut by close)
             backoff = min(backoff * 2, BACKOFF_MAX)
 
     async def call(
@@ -492,9 +492,9 @@ class GatewayClient:
             raise GatewayTransportError("closed", "not connected")
         return await self.session.call(method, params, timeout=timeout)
 
-    async def events(self) -> AsyncIterator[Event]:
-        async for event in self._events_recv:
-            yield event
+    def events(self) -> trio.MemoryReceiveChannel[Event]:
+        """Events from every session, in order; iterate with `async for`."""
+        return self._events_recv
 
     @classmethod
     def sync(cls, url: str, **kwargs: Any) -> SyncGatewayClient:
