@@ -73,7 +73,9 @@ def make_settings(tmp_path: Path, **overrides: Any) -> tuple[RunSettings, io.Str
 async def start_gateway(nursery: trio.Nursery, tmp_path: Path, **overrides: Any) -> RunningGateway:
     settings, out, err = make_settings(tmp_path, **overrides)
     shutdown = trio.Event()
-    addresses = await nursery.start(lambda task_status: run_gateway(settings, shutdown=shutdown, task_status=task_status))
+    addresses = await nursery.start(
+        lambda task_status: run_gateway(settings, shutdown=shutdown, task_status=task_status)
+    )
     return RunningGateway(addresses[0][1], shutdown, settings, out, err)
 
 
@@ -118,14 +120,22 @@ class RawClient:
         """Send connect and return the response frame (hello-ok or error)."""
         if self.challenge is None:
             await self.read_challenge()
-        await self.send({"type": "req", "id": "1:" + str(uuid.uuid4()), "method": "connect",
-                         "params": connect_params(**overrides)})
+        await self.send(
+            {
+                "type": "req",
+                "id": "1:" + str(uuid.uuid4()),
+                "method": "connect",
+                "params": connect_params(**overrides),
+            }
+        )
         frame = await self.recv()
         if frame.get("ok"):
             self.hello = frame["payload"]
         return frame
 
-    async def call(self, method: str, params: Any = None, *, omit_params: bool = False) -> dict[str, Any]:
+    async def call(
+        self, method: str, params: Any = None, *, omit_params: bool = False
+    ) -> dict[str, Any]:
         """Send a request and return its response frame; events seen meanwhile are kept."""
         self._ids += 1
         rid = f"{self._ids + 1}:{uuid.uuid4()}"

@@ -15,22 +15,52 @@ PACKAGE = Path(__file__).resolve().parent.parent / "openclaw_gateway"
 
 # Lower layers may not import higher ones.
 LAYERS: dict[str, int] = {
-    "errors": 0, "config": 0, "paths": 0, "__init__": 0,
+    "errors": 0,
+    "config": 0,
+    "paths": 0,
+    "__init__": 0,
     "protocol": 1,
-    "auth": 2, "scopes": 2, "presence": 2, "events": 2, "logs": 2, "netbind": 2, "lock": 2,
-    "ports": 2, "probes": 2,
-    "admission": 3, "client": 3, "rpc.registry": 3, "rpc.context": 3, "rpc": 3,
+    "auth": 2,
+    "scopes": 2,
+    "presence": 2,
+    "events": 2,
+    "logs": 2,
+    "netbind": 2,
+    "lock": 2,
+    "ports": 2,
+    "probes": 2,
+    "admission": 3,
+    "client": 3,
+    "rpc.registry": 3,
+    "rpc.context": 3,
+    "rpc": 3,
     "rpc.methods": 4,
     "hub": 5,
     "connection": 6,
     "server": 7,
     "supervisor": 8,
-    "cli": 9, "__main__": 9,
+    "cli": 9,
+    "__main__": 9,
 }
 # Modules that must stay free of trio (time comes in as an argument).
-NO_TRIO = ("protocol", "config", "paths", "errors", "auth", "scopes", "presence", "events",
-           "admission", "rpc.registry", "rpc.context", "rpc.methods", "probes", "logs", "lock",
-           "netbind")
+NO_TRIO = (
+    "protocol",
+    "config",
+    "paths",
+    "errors",
+    "auth",
+    "scopes",
+    "presence",
+    "events",
+    "admission",
+    "rpc.registry",
+    "rpc.context",
+    "rpc.methods",
+    "probes",
+    "logs",
+    "lock",
+    "netbind",
+)
 # Third-party libraries and the only modules allowed to import them.
 HOMES: dict[str, tuple[str, ...]] = {
     "trio_websocket": ("server", "connection", "client"),
@@ -84,7 +114,7 @@ def test_module_respects_layers(name: str, tree: ast.Module) -> None:
     for imported in _imports(tree):
         if not imported.startswith("openclaw_gateway."):
             continue
-        target = imported[len("openclaw_gateway."):]
+        target = imported[len("openclaw_gateway.") :]
         try:
             target_layer = LAYERS[_layer_key(target)]
         except AssertionError:
@@ -101,7 +131,8 @@ def test_third_party_homes_and_pure_modules(name: str, tree: ast.Module) -> None
     for lib, homes in HOMES.items():
         if lib in top:
             assert any(name == h or name.startswith(h + ".") for h in homes), (
-                f"{name} imports {lib}; only {homes or 'nobody'} may")
+                f"{name} imports {lib}; only {homes or 'nobody'} may"
+            )
 
 
 def test_every_module_has_a_layer() -> None:
