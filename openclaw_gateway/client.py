@@ -33,6 +33,7 @@ from trio_websocket import (
 
 from openclaw_gateway import __version__
 from openclaw_gateway.errors import GatewayError
+from openclaw_gateway.identity import IdentityStore
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.frames import PROTOCOL_VERSION
 
@@ -46,6 +47,8 @@ CLIENT_MAX_PAYLOAD = 26_214_400
 
 # Opens a byte stream to the gateway: (stream, Host header, resource path).
 Connector = Callable[[str], Awaitable[tuple[trio.abc.Stream, str, str]]]
+# Builds the signed connect `device` block from (params, challenge nonce, challenge ts).
+Signer = Callable[[dict[str, Any], str, int], dict[str, Any]]
 
 
 class GatewayRequestError(GatewayError):
@@ -291,6 +294,7 @@ async def open_session(
     *,
     timeout: float = DEFAULT_CONNECT_TIMEOUT,
     connector: Connector | None = None,
+    signer: Signer | None = None,
 ) -> Session:
     """Connect and complete the handshake; the session's reader runs in `nursery`.
 
@@ -323,6 +327,14 @@ async def open_session(
                     raise GatewayTransportError(
                         "protocol", "gateway did not send connect.challenge"
                     )
+                if signer is not None:
+                    payload = challenge.get("payload") or {}
+                    nonce, ts = payload.get("nonce"), payload.get("ts")
+                    if not isinstance(nonce, str) or not isinstance(ts, int):
+                        raise GatewayTransportError(
+                            "protocol", "connect.challenge has no usable nonce/ts to sign"
+                        )
+                    params = {**params, "device": signer(params, nonce, ts)}
                 request = {
                     "type": "req",
                     "id": f"1:{uuid.uuid4()}",
@@ -372,13 +384,24 @@ class GatewayClient:
         reconnect: bool = False,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         connector: Connector | None = None,
+        device_store: IdentityStore | None = None,
     ) -> None:
         self.url = url
+        self.role = role
+        # With a device store the client signs every connect with its own identity (created
+        # on first use) and keeps the device token the gateway issues for the next connect.
+        self.device_store = device_store
+        self._signer: Signer | None = None
         # How a byte stream to the gateway is opened; tests pass memory streams here.
         self._connector = connector or _open_stream
         self._params = connect_params(
             identity or ClientIdentity(), role=role, scopes=scopes, token=token, password=password
         )
+        if device_store is not None:
+            self._signer = device_store.load_or_create().device_block
+            stored = device_store.device_token(url, role)
+            if stored and not (token or password):
+                self._params["auth"] = {"deviceToken": stored}
         self.reconnect = reconnect
         self.connect_timeout = connect_timeout
         self.session: Session | None = None
@@ -393,6 +416,14 @@ class GatewayClient:
     def hello(self) -> dict[str, Any]:
         return self.session.hello if self.session else {}
 
+    def _remember_device_token(self, session: Session) -> None:
+        auth = session.hello.get("auth") or {}
+        token = auth.get("deviceToken")
+        if self.device_store is not None and isinstance(token, str) and token:
+            self.device_store.save_device_token(
+                self.url, self.role, token, list(auth.get("scopes") or []), auth.get("issuedAtMs")
+            )
+
     async def __aenter__(self) -> Self:
         self._nursery_cm = trio.open_nursery()
         self._nursery = await self._nursery_cm.__aenter__()
@@ -406,7 +437,9 @@ class GatewayClient:
                     self._params,
                     timeout=self.connect_timeout,
                     connector=self._connector,
+                    signer=self._signer,
                 )
+                self._remember_device_token(self.session)
                 self.connects += 1
                 self._nursery.start_soon(self._pump, self.session)
         except BaseException:
@@ -454,12 +487,14 @@ class GatewayClient:
                         self._params,
                         timeout=self.connect_timeout,
                         connector=self._connector,
+                        signer=self._signer,
                     )
                 except (GatewayRequestError, GatewayTransportError) as exc:
                     failure = exc
                     nursery.cancel_scope.cancel()
                 else:
                     self.session = session
+                    self._remember_device_token(session)
                     self.connects += 1
                     backoff = BACKOFF_INITIAL
                     self._connected.set()

@@ -32,10 +32,21 @@ _MODELLED = ("gateway", "logging")
 
 
 @attrs.frozen
+class RateLimitConfig:
+    """gateway.auth.rateLimit (failed shared-secret attempts); None = the official default."""
+
+    max_attempts: int | None = None
+    window_ms: int | None = None
+    lockout_ms: int | None = None
+    exempt_loopback: bool | None = None
+
+
+@attrs.frozen
 class AuthConfig:
     mode: str | None = None
     token: Any = attrs.field(default=None, repr=False)
     password: Any = attrs.field(default=None, repr=False)
+    rate_limit: RateLimitConfig = RateLimitConfig()
 
 
 @attrs.frozen
@@ -54,6 +65,7 @@ class TailscaleConfig:
 class ControlUiConfig:
     enabled: bool = True
     allowed_origins: tuple[str, ...] | None = None
+    dangerously_allow_host_header_origin_fallback: bool = False
 
 
 @attrs.frozen
@@ -67,6 +79,7 @@ class GatewayConfig:
     tailscale: TailscaleConfig = TailscaleConfig()
     control_ui: ControlUiConfig = ControlUiConfig()
     trusted_proxies: tuple[str, ...] = ()
+    allow_real_ip_fallback: bool = False
 
 
 @attrs.frozen

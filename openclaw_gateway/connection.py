@@ -11,6 +11,7 @@ Nothing raised by a peer escapes this module (errors are mapped to close codes h
 from __future__ import annotations
 
 import inspect
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -22,12 +23,16 @@ from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from openclaw_gateway import admission
 from openclaw_gateway.auth import AuthPolicy
+from openclaw_gateway.device_stage import make_stage
+from openclaw_gateway.devices import NonceLedger
 from openclaw_gateway.errors import RpcError
 from openclaw_gateway.events import EVENTS
 from openclaw_gateway.hub import CloseRequest, Hub, Outgoing, Subscriber, request_close
+from openclaw_gateway.origin import OriginPolicy
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.frames import PROTOCOL_VERSION, RequestFrame
 from openclaw_gateway.protocol.handshake import ConnectRequest, Refusal, negotiate, read_connect
+from openclaw_gateway.ratelimit import AuthLimiters, ControlPlaneWriteLimiter, is_loopback_ip
 from openclaw_gateway.rpc.context import CallContext, Caller, GatewayState
 from openclaw_gateway.rpc.methods.system import broadcast_presence
 from openclaw_gateway.rpc.registry import Registry, authorize
@@ -42,6 +47,10 @@ MAX_BUFFERED_BYTES = 52_428_800
 TICK_INTERVAL_MS = 30_000
 MAX_PENDING_REQUESTS = 256
 MAX_UNAUTHORIZED_ROLE_CALLS = 10
+UNAUTHORIZED_LOG_EVERY = 100
+# How long a slow consumer gets to take its queued frames and the 1008 close before its TCP
+# stream is dropped (a client that never reads must not pin ~maxBufferedBytes forever).
+SLOW_CONSUMER_GRACE = 5.0
 EPHEMERAL_MODES = frozenset({"cli", "backend", "probe"})
 
 
@@ -53,6 +62,11 @@ class Deps:
     auth_policy: Callable[[], AuthPolicy]
     handshake_timeout: float = HANDSHAKE_TIMEOUT
     tick_interval_ms: int = TICK_INTERVAL_MS
+    origin_policy: Callable[[], OriginPolicy] = OriginPolicy
+    limiters: AuthLimiters = attrs.field(factory=AuthLimiters.create)
+    write_limiter: ControlPlaneWriteLimiter = attrs.field(factory=ControlPlaneWriteLimiter)
+    # Device-proof nonces already spent in this process (never accepted twice).
+    nonces: NonceLedger = attrs.field(factory=NonceLedger)
 
 
 @attrs.define
@@ -97,7 +111,7 @@ def build_hello(deps: Deps, conn_id: str, granted: admission.Admission) -> dict[
         "server": {"version": state.version, "connId": conn_id},
         "features": {"methods": deps.registry.names(), "events": list(EVENTS)},
         "snapshot": snapshot,
-        "auth": {"method": granted.method, "role": granted.role, "scopes": list(granted.scopes)},
+        "auth": _hello_auth(granted),
         "policy": {
             "maxPayload": MAX_PAYLOAD,
             "maxBufferedBytes": MAX_BUFFERED_BYTES,
@@ -114,7 +128,8 @@ def _presence_fields(
     return {
         "host": host,
         "clientId": c.id,
-        "ip": None if peer.is_loopback else peer.remote_ip,
+        # The attributed client (a trusted proxy's forwarded IP), never a loopback address.
+        "ip": None if peer.direct_local or is_loopback_ip(peer.remote_ip) else peer.remote_ip,
         "version": c.version,
         "platform": c.platform,
         "deviceFamily": c.device_family,
@@ -131,9 +146,15 @@ def _presence_fields(
 
 
 async def handle_connection(
-    ws: WebSocketConnection, peer: admission.Peer, deps: Deps, abort_stream: Callable[[], Any]
+    ws: WebSocketConnection,
+    peer: admission.Peer,
+    deps: Deps,
+    abort_stream: Callable[[], Any],
+    on_authenticated: Callable[[], None] | None = None,
 ) -> None:
-    """Serve one upgraded socket until it closes. Never raises for peer behaviour."""
+    """Serve one upgraded socket until it closes. Never raises for peer behaviour.
+
+    `on_authenticated` runs once hello-ok is decided: the socket leaves the pre-auth budget."""
     state = deps.state
     log = state.logger
     conn_id = str(uuid.uuid4())
@@ -145,6 +166,8 @@ async def handle_connection(
         if granted_pair is None:
             return
         request, granted = granted_pair
+        if on_authenticated is not None:
+            on_authenticated()
         await _serve(ws, peer, deps, conn_id, request, granted, close, abort_stream)
     except ConnectionClosed:
         pass
@@ -159,11 +182,33 @@ async def handle_connection(
         log.ws_close(conn_id, close.code, (time.monotonic() - opened) * 1000, "closed")
 
 
+def _hello_auth(granted: admission.Admission) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "method": granted.method,
+        "role": granted.role,
+        "scopes": list(granted.scopes),
+    }
+    if granted.device_token is not None:
+        # protocol.md §4.6: returned on every successful signed connect of a paired device.
+        out["deviceToken"] = granted.device_token
+        out["issuedAtMs"] = granted.issued_at_ms
+    return out
+
+
+def _device_stage(deps: Deps, nonce: str) -> admission.DeviceStage | None:
+    state = deps.state
+    if state.pairing is None:
+        return None
+    return make_stage(state.pairing, nonce, state.now_ms(), deps.nonces, state.broadcast)
+
+
 async def _handshake(
     ws: WebSocketConnection, peer: admission.Peer, deps: Deps, conn_id: str, close: _Close
 ) -> tuple[ConnectRequest, admission.Admission] | None:
     state = deps.state
-    await ws.send_message(challenge_frame(str(uuid.uuid4()), state.now_ms()))
+    # The nonce a device must sign: it binds a proof to this socket (protocol.md §4.3 check 4).
+    nonce = str(uuid.uuid4())
+    await ws.send_message(challenge_frame(nonce, state.now_ms()))
     with trio.move_on_after(deps.handshake_timeout) as scope:
         deps.hub.handshaking.add(scope)
         try:
@@ -172,10 +217,21 @@ async def _handshake(
             if isinstance(outcome, ConnectRequest):
                 refusal = negotiate(outcome)
                 if refusal is None:
-                    decided = admission.admit(outcome, peer, deps.auth_policy())
+                    attempt = deps.limiters.attempt(peer.remote_ip, peer.origin, state.now_ms())
+                    decided = admission.admit(
+                        outcome,
+                        peer,
+                        deps.auth_policy(),
+                        _device_stage(deps, nonce),
+                        origin_policy=deps.origin_policy(),
+                        attempt=attempt,
+                    )
                     if isinstance(decided, admission.Admission):
                         return outcome, decided
                     refusal = decided
+                    if attempt.delay_ms:
+                        # Loopback is never locked out; each wrong secret costs a growing wait.
+                        await trio.sleep(attempt.delay_ms / 1000)
                     c = outcome.params.client
                     state.logger.warn(
                         "ws",
@@ -214,7 +270,16 @@ async def _serve(
     # trio-websocket has no public setter; the official server raises the cap after hello-ok.
     ws._max_message_size = MAX_PAYLOAD
     send, receive = trio.open_memory_channel[Outgoing](4096)
-    caller = Caller(conn_id, granted.role, granted.scopes, client.id, client.mode, peer.remote_ip)
+    caller = Caller(
+        conn_id,
+        granted.role,
+        granted.scopes,
+        client.id,
+        client.mode,
+        peer.remote_ip,
+        device_id=granted.device_id,
+        auth_method=granted.method,
+    )
     ctx = CallContext(state, caller)
     ephemeral = client.mode in EPHEMERAL_MODES
     if granted.role == "node":
@@ -228,7 +293,9 @@ async def _serve(
             _close_cause(close, code, reason)
             nursery.cancel_scope.cancel()
 
-        sub = Subscriber(conn_id, granted.role, granted.scopes, send, abort)
+        sub = Subscriber(
+            conn_id, granted.role, granted.scopes, send, abort, device_id=granted.device_id
+        )
         writer_done = trio.Event()
         hub.send(sub, codec.response(request.frame.id, build_hello(deps, conn_id, granted)))
         hub.add(sub)
@@ -248,6 +315,7 @@ async def _serve(
             nursery.start_soon(
                 _keepalive, ws, state, presence_key, ephemeral, abort_stream, nursery.cancel_scope
             )
+            nursery.start_soon(_stall_watchdog, sub, close, abort_stream, nursery.cancel_scope)
             await _reader(ws, deps, ctx, sub, nursery, close)
             # Let the writer flush what is queued (answers, a close request) before teardown.
             send.close()
@@ -290,6 +358,16 @@ async def _writer(
         done.set()
 
 
+async def _stall_watchdog(
+    sub: Subscriber, close: _Close, abort_stream: Callable[[], Any], scope: trio.CancelScope
+) -> None:
+    await sub.stalled.wait()
+    await trio.sleep(SLOW_CONSUMER_GRACE)
+    _close_cause(close, 1008, "slow consumer")
+    await abort_stream()
+    scope.cancel()
+
+
 async def _keepalive(
     ws: WebSocketConnection,
     state: GatewayState,
@@ -314,6 +392,29 @@ async def _keepalive(
             state.presence.upsert(presence_key, {}, state.now_ms())
 
 
+def _control_plane_limited(deps: Deps, ctx: CallContext, method: str) -> dict[str, Any] | None:
+    """protocol.md §1.6 item 5: 30 writes per 60 s per (method, device id, client IP)."""
+    limiter, caller = deps.write_limiter, ctx.caller
+    budget = limiter.consume(
+        method, caller.device_id, caller.remote_ip, caller.conn_id, deps.state.now_ms()
+    )
+    if budget.allowed:
+        return None
+    deps.state.logger.warn(
+        "gateway",
+        f"control-plane write rate-limited method={method} conn={caller.conn_id} "
+        f"retryAfterMs={budget.retry_after_ms} key={budget.key}",
+    )
+    return {
+        "code": "UNAVAILABLE",
+        "message": f"rate limit exceeded for {method}; "
+        f"retry after {math.ceil(budget.retry_after_ms / 1000)}s",
+        "retryable": True,
+        "retryAfterMs": budget.retry_after_ms,
+        "details": {"method": method, "limit": limiter.limit_text()},
+    }
+
+
 async def _reader(
     ws: WebSocketConnection,
     deps: Deps,
@@ -331,6 +432,9 @@ async def _reader(
             hub.send(sub, codec.error_response(frame_id, error))
         else:
             hub.send(sub, codec.response(frame_id, payload))
+        if sub.close_after_reply is not None:
+            # This request invalidated the socket's own credential: answer, then close (4001).
+            request_close(sub, sub.close_after_reply.code, sub.close_after_reply.reason)
 
     async def run_async(frame: RequestFrame, handler: Any, params: Any, started: float) -> None:
         nonlocal pending
@@ -387,15 +491,32 @@ async def _reader(
         spec = deps.registry.get(frame.method)
         denied = authorize(spec, frame.method, ctx.caller.role, ctx.caller.scopes)
         if denied is not None:
-            _fail(frame, denied.to_shape(), started)
-            if denied.message.startswith("unauthorized role:"):
-                unauthorized_role_streak += 1
-                if unauthorized_role_streak > MAX_UNAUTHORIZED_ROLE_CALLS:
-                    request_close(sub, 1008, "repeated unauthorized calls")
-                    return
+            if not denied.message.startswith("unauthorized role:"):
+                _fail(frame, denied.to_shape(), started)
+                continue
+            unauthorized_role_streak += 1
+            closing = unauthorized_role_streak > MAX_UNAUTHORIZED_ROLE_CALLS
+            # A looping client must not flood the log: the first, every 100th and the last
+            # one are logged (official unauthorized-flood-guard.ts); every call is answered.
+            if (
+                unauthorized_role_streak == 1
+                or unauthorized_role_streak % UNAUTHORIZED_LOG_EVERY == 0
+                or closing
+            ):
+                _fail(frame, denied.to_shape(), started)
+            else:
+                reply(frame.id, error=denied.to_shape())
+            if closing:
+                request_close(sub, 1008, "repeated unauthorized calls")
+                return
             continue
         unauthorized_role_streak = 0
         assert spec is not None
+        if spec.control_plane_write:
+            limited = _control_plane_limited(deps, ctx, frame.method)
+            if limited is not None:
+                _fail(frame, limited, started)
+                continue
         params = frame.params if frame.params is not None else {}
         if inspect.iscoroutinefunction(spec.handler):
             if pending >= MAX_PENDING_REQUESTS:

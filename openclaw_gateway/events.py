@@ -17,13 +17,24 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "heartbeat": (),
     "shutdown": (),
     "presence": (S.READ,),
+    "device.pair.requested": (S.PAIRING,),
+    "device.pair.resolved": (S.PAIRING,),
 }
 
 # Events we can emit, in the order hello-ok announces them.
-EVENTS = ("connect.challenge", "presence", "tick", "shutdown", "health", "heartbeat")
+EVENTS = (
+    "connect.challenge",
+    "presence",
+    "tick",
+    "shutdown",
+    "health",
+    "heartbeat",
+    "device.pair.requested",
+    "device.pair.resolved",
+)
 
 # Events that may be dropped (seq still consumed) for a slow consumer instead of closing it.
-DROP_IF_SLOW = frozenset({"presence"})
+DROP_IF_SLOW = frozenset({"presence", "device.pair.requested", "device.pair.resolved"})
 
 
 def may_receive(event: str, role: str, granted: Iterable[str]) -> bool:

@@ -43,6 +43,13 @@ class Subscriber:
     seq: int = 0
     queued_bytes: int = 0
     closing: bool = False
+    # Set when this socket was found too slow: its connection aborts the stream if the close
+    # queued behind the pending frames does not get out in time.
+    stalled: trio.Event = attrs.field(factory=trio.Event)
+    # The paired device behind this socket (signed connect), for credential invalidation.
+    device_id: str | None = None
+    # Set when this socket's own request invalidated it: close right after that reply.
+    close_after_reply: CloseRequest | None = None
 
     def sent(self, frame: str) -> None:
         """The writer calls this after a frame left, to release its bytes."""
@@ -86,8 +93,11 @@ class Hub:
 
     def _slow(self, sub: Subscriber, drop_if_slow: bool) -> bool:
         if not drop_if_slow:
-            sub.closing = True
-            sub.abort(1008, "slow consumer")
+            # Like the official ws.close(): the close frame follows what is already queued,
+            # so a client that catches up sees every frame, then 1008. Cancelling the writer
+            # mid-frame instead would corrupt the stream (the peer sees garbage, not 1008).
+            request_close(sub, 1008, "slow consumer")
+            sub.stalled.set()
         return False
 
     def broadcast(
@@ -109,6 +119,27 @@ class Hub:
             if self.send(sub, f'{head},"seq":{sub.seq}{tail}', drop_if_slow=drop):
                 delivered += 1
         return delivered
+
+    def device_ids(self) -> set[str]:
+        return {s.device_id for s in self._subs.values() if s.device_id and not s.closing}
+
+    def close_device(
+        self, device_id: str, role: str | None, reason: str, caller_conn_id: str | None = None
+    ) -> int:
+        """Close every live socket of `device_id` (optionally only `role`) with 4001
+        `client invalidated: <reason>` (official closeInvalidatedClient). The caller's own
+        socket closes after the reply to the request that did it. Returns how many."""
+        count = 0
+        for sub in list(self._subs.values()):
+            if sub.device_id != device_id or (role is not None and sub.role != role):
+                continue
+            count += 1
+            close = CloseRequest(4001, f"client invalidated: {reason}")
+            if sub.conn_id == caller_conn_id:
+                sub.close_after_reply = close
+            else:
+                request_close(sub, close.code, close.reason)
+        return count
 
     def close_all(self, code: int, reason: str) -> None:
         """Ask every socket to close after what is already queued (graceful), and end

@@ -19,9 +19,10 @@ import h11
 import trio
 import trio_websocket
 
-from openclaw_gateway import probes
+from openclaw_gateway import ingress, probes
 from openclaw_gateway.admission import Peer
 from openclaw_gateway.errors import StartupError
+from openclaw_gateway.ratelimit import PreauthBudget
 
 REQUEST_HEAD_TIMEOUT = 10.0
 MAX_REQUEST_HEAD = 16_384
@@ -30,6 +31,7 @@ LISTEN_RETRY_DELAY = 0.5
 PREAUTH_MAX_PAYLOAD = 65_536
 PROXY_HEADER_PREFIXES = ("x-forwarded-", "tailscale-")
 PROXY_HEADERS = frozenset({"forwarded", "x-real-ip"})
+PREAUTH_BUDGET_MESSAGE = "Too many unauthenticated sockets"
 
 
 class ReplayStream(trio.abc.Stream):
@@ -133,12 +135,22 @@ def render(response: probes.HttpResponse) -> bytes:
 class EdgeHooks:
     """What the listener needs from the rest of the gateway."""
 
+    # (ws, peer, abort_stream, on_authenticated): the last one releases the pre-auth budget.
     on_websocket: Callable[
-        [trio_websocket.WebSocketConnection, Peer, Callable[[], Awaitable[None]]], Awaitable[None]
+        [
+            trio_websocket.WebSocketConnection,
+            Peer,
+            Callable[[], Awaitable[None]],
+            Callable[[], None],
+        ],
+        Awaitable[None],
     ]
     probe_view: Callable[[], probes.ProbeView]
     bearer_ok: Callable[[str], bool]
     trusted_proxies: Sequence[str] = ()
+    allow_real_ip_fallback: bool = False
+    # Concurrent unauthenticated sockets per client IP; None = unlimited (unit tests only).
+    preauth: PreauthBudget | None = None
     log_error: Callable[[str], None] = lambda _msg: None
 
 
@@ -180,12 +192,18 @@ async def _handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
     if "websocket" not in upgrade.lower():
         await stream.send_all(render(probes.text(400, "Bad Request")))
         return
-    if proxied and peer_ip not in hooks.trusted_proxies:
+    attribution = ingress.attribute(
+        peer_ip,
+        head.headers,
+        hooks.trusted_proxies,
+        allow_real_ip_fallback=hooks.allow_real_ip_fallback,
+    )
+    if attribution.kind == "unattributable-proxy":
+        # Forwarded headers we cannot vouch for: never let them make a client look local.
         body = json.dumps(
             {
                 "error": {
-                    "message": "Proxy client attribution is required. Configure gateway.trustedProxies "
-                    "narrowly for the proxy in front of this gateway.",
+                    "message": ingress.PROXY_ATTRIBUTION_MESSAGE,
                     "type": "proxy_attribution_required",
                 }
             }
@@ -203,10 +221,48 @@ async def _handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
             )
         )
         return
+    budget = hooks.preauth
+    client_ip = attribution.client_ip
+    if budget is not None and not budget.acquire(client_ip):
+        text = PREAUTH_BUDGET_MESSAGE.encode()
+        await stream.send_all(
+            render(
+                probes.HttpResponse(
+                    503,
+                    (
+                        ("Content-Type", "text/plain; charset=utf-8"),
+                        ("Content-Length", str(len(text))),
+                    ),
+                    text,
+                )
+            )
+        )
+        return
+    claimed = budget is not None
+
+    def release_preauth() -> None:
+        nonlocal claimed
+        if claimed and budget is not None:
+            claimed = False
+            budget.release(client_ip)
+
+    try:
+        await _upgrade(stream, head, hooks, attribution, release_preauth)
+    finally:
+        release_preauth()
+
+
+async def _upgrade(
+    stream: trio.SocketStream,
+    head: HttpRequest,
+    hooks: EdgeHooks,
+    attribution: ingress.Attribution,
+    release_preauth: Callable[[], None],
+) -> None:
     peer = Peer(
-        remote_ip=peer_ip,
-        is_loopback=local,
-        has_proxy_headers=proxied,
+        remote_ip=attribution.client_ip,
+        is_loopback=is_loopback(attribution.peer_ip),
+        has_proxy_headers=has_proxy_headers(head.headers),
         origin=head.headers.get("origin"),
         host=head.headers.get("host"),
     )
@@ -220,7 +276,7 @@ async def _handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
             nursery, replay, max_message_size=PREAUTH_MAX_PAYLOAD
         )
         ws = await request.accept()
-        await hooks.on_websocket(ws, peer, abort)
+        await hooks.on_websocket(ws, peer, abort, release_preauth)
         nursery.cancel_scope.cancel()
 
 

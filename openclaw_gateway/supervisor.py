@@ -13,6 +13,7 @@ release the state lock and remove the runtime token file.
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 import signal
 import socket
@@ -27,15 +28,25 @@ import trio
 from openclaw_gateway import probes
 from openclaw_gateway.auth import AuthPolicy, safe_equal
 from openclaw_gateway.connection import TICK_INTERVAL_MS, Deps, handle_connection
-from openclaw_gateway.hub import Hub
+from openclaw_gateway.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.lock import StateLock
 from openclaw_gateway.logs import Logger
 from openclaw_gateway.netbind import BindPlan
+from openclaw_gateway.origin import OriginPolicy
+from openclaw_gateway.pairing import Book
 from openclaw_gateway.presence import PresenceTable, self_entry
+from openclaw_gateway.ratelimit import (
+    AuthLimiters,
+    AuthRateLimitPolicy,
+    PreauthBudget,
+    preauth_limit_from_env,
+)
 from openclaw_gateway.rpc import methods
 from openclaw_gateway.rpc.context import GatewayState
 from openclaw_gateway.rpc.methods.system import broadcast_presence, refresh_health
+from openclaw_gateway.rpc.registry import Registry
 from openclaw_gateway.server import EdgeHooks, open_listeners, run_server
+from openclaw_gateway.store import Store
 
 DRAIN_TIMEOUT = 5.0
 CLEANUP_TIMEOUT = 2.0
@@ -55,6 +66,16 @@ class RunSettings:
     log_file: Path | None = None
     runtime_token_path: Path | None = None
     trusted_proxies: tuple[str, ...] = ()
+    allow_real_ip_fallback: bool = False  # gateway.allowRealIpFallback
+    # gateway.controlUi.allowedOrigins / dangerouslyAllowHostHeaderOriginFallback
+    origin_policy: OriginPolicy = attrs.field(factory=OriginPolicy)
+    # gateway.auth.rateLimit
+    auth_rate_limit: AuthRateLimitPolicy = attrs.field(factory=AuthRateLimitPolicy)
+    # None: OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP, else 32.
+    max_preauth_per_ip: int | None = None
+    max_buffered_bytes: int = MAX_BUFFERED_BYTES  # slow-consumer threshold (tests lower it)
+    # Tests swap the method table (e.g. to exercise the control-plane write limit).
+    registry_factory: Callable[[], Registry] | None = None
     handshake_timeout: float = 15.0
     tick_interval_ms: int = TICK_INTERVAL_MS
     drain_timeout: float = DRAIN_TIMEOUT
@@ -147,9 +168,11 @@ async def run_gateway(
     """Run until `shutdown` is set (or SIGINT/SIGTERM when handling signals)."""
     log = settings.logger
     state = build_state(settings)
-    hub = Hub()
-    registry = methods.load()
+    hub = Hub(settings.max_buffered_bytes)
+    registry = (settings.registry_factory or methods.load)()
     state.broadcast = hub.broadcast
+    state.invalidate_device = hub.close_device
+    state.connected_devices = hub.device_ids
     deps = Deps(
         state=state,
         hub=hub,
@@ -157,6 +180,8 @@ async def run_gateway(
         auth_policy=lambda: settings.policy,
         handshake_timeout=settings.handshake_timeout,
         tick_interval_ms=settings.tick_interval_ms,
+        origin_policy=lambda: settings.origin_policy,
+        limiters=AuthLimiters.create(settings.auth_rate_limit),
     )
     state.health_cache = {}
     shutdown = trio.Event() if shutdown is None else shutdown
@@ -168,7 +193,9 @@ async def run_gateway(
         return settings.policy.mode != "none" and bool(secret) and safe_equal(token, secret or "")
 
     hooks = EdgeHooks(
-        on_websocket=lambda ws, peer, abort: handle_connection(ws, peer, deps, abort),
+        on_websocket=lambda ws, peer, abort, authenticated: handle_connection(
+            ws, peer, deps, abort, authenticated
+        ),
         probe_view=lambda: probes.ProbeView(
             ready=state.ready and not state.shutting_down,
             uptime_ms=state.uptime_ms(),
@@ -177,12 +204,22 @@ async def run_gateway(
         ),
         bearer_ok=bearer_ok,
         trusted_proxies=settings.trusted_proxies,
+        allow_real_ip_fallback=settings.allow_real_ip_fallback,
+        preauth=PreauthBudget(
+            settings.max_preauth_per_ip
+            if settings.max_preauth_per_ip is not None
+            else preauth_limit_from_env(os.environ)
+        ),
         log_error=lambda msg: log.error("gateway", msg),
     )
     lock = StateLock(settings.state_dir)
     lock.acquire(port=settings.port, config_path=settings.config_path)
     listeners: list[trio.SocketListener] = []
+    store: Store | None = None
     try:
+        # Opened under the state lock: one gateway writes a state dir's database.
+        store = Store.open(settings.state_dir)
+        state.pairing = Book(store)
         listeners = await open_listeners(
             settings.bind.hosts, settings.port, lambda msg: log.warn("gateway", msg)
         )
@@ -216,6 +253,8 @@ async def run_gateway(
         if settings.runtime_token_path is not None:
             with contextlib.suppress(FileNotFoundError):
                 settings.runtime_token_path.unlink()
+        if store is not None:
+            store.close()
         lock.release()
         if state.shutting_down:
             log.info("shutdown", "completed cleanly")

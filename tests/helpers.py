@@ -23,6 +23,7 @@ from openclaw_gateway.auth import AuthPolicy
 from openclaw_gateway.logs import FileLog, Logger, Redactor
 from openclaw_gateway.netbind import BindPlan
 from openclaw_gateway.supervisor import RunSettings, run_gateway
+from tests.devicekit import SigningDevice
 
 TOKEN = "test-token-0123456789abcdef"
 LOOPBACK_ONLY = BindPlan("loopback", (("127.0.0.1", True),))
@@ -120,12 +121,18 @@ class RawClient:
         """Send connect and return the response frame (hello-ok or error)."""
         if self.challenge is None:
             await self.read_challenge()
+        params = connect_params(**overrides)
+        device = params.get("device")
+        if isinstance(device, SigningDevice):
+            # Sign for this socket's challenge, as the official client does.
+            assert self.challenge is not None
+            params["device"] = device.block(params, self.challenge["nonce"], self.challenge["ts"])
         await self.send(
             {
                 "type": "req",
                 "id": "1:" + str(uuid.uuid4()),
                 "method": "connect",
-                "params": connect_params(**overrides),
+                "params": params,
             }
         )
         frame = await self.recv()

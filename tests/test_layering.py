@@ -29,6 +29,15 @@ LAYERS: dict[str, int] = {
     "lock": 2,
     "ports": 2,
     "probes": 2,
+    "ratelimit": 2,
+    "origin": 2,
+    "ingress": 2,
+    "devices": 2,
+    "store": 2,
+    "pairing": 3,
+    "pairing_rules": 2,
+    "identity": 2,  # a client's own device identity (uses devices); client imports it
+    "device_stage": 3,
     "admission": 3,
     "client": 3,
     "rpc.registry": 3,
@@ -60,6 +69,14 @@ NO_TRIO = (
     "logs",
     "lock",
     "netbind",
+    "ratelimit",
+    "origin",
+    "ingress",
+    "devices",
+    "pairing",
+    "device_stage",
+    "pairing_rules",
+    "store",
 )
 # Third-party libraries and the only modules allowed to import them.
 HOMES: dict[str, tuple[str, ...]] = {

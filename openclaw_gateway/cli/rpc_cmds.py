@@ -7,11 +7,14 @@ With --json, results and errors both go to stdout as JSON, errors as
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 from collections.abc import Mapping
+from functools import partial
 from importlib import resources
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import attrs
 import trio
@@ -27,6 +30,7 @@ from openclaw_gateway.client import (
     open_session,
 )
 from openclaw_gateway.errors import ConfigError
+from openclaw_gateway.identity import IdentityStore
 from openclaw_gateway.paths import resolve_paths
 
 DEFAULT_TIMEOUT_MS = 10_000
@@ -78,6 +82,11 @@ def _dump(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def device_store(paths: Any) -> IdentityStore:
+    """This installation's device identity and device tokens (never created by the CLI)."""
+    return IdentityStore(paths.state_dir / "identity")
+
+
 def load_runtime_token(paths: Any) -> str | None:
     try:
         return str(paths.runtime_token_path.read_text(encoding="utf-8").strip()) or None
@@ -93,6 +102,7 @@ async def call_once(
     scopes: tuple[str, ...],
     mode: str = "cli",
     client_id: str = "cli",
+    store: IdentityStore | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """Connect, call, close. Returns (hello, payload). Raises client errors (never a group)."""
     identity = ClientIdentity(client_id=client_id, mode=mode, version=__version__)
@@ -100,13 +110,25 @@ async def call_once(
         identity, role="operator", scopes=scopes, token=target.token, password=target.password
     )
     timeout = timeout_ms / 1000
+    # As the official CLI: no device on loopback with a shared secret; otherwise the stored
+    # identity (if any) signs, and its device token stands in for missing credentials.
+    device = store.load() if store is not None else None
+    loopback_secret = _is_loopback_url(target.url) and bool(target.token or target.password)
+    signer = device.device_block if device is not None and not loopback_secret else None
+    if signer is not None and store is not None and not (target.token or target.password):
+        stored = store.device_token(target.url, "operator")
+        if stored:
+            connect["auth"] = {"deviceToken": stored}
     outcome = _Outcome()
     try:
         async with trio.open_nursery() as nursery:
             try:
                 with trio.fail_after(timeout):
-                    session = await open_session(nursery, target.url, connect, timeout=timeout)
+                    session = await open_session(
+                        nursery, target.url, connect, timeout=timeout, signer=signer
+                    )
                     outcome.hello = session.hello
+                    _remember_device_token(store, target.url, session.hello)
                     try:
                         outcome.payload = await session.call(method, params, timeout=timeout)
                     finally:
@@ -128,6 +150,25 @@ async def call_once(
     if outcome.failure is not None:
         raise outcome.failure
     return outcome.hello, outcome.payload
+
+
+def _is_loopback_url(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _remember_device_token(store: IdentityStore | None, url: str, hello: dict[str, Any]) -> None:
+    auth = hello.get("auth") or {}
+    token = auth.get("deviceToken")
+    if store is not None and isinstance(token, str) and token:
+        store.save_device_token(
+            url, "operator", token, list(auth.get("scopes") or []), auth.get("issuedAtMs")
+        )
 
 
 @attrs.define
@@ -260,6 +301,7 @@ def _target_for(method: str, opts: Mapping[str, Any], env: Mapping[str, str]) ->
         paths=paths,
         loaded=loaded,
         runtime_token=load_runtime_token(paths),
+        has_device_token=lambda url: device_store(paths).device_token(url, "operator") is not None,
     )
 
 
@@ -288,9 +330,18 @@ def run_rpc(
                 raise CliFailure("cli_error", "--params must be valid JSON.") from None
         timeout_ms = parse_timeout(opts.get("timeout"), DEFAULT_TIMEOUT_MS)
         target = _target_for(method, opts, env)
+        store = device_store(resolve_paths(env))
         try:
             _, payload = trio.run(
-                call_once, target, method, params, timeout_ms, method_scope(method)
+                partial(
+                    call_once,
+                    target,
+                    method,
+                    params,
+                    timeout_ms,
+                    method_scope(method),
+                    store=store,
+                )
             )
         except GatewayTransportError as exc:
             raise transport_failure(exc, target, timeout_ms) from None

@@ -28,7 +28,7 @@ from pathlib import Path
 import attrs
 import trio
 
-from openclaw_gateway import __version__
+from openclaw_gateway import __version__, origin, ratelimit
 from openclaw_gateway import config as cfg
 from openclaw_gateway.auth import AUTH_MODES, AuthPolicy
 from openclaw_gateway.cli.run_checks import (
@@ -446,6 +446,9 @@ def _serve(
         log_file=log_path,
         runtime_token_path=runtime_token_path,
         trusted_proxies=gw.trusted_proxies,
+        allow_real_ip_fallback=gw.allow_real_ip_fallback,
+        origin_policy=origin.policy_from_config(gw.control_ui),
+        auth_rate_limit=ratelimit.policy_from_config(gw.auth.rate_limit),
         handshake_timeout=int(handshake_ms) / 1000
         if handshake_ms and handshake_ms.isdigit()
         else 15.0,

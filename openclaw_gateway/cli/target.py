@@ -9,7 +9,7 @@ credentials. Plain ws:// to a non-loopback host is refused before connecting.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -102,6 +102,7 @@ def resolve_target(
     paths: Paths,
     loaded: cfg.LoadedConfig,
     runtime_token: str | None = None,
+    has_device_token: Callable[[str], bool] = lambda _url: False,
 ) -> Target:
     if url_flag and port_flag:
         raise CliFailure("cli_error", "Use either --url or --port, not both.")
@@ -182,7 +183,12 @@ def resolve_target(
     mode = gw.auth.mode or (
         "password" if (gw.auth.password or env.get("OPENCLAW_GATEWAY_PASSWORD")) else "token"
     )
-    if not override and not (token or password) and mode in ("token", "password"):
+    if (
+        not override
+        and not (token or password)
+        and mode in ("token", "password")
+        and not has_device_token(url)  # a paired device may connect with its device token
+    ):
         raise CliFailure(
             "gateway_credentials_required",
             "\n".join(

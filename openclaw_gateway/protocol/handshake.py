@@ -59,13 +59,14 @@ class Refusal:
         retryable: bool | None = None,
         retry_after_ms: int | None = None,
     ) -> Refusal:
+        # Key order as the official errorShape(code, message, {retryable, retryAfterMs, details}).
         error: dict[str, Any] = {"code": code, "message": message}
-        if details is not None:
-            error["details"] = details
         if retryable is not None:
             error["retryable"] = retryable
         if retry_after_ms is not None:
             error["retryAfterMs"] = retry_after_ms
+        if details is not None:
+            error["details"] = details
         reason = message if close_reason is None else close_reason
         return cls(close_code, truncate_close_reason(reason), error, request_id)
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import attrs
 
 from openclaw_gateway.logs import Logger
+from openclaw_gateway.pairing import Book
 from openclaw_gateway.presence import PresenceTable
 
 HEALTH_CACHE_MS = 60_000
@@ -78,6 +79,14 @@ class GatewayState:
     health_cached_at_ms: int | None = None
     ready: bool = False
     shutting_down: bool = False
+    # Pairing records and device tokens (store-backed); None when the gateway runs without.
+    pairing: Book | None = None
+    # Close a device's live sockets: (device_id, role or None, reason, caller conn id) -> count.
+    invalidate_device: Callable[[str, str | None, str, str | None], int] = (
+        lambda device_id, role, reason, caller: 0
+    )
+    # Device ids with a live socket (device.pair.list `connected`).
+    connected_devices: Callable[[], set[str]] = set
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -97,6 +106,8 @@ class Caller:
     client_id: str
     client_mode: str
     remote_ip: str
+    device_id: str | None = None
+    auth_method: str = ""  # hello-ok auth.method; "device-token" scopes device management
 
 
 @attrs.frozen

@@ -18,6 +18,7 @@ import h11
 import trio
 from trio_websocket import CloseReason, ConnectionClosed, ConnectionRejected, wrap_client_stream
 
+from tests.devicekit import SigningDevice
 from tests.helpers import RawClient, RunningGateway
 
 # The `start` fixture (conftest.py): start(**RunSettings overrides) -> RunningGateway.
@@ -96,15 +97,10 @@ ADMIN_SCOPES = ["operator.admin"]
 READ_SCOPES = ["operator.read"]
 
 
-def node_device(device_id: str = "node-device-1") -> dict[str, Any]:
-    """A syntactically valid `device` block (no pairing stage yet: it is not verified)."""
-    return {
-        "id": device_id,
-        "publicKey": "cHVibGljLWtleQ",
-        "signature": "c2lnbmF0dXJl",
-        "signedAt": 1,
-        "nonce": "n",
-    }
+def node_device(seed: str = "node-device-1") -> SigningDevice:
+    """A real ed25519 device identity; RawClient.connect signs it for each socket's challenge
+    (a local node with the shared token is then paired silently, protocol.md §4.5)."""
+    return SigningDevice(seed.encode())
 
 
 NODE_CONNECT: dict[str, Any] = {

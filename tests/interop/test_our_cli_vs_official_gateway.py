@@ -269,3 +269,92 @@ async def test_python_client_against_official_gateway(official_gateway: Official
         assert any(row.get("reason") == "self" for row in presence)
         health = await gw.call("health", {})
         assert health["ok"] is True
+
+
+async def test_python_client_device_identity_is_accepted_by_official_gateway(
+    official_gateway: OfficialGateway, tmp_path: Path
+) -> None:
+    """The official gateway verifies our ed25519 signature, pairs the device silently on
+    loopback, issues a device token, and accepts that token alone on the next connect."""
+    from openclaw_gateway.client import ClientIdentity
+    from openclaw_gateway.identity import IdentityStore
+
+    store = IdentityStore(tmp_path / "identity")
+    # A local `gateway-client`/`backend` client skips pairing altogether, so speak as a CLI.
+    cli = ClientIdentity(client_id="cli", mode="cli")
+    async with GatewayClient(
+        official_gateway.url,
+        token=TOKEN,
+        scopes=("operator.read",),
+        device_store=store,
+        identity=cli,
+    ) as gw:
+        assert gw.hello["auth"]["scopes"] == ["operator.read"]
+        issued = gw.hello["auth"].get("deviceToken")
+    assert issued, "the official gateway issued no device token to our signed connect"
+    assert store.device_token(official_gateway.url, "operator") == issued
+    async with GatewayClient(
+        official_gateway.url, scopes=("operator.read",), device_store=store, identity=cli
+    ) as gw:
+        assert gw.hello["auth"]["method"] == "device-token"
+        assert (await gw.call("health", {}))["ok"] is True
+
+
+async def test_our_cli_reuses_a_stored_device_token(
+    official_gateway: OfficialGateway, tmp_path: Path
+) -> None:
+    """Once paired, `gateway call` needs no credentials: it signs with the stored identity
+    and presents the device token (what the official CLI does with its own state)."""
+    import trio
+
+    from openclaw_gateway.client import ClientIdentity
+    from openclaw_gateway.identity import IdentityStore
+
+    home = tmp_path / "home"
+    store = IdentityStore(home / ".openclaw" / "identity")
+    async with GatewayClient(
+        official_gateway.url,
+        token=TOKEN,
+        scopes=("operator.read",),
+        device_store=store,
+        identity=ClientIdentity(client_id="cli", mode="cli"),
+    ):
+        pass
+    assert store.device_token(official_gateway.url, "operator")
+    code, out, err = await trio.to_thread.run_sync(
+        lambda: ours(
+            tmp_path, "gateway", "call", "health", "--json", "--port", str(official_gateway.port)
+        )
+    )
+    assert code == 0, out + err
+    assert json.loads(out)["ok"] is True
+
+
+def test_probe_json_matches_official_cli(
+    official_gateway: OfficialGateway, official: OfficialCli, tmp_path: Path
+) -> None:
+    code, out, err = ours(
+        tmp_path, "gateway", "probe", "--json", "--url", official_gateway.url, "--token", TOKEN
+    )
+    assert code == 0, err
+    theirs = official.run(
+        "gateway", "probe", "--json", "--url", official_gateway.url, "--token", TOKEN
+    )
+    assert theirs.returncode == 0, theirs.describe()
+    mine_value, their_value = json.loads(out), theirs.json()
+    assert isinstance(their_value, dict)
+
+    def explicit(report: dict[str, Any]) -> dict[str, Any]:
+        return next(t for t in report["targets"] if t["id"] == "explicit")
+
+    for key in ("ok", "degraded", "capability", "primaryTargetId"):
+        assert mine_value[key] == their_value[key], key
+    mine_t, their_t = explicit(mine_value), explicit(their_value)
+    assert mine_t["url"] == their_t["url"]
+    for key in ("ok", "rpcOk", "scopeLimited"):
+        assert mine_t["connect"][key] == their_t["connect"][key], key
+    assert mine_t["auth"] == their_t["auth"]
+    assert mine_t["server"]["version"] == their_t["server"]["version"]
+    assert sorted(w["code"] for w in mine_value["warnings"]) == sorted(
+        w["code"] for w in their_value["warnings"]
+    )

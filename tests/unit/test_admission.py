@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from openclaw_gateway.admission import Admission, Peer, admit
+from openclaw_gateway.admission import Admission, DeviceCheck, DeviceOutcome, Peer, admit
 from openclaw_gateway.auth import AuthPolicy
-from openclaw_gateway.protocol.handshake import ConnectRequest, Refusal
+from openclaw_gateway.protocol.handshake import Refusal
 from tests.unit.builders import (
     LOCAL,
     LOCAL_BEHIND_PROXY,
@@ -138,7 +138,9 @@ def test_proxied_loopback_is_not_local_for_the_hint() -> None:
     ],
 )
 def test_wrong_token_hint_depends_on_client_kind(client_info: dict[str, Any], hint: str) -> None:
-    refusal = _refused(client=client_info, auth={"token": "wrong"})
+    # Webchat clients always face the Origin policy (§9.3): give them an acceptable Origin.
+    peer = LOCAL_WITH_ORIGIN if client_info["mode"] == "webchat" else LOCAL
+    refusal = _refused(peer=peer, client=client_info, auth={"token": "wrong"})
     assert refusal.error is not None
     assert refusal.error["message"] == f"unauthorized: gateway token mismatch ({hint})"
 
@@ -215,7 +217,9 @@ def test_empty_auth_object_is_no_credentials() -> None:
 @pytest.mark.parametrize("auth", [{"token": TOKEN}, {"token": "wrong"}, None])
 def test_control_ui_without_device_needs_device_identity(ui_id: str, auth: Any) -> None:
     message = "control ui requires device identity (use HTTPS or localhost secure context)"
-    refusal = _refused(client=client(id=ui_id, mode="ui"), auth=auth)
+    # Browser UIs face the Origin policy first (§9.3); the TUI is not a browser.
+    peer = LOCAL if ui_id == "openclaw-tui" else LOCAL_WITH_ORIGIN
+    refusal = _refused(peer=peer, client=client(id=ui_id, mode="ui"), auth=auth)
     assert refusal.error == {
         "code": "INVALID_REQUEST",
         "message": message,
@@ -285,7 +289,7 @@ def test_auth_mode_none_remote_backend_needs_a_device() -> None:
         (LOCAL, client(id="gateway-client", mode="cli"), False),
         (LOCAL, client(id="cli", mode="backend"), False),
         (LOCAL, client(id="openclaw-macos", mode="ui"), False),
-        (LOCAL, client(id="webchat-ui", mode="webchat"), False),
+        (LOCAL_WITH_ORIGIN, client(id="webchat-ui", mode="webchat"), False),
     ],
 )
 def test_scope_ceiling_for_shared_secret_without_device(
@@ -313,32 +317,42 @@ def test_localities() -> None:
     assert _admitted(peer=LOCAL_BEHIND_PROXY).locality == "remote"
 
 
-# --- with a device (no pairing stage yet) ---------------------------------------------------
+# --- with a device: the device stage (device_stage.py) decides ------------------------------
+
+
+def _pass_through(check: DeviceCheck) -> DeviceOutcome:
+    """A stage whose proof and pairing pass: the shared-secret verdict stands."""
+    return DeviceOutcome(check.shared.ok, check.method, check.shared.reason, check.locality)
+
+
+def _with_stage(policy: AuthPolicy = TOKEN_POLICY, peer: Peer = LOCAL, **overrides: Any) -> Any:
+    return admit(connect_request(**overrides), peer, policy, _pass_through)
 
 
 def test_device_with_wrong_token_may_retry_with_device_token() -> None:
-    refusal = _refused(auth={"token": "wrong"}, device=device())
-    assert refusal.error is not None
+    refusal = _with_stage(auth={"token": "wrong"}, device=device())
+    assert isinstance(refusal, Refusal) and refusal.error is not None
     assert refusal.error["details"] == _auth_details(
         "token_mismatch", "AUTH_TOKEN_MISMATCH", "retry_with_device_token", retry=True
     )
 
 
 def test_device_with_wrong_token_and_a_device_token_may_not_retry() -> None:
-    refusal = _refused(auth={"token": "wrong", "deviceToken": "dt"}, device=device())
-    assert refusal.error is not None
+    refusal = _with_stage(auth={"token": "wrong", "deviceToken": "dt"}, device=device())
+    assert isinstance(refusal, Refusal) and refusal.error is not None
     assert refusal.error["details"]["canRetryWithDeviceToken"] is False
     assert refusal.error["details"]["recommendedNextStep"] == "update_auth_credentials"
 
 
 def test_device_with_wrong_password_may_not_retry_with_device_token() -> None:
-    refusal = _refused(auth={"password": "wrong"}, device=device())
-    assert refusal.error is not None
+    refusal = _with_stage(auth={"password": "wrong"}, device=device())
+    assert isinstance(refusal, Refusal) and refusal.error is not None
     assert refusal.error["details"]["canRetryWithDeviceToken"] is False
 
 
 def test_device_without_credentials_is_unauthorized_token_missing() -> None:
-    refusal = _refused(auth=None, device=device())
+    refusal = _with_stage(auth=None, device=device())
+    assert isinstance(refusal, Refusal)
     assert refusal.error == {
         "code": "INVALID_REQUEST",
         "message": f"unauthorized: gateway token missing ({LOCAL_CLI_HINT})",
@@ -349,67 +363,79 @@ def test_device_without_credentials_is_unauthorized_token_missing() -> None:
 
 
 def test_local_device_with_correct_token_is_admitted_with_its_id() -> None:
-    granted = _admitted(device=device("ab" * 32), scopes=ALL_READ_WRITE)
+    granted = _with_stage(device=device("ab" * 32), scopes=ALL_READ_WRITE)
+    assert isinstance(granted, Admission)
     assert granted.device_id == "ab" * 32
     assert granted.scopes == tuple(ALL_READ_WRITE)
 
 
-def test_remote_device_needs_pairing() -> None:
-    refusal = _refused(peer=REMOTE, device=device("cd" * 32))
+def test_without_a_stage_a_device_is_never_trusted() -> None:
+    refusal = _refused(device=device("cd" * 32))
     assert refusal.error is not None
     assert refusal.error["code"] == "NOT_PAIRED"
-    assert refusal.error["details"] == {
-        "code": "PAIRING_REQUIRED",
-        "reason": "not-paired",
-        "deviceId": "cd" * 32,
-        "requestedRole": "operator",
-        "requestedScopes": ["operator.read"],
-    }
+    assert refusal.error["details"] == {"code": "PAIRING_REQUIRED", "reason": "not-paired"}
 
 
 def test_node_with_device_drops_operator_scopes() -> None:
-    granted = _admitted(
+    granted = _with_stage(
         role="node",
         client=client(id="node-host", mode="node"),
         scopes=["operator.admin", "operator.read"],
         device=device(),
     )
+    assert isinstance(granted, Admission)
     assert granted.role == "node"
     assert granted.scopes == ()
 
 
-def test_device_stage_is_consulted_with_the_locality() -> None:
-    calls: list[tuple[ConnectRequest, Peer, str]] = []
+def test_device_stage_sees_the_shared_secret_verdict_and_locality() -> None:
+    calls: list[DeviceCheck] = []
     veto = Refusal.with_error(REQUEST_ID, "INVALID_REQUEST", "device signature invalid")
 
-    def stage(request: ConnectRequest, peer: Peer, locality: str) -> Refusal | None:
-        calls.append((request, peer, locality))
+    def stage(check: DeviceCheck) -> Refusal:
+        calls.append(check)
         return veto
 
     request = connect_request(device=device())
     assert admit(request, REMOTE, TOKEN_POLICY, stage) is veto
-    assert calls == [(request, REMOTE, "remote")]
+    [seen] = calls
+    assert (seen.request, seen.peer, seen.locality) == (request, REMOTE, "remote")
+    assert seen.shared.ok and seen.shared_ok and seen.method == "token"
+    assert seen.auth_mode == "token"
 
 
-def test_device_stage_approval_lets_a_remote_device_in() -> None:
+def test_device_stage_may_authenticate_with_a_device_token() -> None:
+    def stage(check: DeviceCheck) -> DeviceOutcome:
+        return DeviceOutcome(True, "device-token", None, "remote", "dtok", 7)
+
     granted = admit(
-        connect_request(device=device(), scopes=ALL_READ_WRITE),
+        connect_request(device=device(), auth={"deviceToken": "dtok"}, scopes=ALL_READ_WRITE),
         REMOTE,
         TOKEN_POLICY,
-        lambda request, peer, locality: None,
+        stage,
     )
     assert isinstance(granted, Admission)
+    assert (granted.method, granted.device_token, granted.issued_at_ms) == (
+        "device-token",
+        "dtok",
+        7,
+    )
     assert granted.scopes == tuple(ALL_READ_WRITE)
-    assert granted.device_id == device()["id"]
 
 
-def test_device_stage_cannot_rescue_a_wrong_secret() -> None:
+def test_device_stage_failure_renders_the_unauthorized_error() -> None:
+    def stage(check: DeviceCheck) -> DeviceOutcome:
+        return DeviceOutcome(False, check.method, "device_token_mismatch", check.locality)
+
     outcome = admit(
-        connect_request(device=device(), auth={"token": "wrong"}),
+        connect_request(device=device(), auth={"deviceToken": "bad"}),
         LOCAL,
         TOKEN_POLICY,
-        lambda request, peer, locality: None,
+        stage,
     )
     assert isinstance(outcome, Refusal)
     assert outcome.error is not None
-    assert outcome.error["details"]["authReason"] == "token_mismatch"
+    assert outcome.error["message"] == (
+        "unauthorized: device token mismatch (rotate/reissue device token)"
+    )
+    assert outcome.error["details"]["code"] == "AUTH_DEVICE_TOKEN_MISMATCH"

@@ -48,7 +48,20 @@ def test_advertised_events_and_slow_consumer_policy() -> None:
         "shutdown",
         "health",
         "heartbeat",
+        "device.pair.requested",
+        "device.pair.resolved",
     )
     assert set(events.EVENT_SCOPES) == set(events.EVENTS) - {"connect.challenge"}
-    assert frozenset({"presence"}) == events.DROP_IF_SLOW
+    assert (
+        frozenset({"presence", "device.pair.requested", "device.pair.resolved"})
+        == events.DROP_IF_SLOW
+    )
     assert not events.DROP_IF_SLOW & {"tick", "health", "shutdown"}
+
+
+def test_device_pairing_events_need_operator_pairing() -> None:
+    for event in ("device.pair.requested", "device.pair.resolved"):
+        assert events.may_receive(event, "operator", [S.PAIRING])
+        assert events.may_receive(event, "operator", [S.ADMIN])
+        assert not events.may_receive(event, "operator", [S.READ, S.WRITE])
+        assert not events.may_receive(event, "node", [S.PAIRING])

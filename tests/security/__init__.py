@@ -1,0 +1,29 @@
+"""Attacks on device identity, pairing and device tokens, over real 127.0.0.1 sockets.
+
+Each test asserts the defence (error code, close code) *and* that no state changed (no device
+row, no pending request, no token, no scope granted). security.md "Security tests a
+reimplementation must pass":
+
+covered here
+  14  token-authenticated, device-less connect declaring operator.admin -> scopes cleared
+      (test_device_attacks.py::test_remote_deviceless_admin_scopes_are_cleared)
+  15  device.token.rotate / pairing approval beyond the caller's scopes -> rejected
+  16  pending request re-submitted with more scopes -> approval applies only to what was shown
+  17  device identity enforced unless the shared secret actually validated
+  18  signature covers nonce and ts; replayed nonce, nonce from another socket, stale signedAt,
+      forged signature (wrong key), wrong key for the id -> rejected
+  plus: a revoked / rotated device token closes the live socket (4001) and fails on reconnect;
+  pairing and tokens survive a restart and a kill -9 right after an acknowledged approval
+  (test_persistence.py); a property test drives random device blocks through admission
+  (test_admission_property.py).
+
+  (test_pairing_methods.py: device.pair.list redaction, reject, operator.pairing gating of the
+  methods and of the device.pair.* events.)
+
+not covered by the device modules (and why)
+  1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,
+      probes belong to the edge/auth work: see test_limits_*.py, test_origin_ws.py,
+      test_proxy_trusted.py in this package and tests/integration, tests/unit.
+  metadata-upgrade (pinned platform/deviceFamily), setup-code bootstrap tokens, trusted-proxy
+      device auto-approve, trusted-CIDR / SSH-verified node approval: not implemented yet.
+"""
