@@ -431,6 +431,11 @@ def load_snapshot(path: Path) -> LoadedConfig:
     return LoadedConfig(path, True, config, issues=tuple(format_issues(found, path, text)))
 
 
+def parse_value(text: str) -> Any:
+    """One JSON5 value (for `config set`); raises ValueError when it is not one."""
+    return json5.loads(text)
+
+
 def load(path: Path) -> LoadedConfig:
     """Read and validate the config file. A missing file is an empty config.
 
@@ -462,6 +467,10 @@ def save_atomic(path: Path, data: Mapping[str, Any]) -> None:
 
 
 _SECRET_KEY = re.compile(r"(token|password|secret|apikey|api_key|privatekey)", re.IGNORECASE)
+
+
+def is_secret_key(key: str) -> bool:
+    return bool(_SECRET_KEY.search(key))
 
 
 def redact(value: Any) -> Any:

@@ -296,6 +296,14 @@ def config_get(
     return config_get_command(path, _env(), json_output)
 
 
+@config_app.command(name="set")
+def config_set(path: str, value: str) -> int:
+    """Set a config value (dotted path; JSON5 values, else a string) and save atomically."""
+    from openclaw_gateway.cli.config_cmd import config_set_command
+
+    return config_set_command(path, value, _env())
+
+
 @app.meta.default
 def _meta(
     *tokens: Annotated[str, Parameter(show=False, allow_leading_hyphen=True)],

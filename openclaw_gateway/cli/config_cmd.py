@@ -61,3 +61,51 @@ def config_get_command(path: str, env: Mapping[str, str], json_output: bool) -> 
     else:
         print(json.dumps(value, indent=2, ensure_ascii=False))
     return 0
+
+
+def _parse_value(text: str) -> Any:
+    """`18789` -> 18789, `true` -> True, `["a"]` -> list; anything else stays a string."""
+    try:
+        return cfg.parse_value(text)
+    except ValueError:
+        return text
+
+
+def config_set_command(path: str, value: str, env: Mapping[str, str]) -> int:
+    """Set one key (dotted path) and save atomically; a value the schema rejects changes
+    nothing. Secrets are never echoed."""
+    parts = [p for p in path.split(".") if p]
+    if not parts:
+        print("Config path is required, e.g. gateway.auth.token", file=sys.stderr)
+        return 1
+    paths = resolve_paths(env)
+    try:
+        loaded = cfg.load(paths.config_path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    if loaded.parse_error is not None:
+        print(f"Invalid config at {paths.config_path}: {loaded.parse_error}", file=sys.stderr)
+        return 78
+    data: dict[str, Any] = json.loads(json.dumps(loaded.config.raw))
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            print(f"Cannot set {path}: {part} is not an object", file=sys.stderr)
+            return 1
+        node = child
+    # Secrets stay strings even when they look like numbers.
+    secret = cfg.is_secret_key(parts[-1])
+    node[parts[-1]] = value if secret else _parse_value(value)
+    try:
+        cfg.structure(data)
+    except ConfigError as exc:
+        print(f"Refusing to write an invalid config:\n{exc}", file=sys.stderr)
+        return 78
+    cfg.save_atomic(paths.config_path, data)
+    shown = cfg.redact({parts[-1]: node[parts[-1]]})[parts[-1]]
+    print(f"Updated {path} = {json.dumps(shown, ensure_ascii=False)} in {paths.config_path}")
+    return 0
