@@ -19,6 +19,7 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "presence": (S.READ,),
     "device.pair.requested": (S.PAIRING,),
     "device.pair.resolved": (S.PAIRING,),
+    "cron": (S.READ,),
 }
 
 # Events we can emit, in the order hello-ok announces them.
@@ -29,12 +30,13 @@ EVENTS = (
     "shutdown",
     "health",
     "heartbeat",
+    "cron",
     "device.pair.requested",
     "device.pair.resolved",
 )
 
 # Events that may be dropped (seq still consumed) for a slow consumer instead of closing it.
-DROP_IF_SLOW = frozenset({"presence", "device.pair.requested", "device.pair.resolved"})
+DROP_IF_SLOW = frozenset({"presence", "cron", "device.pair.requested", "device.pair.resolved"})
 
 
 def may_receive(event: str, role: str, granted: Iterable[str]) -> bool:

@@ -1,7 +1,7 @@
 """The embedded state database: the only module that speaks SQL (stdlib sqlite3, WAL).
 
-`<stateDir>/state/gateway.sqlite` holds paired devices, pending pairing requests and device
-tokens. Rows are a key plus a JSON document (the record shapes live in pairing.py), which keeps
+`<stateDir>/state/gateway.sqlite` holds paired devices, pending pairing requests, device
+tokens, cron jobs (definition + scheduler state) and cron run records. Rows are a key plus a JSON document (the record shapes live in pairing.py), which keeps
 the SQL small and the schema stable while records grow fields.
 
 Durability: every state change runs inside `transaction()` (BEGIN IMMEDIATE ... COMMIT), and
@@ -34,6 +34,24 @@ CREATE TABLE IF NOT EXISTS pairing_requests (
   data TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS pairing_requests_device ON pairing_requests(device_id);
+CREATE TABLE IF NOT EXISTS cron_jobs (
+  id TEXT PRIMARY KEY,
+  declaration_key TEXT UNIQUE,
+  job_json TEXT NOT NULL,
+  state_json TEXT NOT NULL DEFAULT '{}',
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS cron_runs (
+  run_id TEXT PRIMARY KEY,
+  job_id TEXT NOT NULL,
+  status TEXT NOT NULL
+    CHECK (status IN ('running', 'ok', 'error', 'skipped', 'interrupted')),
+  started_at_ms INTEGER NOT NULL,
+  finished_at_ms INTEGER,
+  entry_json TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS cron_runs_job ON cron_runs(job_id, started_at_ms);
+CREATE INDEX IF NOT EXISTS cron_runs_status ON cron_runs(status);
 CREATE TABLE IF NOT EXISTS device_tokens (
   device_id TEXT NOT NULL REFERENCES paired_devices(device_id) ON DELETE CASCADE,
   role TEXT NOT NULL,
@@ -61,7 +79,9 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        # One transaction for the whole schema: one fsync under synchronous=FULL instead of
+        # one per statement (this is on the start-up path).
+        self._db.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}\nCOMMIT;")
         self._depth = 0
         self.path = path
 
@@ -156,6 +176,100 @@ class Store:
 
     def delete_pending_for(self, device_id: str) -> None:
         self._db.execute("DELETE FROM pairing_requests WHERE device_id = ?", (device_id,))
+
+    # --- cron jobs and runs -------------------------------------------------------------------
+
+    def cron_jobs(self) -> list[tuple[Record, Record]]:
+        """Every job as (definition, state), in creation order."""
+        rows = self._db.execute("SELECT job_json, state_json FROM cron_jobs ORDER BY rowid")
+        return [(json.loads(j), json.loads(s)) for j, s in rows.fetchall()]
+
+    def cron_job(self, job_id: str) -> tuple[Record, Record] | None:
+        row = self._db.execute(
+            "SELECT job_json, state_json FROM cron_jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+        return (json.loads(row[0]), json.loads(row[1])) if row else None
+
+    def cron_job_by_declaration(self, key: str) -> tuple[Record, Record] | None:
+        row = self._db.execute(
+            "SELECT job_json, state_json FROM cron_jobs WHERE declaration_key = ?", (key,)
+        ).fetchone()
+        return (json.loads(row[0]), json.loads(row[1])) if row else None
+
+    def cron_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM cron_jobs").fetchone()[0])
+
+    def cron_put_job(self, job: Record, state: Record) -> None:
+        self._db.execute(
+            "INSERT INTO cron_jobs(id, declaration_key, job_json, state_json, updated_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+            "declaration_key = excluded.declaration_key, job_json = excluded.job_json, "
+            "state_json = excluded.state_json, updated_at = excluded.updated_at",
+            (
+                job["id"],
+                job.get("declarationKey"),
+                json.dumps(job),
+                json.dumps(state),
+                int(job.get("updatedAtMs", 0)),
+            ),
+        )
+
+    def cron_put_state(self, job_id: str, state: Record) -> bool:
+        cur = self._db.execute(
+            "UPDATE cron_jobs SET state_json = ? WHERE id = ?", (json.dumps(state), job_id)
+        )
+        return cur.rowcount > 0
+
+    def cron_delete_job(self, job_id: str) -> bool:
+        cur = self._db.execute("DELETE FROM cron_jobs WHERE id = ?", (job_id,))
+        return cur.rowcount > 0
+
+    def cron_insert_run(self, run_id: str, job_id: str, started_at_ms: int, entry: Record) -> None:
+        self._db.execute(
+            "INSERT INTO cron_runs(run_id, job_id, status, started_at_ms, entry_json) "
+            "VALUES (?, ?, 'running', ?, ?)",
+            (run_id, job_id, started_at_ms, json.dumps(entry)),
+        )
+
+    def cron_finish_run(self, run_id: str, status: str, finished_at_ms: int, entry: Record) -> None:
+        self._db.execute(
+            "UPDATE cron_runs SET status = ?, finished_at_ms = ?, entry_json = ? WHERE run_id = ?",
+            (status, finished_at_ms, json.dumps(entry), run_id),
+        )
+
+    def cron_running(self) -> list[tuple[str, str, int, Record]]:
+        """Runs still marked running: (run_id, job_id, started_at_ms, entry)."""
+        rows = self._db.execute(
+            "SELECT run_id, job_id, started_at_ms, entry_json FROM cron_runs "
+            "WHERE status = 'running' ORDER BY started_at_ms"
+        ).fetchall()
+        return [(r, j, int(t), json.loads(e)) for r, j, t, e in rows]
+
+    def cron_runs(self, job_id: str | None = None) -> list[tuple[str, Record]]:
+        """Finished runs (status, entry), oldest first; one job's or all."""
+        sql = "SELECT status, entry_json FROM cron_runs WHERE status != 'running'"
+        args: tuple[Any, ...] = ()
+        if job_id is not None:
+            sql += " AND job_id = ?"
+            args = (job_id,)
+        rows = self._db.execute(sql + " ORDER BY finished_at_ms, rowid", args).fetchall()
+        return [(s, json.loads(e)) for s, e in rows]
+
+    def cron_run_count(self, job_id: str) -> int:
+        row = self._db.execute("SELECT COUNT(*) FROM cron_runs WHERE job_id = ?", (job_id,))
+        return int(row.fetchone()[0])
+
+    def cron_prune_runs(self, job_id: str, *, keep: int, older_than_ms: int) -> int:
+        """Retention: a job's finished runs beyond the newest `keep`, and any older than
+        `older_than_ms`."""
+        cur = self._db.execute(
+            "DELETE FROM cron_runs WHERE job_id = ? AND status != 'running' AND ("
+            "finished_at_ms < ? OR run_id NOT IN (SELECT run_id FROM cron_runs "
+            "WHERE job_id = ? AND status != 'running' "
+            "ORDER BY finished_at_ms DESC, rowid DESC LIMIT ?))",
+            (job_id, older_than_ms, job_id, keep),
+        )
+        return cur.rowcount
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (tests assert that an attack changed nothing)."""

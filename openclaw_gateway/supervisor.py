@@ -1,7 +1,7 @@
 """run_gateway(): builds the shared objects and owns THE task tree and the shutdown order.
 
 trio.run(run_gateway)
-└─ services nursery              signals (SIGINT/SIGTERM -> shutdown)
+└─ services nursery              signals (SIGINT/SIGTERM -> shutdown), cron scheduler
    └─ handlers nursery           one task per connection; outlives the accept loop (drain)
       └─ edge nursery            accept loop (server), ticker, loop monitor
 
@@ -28,6 +28,8 @@ import trio
 from openclaw_gateway import probes
 from openclaw_gateway.auth import AuthPolicy, safe_equal
 from openclaw_gateway.connection import TICK_INTERVAL_MS, Deps, handle_connection
+from openclaw_gateway.cron.schedule import host_timezone
+from openclaw_gateway.cron.scheduler import run_scheduler
 from openclaw_gateway.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.lock import StateLock
 from openclaw_gateway.logs import Logger
@@ -81,6 +83,9 @@ class RunSettings:
     drain_timeout: float = DRAIN_TIMEOUT
     handle_signals: bool = True
     clock: Callable[[], float] = time.time
+    # cron.enabled (env OPENCLAW_SKIP_CRON=1 also disables) and cron.skipMissedJobs
+    cron_enabled: bool = True
+    cron_skip_missed: bool = False
 
 
 def _primary_ipv4() -> str:
@@ -118,6 +123,7 @@ def build_state(settings: RunSettings) -> GatewayState:
         auth_mode=settings.policy.mode,
         log_file=settings.log_file,
         clock=settings.clock,
+        host_tz=host_timezone(),
     )
 
 
@@ -220,12 +226,23 @@ async def run_gateway(
         # Opened under the state lock: one gateway writes a state dir's database.
         store = Store.open(settings.state_dir)
         state.pairing = Book(store)
+        state.store = store
         listeners = await open_listeners(
             settings.bind.hosts, settings.port, lambda msg: log.warn("gateway", msg)
         )
         async with trio.open_nursery() as services:
             if settings.handle_signals:
                 services.start_soon(_watch_signals, shutdown, log)
+            if settings.cron_enabled and os.environ.get("OPENCLAW_SKIP_CRON") != "1":
+                await services.start(
+                    lambda task_status: run_scheduler(
+                        state,
+                        store,
+                        now=state.now_ms,
+                        skip_missed=settings.cron_skip_missed,
+                        task_status=task_status,
+                    )
+                )
             async with trio.open_nursery() as handlers:
                 async with trio.open_nursery() as edge:
                     addresses = await edge.start(run_server, listeners, hooks, handlers)

@@ -34,6 +34,11 @@ LAYERS: dict[str, int] = {
     "ingress": 2,
     "devices": 2,
     "store": 2,
+    "cron": 2,  # cron.schedule (pure) and the package
+    "cron.schedule": 2,
+    "cron.jobs": 2,
+    "cron.payloads": 4,
+    "cron.scheduler": 5,
     "pairing": 3,
     "pairing_rules": 2,
     "identity": 2,  # a client's own device identity (uses devices); client imports it
@@ -77,6 +82,8 @@ NO_TRIO = (
     "device_stage",
     "pairing_rules",
     "store",
+    "cron.jobs",
+    "cron.schedule",
 )
 # Third-party libraries and the only modules allowed to import them.
 HOMES: dict[str, tuple[str, ...]] = {

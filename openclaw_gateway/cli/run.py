@@ -452,6 +452,8 @@ def _serve(
         handshake_timeout=int(handshake_ms) / 1000
         if handshake_ms and handshake_ms.isdigit()
         else 15.0,
+        cron_enabled=_cron_option(loaded.config.raw, "enabled", True),
+        cron_skip_missed=_cron_option(loaded.config.raw, "skipMissedJobs", False),
     )
     try:
         trio.run(run_gateway, settings)
@@ -480,6 +482,13 @@ def _serve(
             runtime_token_path.unlink(missing_ok=True)
         logger.close()
     return EXIT_OK
+
+
+def _cron_option(raw: Mapping[str, object], key: str, default: bool) -> bool:
+    """cron.enabled / cron.skipMissedJobs from the config file (booleans only)."""
+    section = raw.get("cron")
+    value = section.get(key) if isinstance(section, dict) else None
+    return value if isinstance(value, bool) else default
 
 
 def _force_free(

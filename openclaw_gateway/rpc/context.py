@@ -17,6 +17,7 @@ import attrs
 from openclaw_gateway.logs import Logger
 from openclaw_gateway.pairing import Book
 from openclaw_gateway.presence import PresenceTable
+from openclaw_gateway.store import Store
 
 HEALTH_CACHE_MS = 60_000
 MAX_QUEUED_SYSTEM_EVENTS = 20
@@ -30,6 +31,19 @@ class Broadcast(Protocol):
 
 def _no_broadcast(event: str, payload: Any, *, state_version: dict[str, int] | None = None) -> None:
     return None
+
+
+class CronControl(Protocol):
+    """What the cron methods may ask of the running scheduler (cron/scheduler.py)."""
+
+    def wake(self) -> None: ...  # jobs changed: recompute the next wake-up
+
+    def is_running(self, job_id: str) -> bool: ...
+
+    def next_wake_ms(self) -> int | None: ...
+
+    # Start a run now (manual: leave the natural next slot alone); returns its runId.
+    def run_now(self, job_id: str, *, manual: bool) -> str: ...
 
 
 @attrs.define
@@ -87,6 +101,11 @@ class GatewayState:
     )
     # Device ids with a live socket (device.pair.list `connected`).
     connected_devices: Callable[[], set[str]] = set
+    # The state database (cron jobs and runs); None when the gateway runs without.
+    store: Store | None = None
+    # The cron scheduler; None when cron is disabled (cron.enabled:false, OPENCLAW_SKIP_CRON).
+    cron: CronControl | None = None
+    host_tz: str = "UTC"
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -48,12 +48,13 @@ def test_advertised_events_and_slow_consumer_policy() -> None:
         "shutdown",
         "health",
         "heartbeat",
+        "cron",
         "device.pair.requested",
         "device.pair.resolved",
     )
     assert set(events.EVENT_SCOPES) == set(events.EVENTS) - {"connect.challenge"}
     assert (
-        frozenset({"presence", "device.pair.requested", "device.pair.resolved"})
+        frozenset({"presence", "cron", "device.pair.requested", "device.pair.resolved"})
         == events.DROP_IF_SLOW
     )
     assert not events.DROP_IF_SLOW & {"tick", "health", "shutdown"}

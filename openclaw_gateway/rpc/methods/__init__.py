@@ -10,6 +10,7 @@ registry = Registry()
 def load() -> Registry:
     # Imported for their @registry.method side effects.
     from openclaw_gateway.rpc.methods import config as _config  # noqa: F401
+    from openclaw_gateway.rpc.methods import cron as _cron  # noqa: F401
     from openclaw_gateway.rpc.methods import devices as _devices  # noqa: F401
     from openclaw_gateway.rpc.methods import logs as _logs  # noqa: F401
     from openclaw_gateway.rpc.methods import system as _system  # noqa: F401

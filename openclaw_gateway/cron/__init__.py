@@ -1,0 +1,1 @@
+"""Cron automations: schedules, job definitions, the store and the scheduler."""

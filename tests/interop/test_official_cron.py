@@ -1,0 +1,68 @@
+"""The official CLI's `gateway call cron.*` against OUR gateway (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.interop.conftest import GatewayProcess, OfficialCli
+
+pytestmark = pytest.mark.interop
+
+
+def call(cli: OfficialCli, gw: GatewayProcess, method: str, params: dict[str, Any]) -> Any:
+    res = cli.run(
+        "gateway",
+        "call",
+        method,
+        "--params",
+        json.dumps(params),
+        "--url",
+        gw.url,
+        "--token",
+        gw.token,
+        "--json",
+    )
+    assert res.returncode == 0, res.describe()
+    return res.json()
+
+
+def test_official_cli_drives_cron(official_cli: OfficialCli, gateway_proc: GatewayProcess) -> None:
+    job = call(
+        official_cli,
+        gateway_proc,
+        "cron.add",
+        {
+            "name": "interop",
+            "schedule": {"kind": "every", "everyMs": 3_600_000},
+            "payload": {"kind": "systemEvent", "text": "from the official cli"},
+        },
+    )
+    assert job["name"] == "interop"
+    assert job["configRevision"].startswith("sha256:")
+    listed = call(official_cli, gateway_proc, "cron.list", {})
+    assert [j["id"] for j in listed["jobs"]] == [job["id"]]
+    assert listed["total"] == 1
+
+    run = call(official_cli, gateway_proc, "cron.run", {"id": job["id"]})
+    assert run["ok"] is True
+    assert run["enqueued"] is True
+    assert run["runId"].startswith(f"manual:{job['id']}:")
+
+    deadline = time.monotonic() + 20
+    while True:
+        runs = call(official_cli, gateway_proc, "cron.runs", {"id": job["id"]})
+        if runs["total"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert runs["total"] == 1
+    assert runs["entries"][0]["status"] == "ok"
+    assert runs["entries"][0]["runId"] == run["runId"]
+
+    removed = call(official_cli, gateway_proc, "cron.remove", {"id": job["id"]})
+    assert removed == {"ok": True, "removed": True}
+    after = call(official_cli, gateway_proc, "cron.list", {"includeDisabled": True})
+    assert after["jobs"] == []
