@@ -66,3 +66,38 @@ def test_official_cli_drives_cron(official_cli: OfficialCli, gateway_proc: Gatew
     assert removed == {"ok": True, "removed": True}
     after = call(official_cli, gateway_proc, "cron.list", {"includeDisabled": True})
     assert after["jobs"] == []
+
+
+def test_official_cron_commands_work_against_our_gateway(
+    official_cli: OfficialCli, gateway_proc: GatewayProcess
+) -> None:
+    """`openclaw cron add|list|rm` (not just `gateway call`) speak to our gateway unchanged."""
+    common = ("--url", gateway_proc.url, "--token", gateway_proc.token)
+    added = official_cli.run(
+        "cron",
+        "add",
+        "--name",
+        "from-official-cron",
+        "--every",
+        "1h",
+        "--system-event",
+        "hello from the official cron command",
+        "--json",
+        *common,
+    )
+    assert added.returncode == 0, added.describe()
+    listed = official_cli.run("cron", "list", "--json", *common)
+    assert listed.returncode == 0, listed.describe()
+    body = listed.json()
+    assert isinstance(body, dict)
+    names = {job["name"]: job for job in body["jobs"]}
+    assert "from-official-cron" in names
+    job = names["from-official-cron"]
+    assert job["schedule"]["kind"] == "every"
+    assert job["schedule"]["everyMs"] == 3_600_000
+    assert job["payload"] == {"kind": "systemEvent", "text": "hello from the official cron command"}
+    removed = official_cli.run("cron", "rm", job["id"], "--json", *common)
+    assert removed.returncode == 0, removed.describe()
+    after = official_cli.run("cron", "list", "--json", *common).json()
+    assert isinstance(after, dict)
+    assert "from-official-cron" not in {j["name"] for j in after["jobs"]}
