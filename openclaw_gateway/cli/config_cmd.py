@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from openclaw_gateway import config as cfg
@@ -32,16 +33,24 @@ def effective_gateway(
     return cfg.redact(section)  # type: ignore[no-any-return]
 
 
-def config_get_command(path: str, env: Mapping[str, str], json_output: bool) -> int:
-    paths = resolve_paths(env)
+def _load_or_report(path: Path) -> cfg.LoadedConfig | int:
+    """The config, or the exit code after saying why it cannot be read."""
     try:
-        loaded = cfg.load(paths.config_path)
+        loaded = cfg.load(path)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
     if loaded.parse_error is not None:
-        print(f"Invalid config at {paths.config_path}: {loaded.parse_error}", file=sys.stderr)
+        print(f"Invalid config at {path}: {loaded.parse_error}", file=sys.stderr)
         return 78
+    return loaded
+
+
+def config_get_command(path: str, env: Mapping[str, str], json_output: bool) -> int:
+    paths = resolve_paths(env)
+    loaded = _load_or_report(paths.config_path)
+    if isinstance(loaded, int):
+        return loaded
     raw = loaded.config.raw
     value: Any
     if path in ("gateway", ""):
@@ -79,14 +88,9 @@ def config_set_command(path: str, value: str, env: Mapping[str, str]) -> int:
         print("Config path is required, e.g. gateway.auth.token", file=sys.stderr)
         return 1
     paths = resolve_paths(env)
-    try:
-        loaded = cfg.load(paths.config_path)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return exc.exit_code
-    if loaded.parse_error is not None:
-        print(f"Invalid config at {paths.config_path}: {loaded.parse_error}", file=sys.stderr)
-        return 78
+    loaded = _load_or_report(paths.config_path)
+    if isinstance(loaded, int):
+        return loaded
     data: dict[str, Any] = json.loads(json.dumps(loaded.config.raw))
     node = data
     for part in parts[:-1]:

@@ -46,7 +46,7 @@ from openclaw_gateway.cli.ssh_tunnel import (
     parse_ssh_target,
     resolve_ssh_config,
 )
-from openclaw_gateway.cli.target import CliFailure
+from openclaw_gateway.cli.target import CliFailure, is_loopback_url
 from openclaw_gateway.client import (
     ClientIdentity,
     GatewayRequestError,
@@ -518,16 +518,6 @@ def resolve_targets(
     return targets
 
 
-def _is_loopback_url(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def probe_budget_ms(overall_ms: int, target: ProbeTarget) -> int:
     if target.kind == "sshTunnel":
         return min(2000, overall_ms)
@@ -535,7 +525,7 @@ def probe_budget_ms(overall_ms: int, target: ProbeTarget) -> int:
         return overall_ms
     if target.kind == "localLoopback":
         return min(800, overall_ms)
-    if not _is_loopback_url(target.url):
+    if not is_loopback_url(target.url):
         return min(1500, overall_ms)
     return overall_ms
 

@@ -7,21 +7,19 @@ With --json, results and errors both go to stdout as JSON, errors as
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import sys
 from collections.abc import Mapping
 from functools import partial
 from importlib import resources
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 import attrs
 import trio
 
 from openclaw_gateway import __version__
 from openclaw_gateway import config as cfg
-from openclaw_gateway.cli.target import CliFailure, Target, resolve_target
+from openclaw_gateway.cli.target import CliFailure, Target, is_loopback_url, resolve_target
 from openclaw_gateway.client import (
     ClientIdentity,
     GatewayRequestError,
@@ -113,7 +111,7 @@ async def call_once(
     # As the official CLI: no device on loopback with a shared secret; otherwise the stored
     # identity (if any) signs, and its device token stands in for missing credentials.
     device = store.load() if store is not None else None
-    loopback_secret = _is_loopback_url(target.url) and bool(target.token or target.password)
+    loopback_secret = is_loopback_url(target.url) and bool(target.token or target.password)
     signer = device.device_block if device is not None and not loopback_secret else None
     if signer is not None and store is not None and not (target.token or target.password):
         stored = store.device_token(target.url, "operator")
@@ -150,16 +148,6 @@ async def call_once(
     if outcome.failure is not None:
         raise outcome.failure
     return outcome.hello, outcome.payload
-
-
-def _is_loopback_url(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _remember_device_token(store: IdentityStore | None, url: str, hello: dict[str, Any]) -> None:

@@ -57,6 +57,11 @@ class Target:
         return block
 
 
+def is_loopback_url(url: str) -> bool:
+    """True when the URL's host is loopback (127.0.0.0/8, ::1, localhost)."""
+    return _host_is_loopback(urlsplit(url).hostname or "")
+
+
 def _host_is_loopback(host: str) -> bool:
     if host in ("localhost",):
         return True
