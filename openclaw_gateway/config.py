@@ -59,6 +59,7 @@ class RemoteConfig:
 @attrs.frozen
 class TailscaleConfig:
     mode: str | None = None
+    reset_on_exit: bool = False  # gateway.tailscale.resetOnExit (retired upstream; see cli.md §5)
 
 
 @attrs.frozen

@@ -34,6 +34,7 @@ from openclaw_gateway.protocol.frames import PROTOCOL_VERSION, RequestFrame
 from openclaw_gateway.protocol.handshake import ConnectRequest, Refusal, negotiate, read_connect
 from openclaw_gateway.ratelimit import AuthLimiters, ControlPlaneWriteLimiter, is_loopback_ip
 from openclaw_gateway.rpc.context import CallContext, Caller, GatewayState
+from openclaw_gateway.rpc.methods.nodes import attach_node, detach_node
 from openclaw_gateway.rpc.methods.system import broadcast_presence
 from openclaw_gateway.rpc.registry import Registry, authorize
 
@@ -311,6 +312,16 @@ async def _serve(
                     state.now_ms(),
                 )
                 broadcast_presence(state)
+            if granted.role == "node" and granted.device_id:
+                attach_node(
+                    state,
+                    granted.device_id,
+                    conn_id,
+                    lambda frame: hub.send(sub, frame),
+                    client,
+                    request.params.raw,
+                    None if is_loopback_ip(peer.remote_ip) else peer.remote_ip,
+                )
             nursery.start_soon(_writer, ws, receive, sub, close, nursery.cancel_scope, writer_done)
             nursery.start_soon(
                 _keepalive, ws, state, presence_key, ephemeral, abort_stream, nursery.cancel_scope
@@ -323,6 +334,8 @@ async def _serve(
                 await writer_done.wait()
         finally:
             hub.remove(conn_id)
+            if granted.role == "node":
+                detach_node(state, conn_id)
             if not ephemeral and not state.shutting_down:
                 state.presence.upsert(
                     presence_key,

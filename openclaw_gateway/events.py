@@ -20,6 +20,10 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "device.pair.requested": (S.PAIRING,),
     "device.pair.resolved": (S.PAIRING,),
     "cron": (S.READ,),
+    "node.pair.requested": (S.PAIRING,),
+    "node.pair.resolved": (S.PAIRING,),
+    # Our extension: `channel.*` events from bridge nodes, relayed to readers.
+    "node.event": (S.READ,),
 }
 
 # Events we can emit, in the order hello-ok announces them.
@@ -31,12 +35,28 @@ EVENTS = (
     "health",
     "heartbeat",
     "cron",
+    "node.pair.requested",
+    "node.pair.resolved",
+    "node.invoke.request",
+    "node.event",
     "device.pair.requested",
     "device.pair.resolved",
 )
+# Sent to one socket only (never broadcast).
+DIRECT_EVENTS = frozenset({"connect.challenge", "node.invoke.request"})
 
 # Events that may be dropped (seq still consumed) for a slow consumer instead of closing it.
-DROP_IF_SLOW = frozenset({"presence", "cron", "device.pair.requested", "device.pair.resolved"})
+DROP_IF_SLOW = frozenset(
+    {
+        "presence",
+        "cron",
+        "device.pair.requested",
+        "device.pair.resolved",
+        "node.pair.requested",
+        "node.pair.resolved",
+        "node.event",
+    }
+)
 
 
 def may_receive(event: str, role: str, granted: Iterable[str]) -> bool:

@@ -207,6 +207,19 @@ class Book:
                 rec.update({k: v for k, v in patch.items() if v is not None})
                 self.store.put_paired(rec)
 
+    def set_node_approval(self, device_id: str, approval: Record | None) -> bool:
+        """Store (or with None, drop) a node's approved command surface on its pairing
+        record. False if the device is not paired."""
+        with self.store.transaction():
+            rec = self.store.get_paired(device_id)
+            if rec is None:
+                return False
+            rec.pop("nodeApproval", None)
+            if approval is not None:
+                rec["nodeApproval"] = approval
+            self.store.put_paired(rec)
+            return True
+
     # --- device tokens -----------------------------------------------------------------------
 
     def _token(self, role: str, scopes: list[str], existing: Record | None, now_ms: int) -> Record:

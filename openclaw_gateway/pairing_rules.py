@@ -148,5 +148,7 @@ def approved_record(
         "approvedAtMs": now_ms,
         "lastSeenAtMs": access.get("lastSeenAtMs", (existing or {}).get("lastSeenAtMs")),
         "lastSeenReason": access.get("lastSeenReason", (existing or {}).get("lastSeenReason")),
+        # A node's approved command surface (node.pair.approve) survives device re-approval.
+        "nodeApproval": (existing or {}).get("nodeApproval"),
     }
     return {k: v for k, v in record.items() if v is not None}

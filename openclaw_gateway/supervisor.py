@@ -1,12 +1,14 @@
 """run_gateway(): builds the shared objects and owns THE task tree and the shutdown order.
 
 trio.run(run_gateway)
-└─ services nursery              signals (SIGINT/SIGTERM -> shutdown), cron scheduler
+└─ services nursery              signals (SIGINT/SIGTERM -> shutdown), cron scheduler,
+   │                             tailscale route claim (torn down after the listener closed)
    └─ handlers nursery           one task per connection; outlives the accept loop (drain)
       └─ edge nursery            accept loop (server), ticker, loop monitor
 
 Shutdown, in order: stop accepting (cancel edge), publish `shutdown`, ask every socket to
-close with 1012 after its queued frames, give them DRAIN_TIMEOUT, cancel what is left, then
+close with 1012 after its queued frames, give them DRAIN_TIMEOUT, cancel what is left, stop
+the services (the tailscale claim: SIGTERM, SIGKILL after 2 s, optional reset; shielded), then
 release the state lock and remove the runtime token file.
 """
 
@@ -19,7 +21,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import attrs
@@ -30,6 +32,7 @@ from openclaw_gateway.auth import AuthPolicy, safe_equal
 from openclaw_gateway.connection import TICK_INTERVAL_MS, Deps, handle_connection
 from openclaw_gateway.cron.schedule import host_timezone
 from openclaw_gateway.cron.scheduler import run_scheduler
+from openclaw_gateway.errors import GatewayError
 from openclaw_gateway.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.lock import StateLock
 from openclaw_gateway.logs import Logger
@@ -49,6 +52,7 @@ from openclaw_gateway.rpc.methods.system import broadcast_presence, refresh_heal
 from openclaw_gateway.rpc.registry import Registry
 from openclaw_gateway.server import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.store import Store
+from openclaw_gateway.tailscale import run_tailscale
 
 DRAIN_TIMEOUT = 5.0
 CLEANUP_TIMEOUT = 2.0
@@ -86,6 +90,11 @@ class RunSettings:
     # cron.enabled (env OPENCLAW_SKIP_CRON=1 also disables) and cron.skipMissedJobs
     cron_enabled: bool = True
     cron_skip_missed: bool = False
+    # --tailscale / gateway.tailscale.mode ("off" | "serve" | "funnel"), torn down last.
+    tailscale_mode: str = "off"
+    tailscale_reset_on_exit: bool = False  # --tailscale-reset-on-exit / tailscale.resetOnExit
+    tailscale_binary: str | None = None  # None: look it up as the official CLI does
+    tailscale_ready_timeout: float = 15.0
 
 
 def _primary_ipv4() -> str:
@@ -165,6 +174,24 @@ async def _loop_monitor(state: GatewayState) -> None:
         state.loop.samples.append(max(0.0, lag))
 
 
+async def _cancel_on(event: trio.Event, scope: trio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
+
+
+@contextlib.asynccontextmanager
+async def _services_nursery() -> AsyncIterator[trio.Nursery]:
+    """The services nursery; a start-up failure of one service surfaces as itself."""
+    try:
+        async with trio.open_nursery() as nursery:
+            yield nursery
+    except BaseExceptionGroup as group:
+        only = group.exceptions[0] if len(group.exceptions) == 1 else None
+        if isinstance(only, GatewayError):
+            raise only from None
+        raise
+
+
 async def run_gateway(
     settings: RunSettings,
     *,
@@ -230,7 +257,7 @@ async def run_gateway(
         listeners = await open_listeners(
             settings.bind.hosts, settings.port, lambda msg: log.warn("gateway", msg)
         )
-        async with trio.open_nursery() as services:
+        async with _services_nursery() as services:
             if settings.handle_signals:
                 services.start_soon(_watch_signals, shutdown, log)
             if settings.cron_enabled and os.environ.get("OPENCLAW_SKIP_CRON") != "1":
@@ -243,6 +270,32 @@ async def run_gateway(
                         task_status=task_status,
                     )
                 )
+            if settings.tailscale_mode != "off":
+                # Started before the edge and cancelled after it: the listener is closed
+                # (serve_listeners) before the route claim is torn down.
+                report: dict[str, object] = {}
+                state.tailscale = report
+                target = listeners[0].socket.getsockname()[1]
+                # SIGINT/SIGTERM during the (up to ~2 min) claim start-up stops the gateway.
+                starting = trio.CancelScope()
+                services.start_soon(_cancel_on, shutdown, starting)
+                with starting:
+                    await services.start(
+                        lambda task_status: run_tailscale(
+                            settings.tailscale_mode,
+                            target,
+                            report,
+                            log,
+                            binary=settings.tailscale_binary,
+                            reset_on_exit=settings.tailscale_reset_on_exit,
+                            ready_timeout=settings.tailscale_ready_timeout,
+                            task_status=task_status,
+                        )
+                    )
+                if starting.cancelled_caught:
+                    state.shutting_down = True
+                    services.cancel_scope.cancel()
+                    await trio.lowlevel.checkpoint()  # leaves the services nursery
             async with trio.open_nursery() as handlers:
                 async with trio.open_nursery() as edge:
                     addresses = await edge.start(run_server, listeners, hooks, handlers)

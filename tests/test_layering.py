@@ -39,8 +39,11 @@ LAYERS: dict[str, int] = {
     "cron.jobs": 2,
     "cron.payloads": 4,
     "cron.scheduler": 5,
+    "tailscale": 5,  # a service of the supervisor (the tailscale subprocesses)
     "pairing": 3,
     "pairing_rules": 2,
+    "node_rules": 2,
+    "nodes": 3,  # connected nodes and in-flight invokes (trio)
     "identity": 2,  # a client's own device identity (uses devices); client imports it
     "device_stage": 3,
     "admission": 3,
@@ -81,6 +84,7 @@ NO_TRIO = (
     "pairing",
     "device_stage",
     "pairing_rules",
+    "node_rules",
     "store",
     "cron.jobs",
     "cron.schedule",

@@ -375,13 +375,6 @@ def _start(p: _Prepared, redactor: Redactor, console: Logger, out: RuntimeConsol
         bind_plan = plan(p.bind_mode, custom_host=gw.custom_bind_host, container=p.container)
     except StartupError as exc:
         raise _start_failure(out, str(exc), exc.exit_code) from None
-    if p.tailscale != "off":
-        raise _start_failure(
-            out,
-            f"--tailscale {p.tailscale} is not available yet in this gateway (the Tailscale "
-            "controller is a later milestone); use --tailscale off",
-            EXIT_FAILURE,
-        )
     from openclaw_gateway.lock import StateLock, StateLockError
 
     # Own the state dir before writing into it: a second gateway must not replace (or, on its
@@ -454,6 +447,8 @@ def _serve(
         else 15.0,
         cron_enabled=_cron_option(loaded.config.raw, "enabled", True),
         cron_skip_missed=_cron_option(loaded.config.raw, "skipMissedJobs", False),
+        tailscale_mode=p.tailscale,
+        tailscale_reset_on_exit=opts.tailscale_reset_on_exit or gw.tailscale.reset_on_exit,
     )
     try:
         trio.run(run_gateway, settings)

@@ -5,21 +5,26 @@
   to outputMaxBytes; killed (SIGTERM to its process group, SIGKILL after a grace) on
   timeoutSeconds, on noOutputTimeoutSeconds of silence, and when the run is cancelled (gateway
   shutdown). ok on exit 0, else error with the reason.
-- agentTurn: needs an agent runtime this gateway does not have: error, never a fake success.
+- agentTurn: an `agent.turn` invoke on a connected agent node (our extension); with none
+  connected the run fails with a clear reason, never a fake success.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import signal
 import subprocess
+import uuid
 from typing import Any
 
 import attrs
 import trio
 
+from openclaw_gateway.errors import RpcError
+from openclaw_gateway.nodes import NodeSession
 from openclaw_gateway.rpc.context import GatewayState
 
 KILL_GRACE_S = 2.0
@@ -48,8 +53,50 @@ async def execute(
     if kind == "command":
         return await run_command(payload, kill_grace=kill_grace)
     if kind == "agentTurn":
-        return Outcome("error", error=NO_AGENT, summary=str(payload.get("message", ""))[:200])
+        return await run_agent_turn(state, job)
     return Outcome("error", error=f"unsupported payload kind: {kind}")
+
+
+AGENT_COMMAND = "agent.turn"
+AGENT_TIMEOUT_S = 600
+
+
+def agent_node(state: GatewayState) -> NodeSession | None:
+    """A connected node whose approved commands include `agent.turn` (oldest connection first)."""
+    ready = [s for s in state.nodes.sessions.values() if AGENT_COMMAND in s.effective_commands]
+    return min(ready, key=lambda s: s.connected_at_ms) if ready else None
+
+
+async def run_agent_turn(state: GatewayState, job: dict[str, Any]) -> Outcome:
+    """Our extension (README): an agentTurn is an `agent.turn` invoke on an agent node."""
+    payload = job["payload"]
+    message = str(payload.get("message", ""))
+    node = agent_node(state)
+    if node is None:
+        return Outcome("error", error=NO_AGENT, summary=message[:200])
+    params = {"message": message, "jobId": job["id"], "jobName": job.get("name")}
+    for key in ("model", "thinking", "sessionKey"):
+        value = payload.get(key) if key != "sessionKey" else job.get("sessionKey")
+        if value is not None:
+            params[key] = value
+    timeout_s = payload.get("timeoutSeconds") or AGENT_TIMEOUT_S
+    try:
+        result = await state.nodes.invoke(
+            node,
+            AGENT_COMMAND,
+            json.dumps(params, ensure_ascii=False),
+            int(timeout_s * 1000),
+            f"cron:{job['id']}:{uuid.uuid4()}",
+        )
+    except RpcError as exc:
+        return Outcome("error", error=exc.message, extra={"agentNodeId": node.node_id})
+    answer = result.get("payload")
+    if answer is None and isinstance(result.get("payloadJSON"), str):
+        with contextlib.suppress(ValueError):
+            answer = json.loads(result["payloadJSON"])
+    text = answer.get("text") if isinstance(answer, dict) else answer
+    summary = text if isinstance(text, str) else json.dumps(answer, ensure_ascii=False)
+    return Outcome("ok", summary=summary[:2000], extra={"agentNodeId": node.node_id})
 
 
 def _signal_group(proc: trio.Process, sig: int) -> None:

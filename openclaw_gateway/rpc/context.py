@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import attrs
 
 from openclaw_gateway.logs import Logger
+from openclaw_gateway.nodes import NodeRegistry
 from openclaw_gateway.pairing import Book
 from openclaw_gateway.presence import PresenceTable
 from openclaw_gateway.store import Store
@@ -105,7 +106,12 @@ class GatewayState:
     store: Store | None = None
     # The cron scheduler; None when cron is disabled (cron.enabled:false, OPENCLAW_SKIP_CRON).
     cron: CronControl | None = None
+    # Tailscale serve/funnel: {mode, state, url, error}, updated in place by tailscale.py;
+    # None when tailscale mode is off.
+    tailscale: dict[str, Any] | None = None
     host_tz: str = "UTC"
+    # Connected nodes, their capability requests and in-flight invokes (node.*).
+    nodes: NodeRegistry = attrs.field(factory=NodeRegistry)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

@@ -375,12 +375,6 @@ def test_redaction_sentinel_password_is_refused(
     ("opts", "code", "message"),
     [
         (
-            {"tailscale": "serve"},
-            1,
-            "--tailscale serve is not available yet in this gateway (the Tailscale controller is "
-            "a later milestone); use --tailscale off",
-        ),
-        (
             {"tailscale": "funnel", "token": TOKEN},
             78,
             "tailscale funnel requires gateway auth mode=password (set gateway.auth.password or "
@@ -591,7 +585,7 @@ def test_lock_is_released_after_a_refused_start(
     capsys: pytest.CaptureFixture[str], home: Path
 ) -> None:
     local_config(home)
-    run(capsys, home, tailscale="serve")
+    assert run(capsys, home, tailscale="serve", token=TOKEN, bind="lan").code == 78
     lock = StateLock(home / ".openclaw")
     lock.acquire(port=1, config_path=home / "c")
     lock.release()

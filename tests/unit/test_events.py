@@ -49,19 +49,38 @@ def test_advertised_events_and_slow_consumer_policy() -> None:
         "health",
         "heartbeat",
         "cron",
+        "node.pair.requested",
+        "node.pair.resolved",
+        "node.invoke.request",
+        "node.event",
         "device.pair.requested",
         "device.pair.resolved",
     )
-    assert set(events.EVENT_SCOPES) == set(events.EVENTS) - {"connect.challenge"}
+    assert set(events.EVENT_SCOPES) == set(events.EVENTS) - events.DIRECT_EVENTS
     assert (
-        frozenset({"presence", "cron", "device.pair.requested", "device.pair.resolved"})
+        frozenset(
+            {
+                "presence",
+                "cron",
+                "device.pair.requested",
+                "device.pair.resolved",
+                "node.pair.requested",
+                "node.pair.resolved",
+                "node.event",
+            }
+        )
         == events.DROP_IF_SLOW
     )
     assert not events.DROP_IF_SLOW & {"tick", "health", "shutdown"}
 
 
 def test_device_pairing_events_need_operator_pairing() -> None:
-    for event in ("device.pair.requested", "device.pair.resolved"):
+    for event in (
+        "device.pair.requested",
+        "device.pair.resolved",
+        "node.pair.requested",
+        "node.pair.resolved",
+    ):
         assert events.may_receive(event, "operator", [S.PAIRING])
         assert events.may_receive(event, "operator", [S.ADMIN])
         assert not events.may_receive(event, "operator", [S.READ, S.WRITE])

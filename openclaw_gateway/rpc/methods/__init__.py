@@ -13,6 +13,7 @@ def load() -> Registry:
     from openclaw_gateway.rpc.methods import cron as _cron  # noqa: F401
     from openclaw_gateway.rpc.methods import devices as _devices  # noqa: F401
     from openclaw_gateway.rpc.methods import logs as _logs  # noqa: F401
+    from openclaw_gateway.rpc.methods import nodes as _nodes  # noqa: F401
     from openclaw_gateway.rpc.methods import system as _system  # noqa: F401
 
     return registry

@@ -45,6 +45,8 @@ def collect_health(state: GatewayState) -> dict[str, Any]:
         "sessions": {"count": 0, "recent": []},
     }
     snapshot["eventLoop"] = state.loop.snapshot()
+    if state.tailscale is not None:
+        snapshot["tailscale"] = dict(state.tailscale)
     snapshot["durationMs"] = int((time.perf_counter() - started) * 1000)
     return snapshot
 
@@ -72,10 +74,14 @@ def health(ctx: CallContext, params: Any) -> dict[str, Any]:
         snapshot = refresh_health(state)
     else:
         snapshot = state.health_cache
+    live: dict[str, Any] = {}
+    if state.tailscale is not None:  # a route claim that died shows at once, not after the cache
+        live["tailscale"] = dict(state.tailscale)
     return {
         **snapshot,
         "modelRuntime": {"degraded": False, "pendingAgents": []},
         "eventLoop": state.loop.snapshot(),
+        **live,
     }
 
 
@@ -116,6 +122,8 @@ def status(ctx: CallContext, params: Any) -> dict[str, Any]:
         "pid": os.getpid(),
         "uptimeMs": state.uptime_ms(),
     }
+    if state.tailscale is not None:
+        result["tailscale"] = dict(state.tailscale)
     if ctx.is_admin:
         result["configPath"] = str(state.config_path)
         result["stateDir"] = str(state.state_dir)

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.tailscale.fake import FakeTailscale, install
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeTailscale:
+    """The recording fake `tailscale`, first on PATH (scenario: ready, DNSName set)."""
+    fake = install(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{fake.directory}{os.pathsep}{os.environ.get('PATH', '')}")
+    return fake
