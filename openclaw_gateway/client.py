@@ -418,13 +418,9 @@ class GatewayClient:
     def hello(self) -> dict[str, Any]:
         return self.session.hello if self.session else {}
 
-    def _remember_device_token(self, session: Session) -> None:
-        auth = session.hello.get("auth") or {}
-        token = auth.get("deviceToken")
-        if self.device_store is not None and isinstance(token, str) and token:
-            self.device_store.save_device_token(
-                self.url, self.role, token, list(auth.get("scopes") or []), auth.get("issuedAtMs")
-            )
+    def _remember_device_token(self, hello: dict[str, Any]) -> None:
+        if self.device_store is not None:
+            self.device_store.remember_issued(self.url, self.role, hello)
 
     async def __aenter__(self) -> Self:
         self._nursery_cm = trio.open_nursery()
@@ -441,7 +437,7 @@ class GatewayClient:
                     connector=self._connector,
                     signer=self._signer,
                 )
-                self._remember_device_token(self.session)
+                self._remember_device_token(self.session.hello)
                 self.connects += 1
                 self._nursery.start_soon(self._pump, self.session)
         except BaseException:
@@ -496,7 +492,7 @@ class GatewayClient:
                     nursery.cancel_scope.cancel()
                 else:
                     self.session = session
-                    self._remember_device_token(session)
+                    self._remember_device_token(session.hello)
                     self.connects += 1
                     backoff = BACKOFF_INITIAL
                     self._connected.set()

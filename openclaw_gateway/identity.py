@@ -149,6 +149,15 @@ class IdentityStore:
         }
         _write_private(self.auth_path, data)
 
+    def remember_issued(self, gateway_url: str, role: str, hello: dict[str, Any]) -> None:
+        """Keep the device token a hello-ok issued (if any) for the next connect."""
+        auth = hello.get("auth") or {}
+        token = auth.get("deviceToken")
+        if isinstance(token, str) and token:
+            self.save_device_token(
+                gateway_url, role, token, list(auth.get("scopes") or []), auth.get("issuedAtMs")
+            )
+
     def forget_device_token(self, gateway_url: str, role: str) -> None:
         data = self._tokens()
         if data.get(gateway_url, {}).pop(role, None) is not None:

@@ -76,6 +76,15 @@ class ExecFailed(Exception):
         self.stderr = stderr
 
 
+def spawn_failure(exc: OSError, argv: Sequence[str]) -> ExecFailed:
+    """The official wording for a binary that is missing (ENOENT) or not executable (EACCES)."""
+    code = "ENOENT" if isinstance(exc, FileNotFoundError) else "EACCES"
+    shown = " ".join(argv)
+    return ExecFailed(
+        f"Command failed with {code}: {shown}\nspawn {argv[0]} {code} | {code}", code=code
+    )
+
+
 Runner = Callable[[Sequence[str], float], Awaitable[ExecResult]]
 
 
@@ -163,14 +172,8 @@ async def run_exec(argv: Sequence[str], limit_s: float) -> ExecResult:
                 capture_stderr=True,
                 check=False,
             )
-    except FileNotFoundError:
-        raise ExecFailed(
-            f"Command failed with ENOENT: {shown}\nspawn {argv[0]} ENOENT | ENOENT", code="ENOENT"
-        ) from None
-    except PermissionError:
-        raise ExecFailed(
-            f"Command failed with EACCES: {shown}\nspawn {argv[0]} EACCES | EACCES", code="EACCES"
-        ) from None
+    except (FileNotFoundError, PermissionError) as exc:
+        raise spawn_failure(exc, argv) from None
     except trio.TooSlowError:
         raise ExecFailed(f"Command timed out after {int(limit_s * 1000)}ms: {shown}") from None
     out = done.stdout.decode("utf-8", "replace")
@@ -316,7 +319,6 @@ def _signal_group(proc: trio.Process, signum: int) -> None:
 
 
 async def _open_claim(argv: Sequence[str]) -> _Claim:
-    shown = " ".join(argv)
     try:
         process = await trio.lowlevel.open_process(
             list(argv),
@@ -325,14 +327,8 @@ async def _open_claim(argv: Sequence[str]) -> _Claim:
             stderr=subprocess.PIPE,
             start_new_session=True,  # own process group: the whole tree gets the signals
         )
-    except FileNotFoundError:
-        raise ExecFailed(
-            f"Command failed with ENOENT: {shown}\nspawn {argv[0]} ENOENT | ENOENT", code="ENOENT"
-        ) from None
-    except PermissionError:
-        raise ExecFailed(
-            f"Command failed with EACCES: {shown}\nspawn {argv[0]} EACCES | EACCES", code="EACCES"
-        ) from None
+    except (FileNotFoundError, PermissionError) as exc:
+        raise spawn_failure(exc, argv) from None
     return _Claim(process)
 
 

@@ -126,7 +126,8 @@ async def call_once(
                         nursery, target.url, connect, timeout=timeout, signer=signer
                     )
                     outcome.hello = session.hello
-                    _remember_device_token(store, target.url, session.hello)
+                    if store is not None:
+                        store.remember_issued(target.url, "operator", session.hello)
                     try:
                         outcome.payload = await session.call(method, params, timeout=timeout)
                     finally:
@@ -148,15 +149,6 @@ async def call_once(
     if outcome.failure is not None:
         raise outcome.failure
     return outcome.hello, outcome.payload
-
-
-def _remember_device_token(store: IdentityStore | None, url: str, hello: dict[str, Any]) -> None:
-    auth = hello.get("auth") or {}
-    token = auth.get("deviceToken")
-    if store is not None and isinstance(token, str) and token:
-        store.save_device_token(
-            url, "operator", token, list(auth.get("scopes") or []), auth.get("issuedAtMs")
-        )
 
 
 @attrs.define

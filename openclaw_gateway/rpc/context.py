@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from openclaw_gateway.errors import RpcError
 from openclaw_gateway.logs import Logger
 from openclaw_gateway.nodes import NodeRegistry
 from openclaw_gateway.pairing import Book
@@ -112,6 +113,12 @@ class GatewayState:
     host_tz: str = "UTC"
     # Connected nodes, their capability requests and in-flight invokes (node.*).
     nodes: NodeRegistry = attrs.field(factory=NodeRegistry)
+
+    def require_pairing(self) -> Book:
+        """The pairing book, or the UNAVAILABLE error methods answer without one."""
+        if self.pairing is None:
+            raise RpcError("UNAVAILABLE", "device pairing store is not available")
+        return self.pairing
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

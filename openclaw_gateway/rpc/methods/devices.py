@@ -13,7 +13,7 @@ from typing import Any
 
 from openclaw_gateway import scopes as S
 from openclaw_gateway.errors import RpcError
-from openclaw_gateway.pairing import Book, Forbidden
+from openclaw_gateway.pairing import Forbidden
 from openclaw_gateway.protocol.schema import NON_EMPTY, Arr, obj, req
 from openclaw_gateway.rpc.context import CallContext
 from openclaw_gateway.rpc.methods import registry
@@ -25,12 +25,6 @@ BY_REQUEST = obj(requestId=req(NON_EMPTY))
 BY_DEVICE = obj(deviceId=req(NON_EMPTY))
 ROTATE = obj(deviceId=req(NON_EMPTY), role=req(NON_EMPTY), scopes=Arr(NON_EMPTY))
 REVOKE = obj(deviceId=req(NON_EMPTY), role=req(NON_EMPTY))
-
-
-def _book(ctx: CallContext) -> Book:
-    if ctx.state.pairing is None:
-        raise RpcError("UNAVAILABLE", "device pairing store is not available")
-    return ctx.state.pairing
 
 
 def _caller_device(ctx: CallContext) -> str | None:
@@ -64,7 +58,7 @@ def redact(device: Record, tokens: dict[str, Record], connected: bool | None = N
 @registry.method("device.pair.list", scope=S.PAIRING)
 def pair_list(ctx: CallContext, params: Any) -> dict[str, Any]:
     check("device.pair.list", LIST, params)
-    pending, paired = _book(ctx).listing(ctx.state.now_ms())
+    pending, paired = ctx.state.require_pairing().listing(ctx.state.now_ms())
     own = _caller_device(ctx)
     if own and not ctx.is_admin:
         pending = [p for p in pending if p["deviceId"] == own]
@@ -91,7 +85,7 @@ def _resolved(ctx: CallContext, request_id: str, device_id: str, decision: str) 
 @registry.method("device.pair.approve", scope=S.PAIRING)
 def pair_approve(ctx: CallContext, params: Any) -> dict[str, Any]:
     request_id = check("device.pair.approve", BY_REQUEST, params)["requestId"].strip()
-    book, now = _book(ctx), ctx.state.now_ms()
+    book, now = ctx.state.require_pairing(), ctx.state.now_ms()
     if not ctx.is_admin:
         pending = book.pending(request_id, now)
         own = _caller_device(ctx)
@@ -114,7 +108,7 @@ def pair_approve(ctx: CallContext, params: Any) -> dict[str, Any]:
 @registry.method("device.pair.reject", scope=S.PAIRING)
 def pair_reject(ctx: CallContext, params: Any) -> dict[str, Any]:
     request_id = check("device.pair.reject", BY_REQUEST, params)["requestId"].strip()
-    book, now = _book(ctx), ctx.state.now_ms()
+    book, now = ctx.state.require_pairing(), ctx.state.now_ms()
     own = _caller_device(ctx)
     if own and not ctx.is_admin:
         pending = book.pending(request_id, now)
@@ -139,7 +133,7 @@ def _manage(ctx: CallContext, device_id: str, role: str | None, what: str) -> No
 def pair_remove(ctx: CallContext, params: Any) -> dict[str, Any]:
     device_id = check("device.pair.remove", BY_DEVICE, params)["deviceId"]
     _manage(ctx, device_id, None, "device pairing removal denied")
-    book = _book(ctx)
+    book = ctx.state.require_pairing()
     if _caller_device(ctx) and not ctx.is_admin:
         device, tokens = book.paired(device_id.strip())
         if device and set(tokens) - {"operator"}:
@@ -163,7 +157,7 @@ def token_rotate(ctx: CallContext, params: Any) -> dict[str, Any]:
     p = check("device.token.rotate", ROTATE, params)
     device_id, role = p["deviceId"], p["role"]
     _manage(ctx, device_id, role, "device token rotation denied")
-    rotated = _book(ctx).rotate(
+    rotated = ctx.state.require_pairing().rotate(
         device_id, role, p.get("scopes"), _token_caller_scopes(ctx, role), ctx.state.now_ms()
     )
     if isinstance(rotated, str):
@@ -191,7 +185,7 @@ def token_revoke(ctx: CallContext, params: Any) -> dict[str, Any]:
     p = check("device.token.revoke", REVOKE, params)
     device_id, role = p["deviceId"], p["role"]
     _manage(ctx, device_id, role, "device token revocation denied")
-    revoked = _book(ctx).revoke(
+    revoked = ctx.state.require_pairing().revoke(
         device_id, role, _token_caller_scopes(ctx, role), ctx.state.now_ms()
     )
     if isinstance(revoked, str):

@@ -17,7 +17,6 @@ from openclaw_gateway import pairing_rules as PR
 from openclaw_gateway import scopes as S
 from openclaw_gateway.errors import RpcError
 from openclaw_gateway.nodes import NodeRegistry, NodeSession, not_connected, parse_payload
-from openclaw_gateway.pairing import Book
 from openclaw_gateway.protocol.schema import NON_EMPTY, AnyValue, Bool, Int, Str, obj, req
 from openclaw_gateway.rpc.context import CallContext, GatewayState
 from openclaw_gateway.rpc.methods import registry
@@ -57,12 +56,6 @@ INVOKE_PROGRESS = obj(
     chunk=req(Str(max_length=16384)),
 )
 NODE_EVENT = obj(event=req(NON_EMPTY), payload=AnyValue(), payloadJSON=NULLABLE_STR)
-
-
-def _book(ctx: CallContext) -> Book:
-    if ctx.state.pairing is None:
-        raise RpcError("UNAVAILABLE", "device pairing store is not available")
-    return ctx.state.pairing
 
 
 def _caller_device(ctx: CallContext) -> str | None:
@@ -224,7 +217,7 @@ def pair_approve(ctx: CallContext, params: Any) -> Record:
     }
     if request.get("permissions") is not None:
         approval["permissions"] = request["permissions"]
-    if not _book(ctx).set_node_approval(request["nodeId"], approval):
+    if not ctx.state.require_pairing().set_node_approval(request["nodeId"], approval):
         raise RpcError("INVALID_REQUEST", "unknown requestId")
     del reg.requests[request["requestId"]]
     resolved = {
@@ -238,7 +231,7 @@ def pair_approve(ctx: CallContext, params: Any) -> Record:
         session.approval = approval
         session.event("node.pair.resolved", resolved)
     state.broadcast("node.pair.resolved", resolved)
-    rec, _ = _book(ctx).paired(request["nodeId"])
+    rec, _ = ctx.state.require_pairing().paired(request["nodeId"])
     return {"requestId": request["requestId"], "node": _paired_entry(rec or {"deviceId": ""})}
 
 
@@ -267,7 +260,7 @@ def pair_reject(ctx: CallContext, params: Any) -> Record:
 def pair_remove(ctx: CallContext, params: Any) -> Record:
     p = check("node.pair.remove", BY_NODE, params)
     node_id = p["nodeId"].strip()
-    book = _book(ctx)
+    book = ctx.state.require_pairing()
     rec, _ = book.paired(node_id)
     if rec is None or not _is_node_record(rec):
         raise RpcError("INVALID_REQUEST", "unknown nodeId")
@@ -296,7 +289,7 @@ def rename(ctx: CallContext, params: Any) -> Record:
         raise RpcError("INVALID_REQUEST", "node rename denied")
     if not name:
         raise RpcError("INVALID_REQUEST", "displayName required")
-    book = _book(ctx)
+    book = ctx.state.require_pairing()
     rec, _ = book.paired(node_id)
     if rec is None or not _is_node_record(rec):
         raise RpcError("INVALID_REQUEST", "unknown nodeId")
