@@ -9,6 +9,12 @@ Port of the official ingress-attribution.ts / net.ts client-IP rules:
 - `unattributable-proxy`: forwarding headers from anyone else, loopback included. The upgrade
   is refused with 403: a header anyone can type must never make a remote client look local;
 - `direct-remote`: everything else.
+
+The managed Tailscale ingress (a loopback listener of its own that only `tailscale serve|funnel`
+is pointed at) has its own rule, `attribute_tailscale`: only a loopback peer that sent the
+three headers Tailscale's proxy always adds is attributed, to the right-most non-loopback
+X-Forwarded-For hop; funnel traffic must carry (or may omit) `Tailscale-Funnel-Request: ?1`,
+serve traffic must not carry it. Anything else on that listener is unattributable.
 """
 
 from __future__ import annotations
@@ -21,9 +27,18 @@ import attrs
 
 from openclaw_gateway.ratelimit import is_loopback_ip, normalize_ip
 
-Kind = Literal["direct-local", "trusted-proxy", "unattributable-proxy", "direct-remote"]
+Kind = Literal[
+    "direct-local",
+    "trusted-proxy",
+    "unattributable-proxy",
+    "direct-remote",
+    "tailscale-serve",
+    "tailscale-funnel",
+]
 PROXY_HEADER_PREFIXES = ("x-forwarded-", "tailscale-")
 PROXY_HEADERS = frozenset({"forwarded", "x-real-ip"})
+TAILSCALE_PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host")
+TAILSCALE_HOP = ("127.0.0.1", "::1")  # Tailscale's proxy connects from loopback
 PROXY_ATTRIBUTION_MESSAGE = (
     "Proxy client attribution is required. Configure gateway.trustedProxies narrowly for the "
     "proxy in front of this gateway."
@@ -120,3 +135,35 @@ def attribute(
     if proxied:
         return Attribution("unattributable-proxy", peer, peer)
     return Attribution("direct-remote", peer, peer)
+
+
+@attrs.frozen
+class Transport:
+    """Which listener a request arrived on (the official `markGatewayIngressTransport`)."""
+
+    kind: Literal["ordinary", "managed-tailscale"] = "ordinary"
+    mode: Literal["serve", "funnel"] | None = None  # for managed-tailscale
+
+
+ORDINARY = Transport()
+
+
+def attribute_tailscale(
+    peer_ip: str, headers: Mapping[str, str], mode: Literal["serve", "funnel"]
+) -> Attribution:
+    """Attribution for a request on the managed Tailscale ingress listener."""
+    peer = normalize_ip(peer_ip) or peer_ip
+    unattributable = Attribution("unattributable-proxy", peer, peer)
+    if not is_loopback_ip(peer) or not all(headers.get(name) for name in TAILSCALE_PROXY_HEADERS):
+        return unattributable
+    client = forwarded_client_ip(headers.get("x-forwarded-for"), TAILSCALE_HOP)
+    if client is None or is_loopback_ip(client):
+        return unattributable
+    funnel_marker = headers.get("tailscale-funnel-request")
+    if mode == "funnel":
+        if funnel_marker and funnel_marker != "?1":
+            return unattributable
+        return Attribution("tailscale-funnel", client, peer)
+    if funnel_marker:
+        return unattributable  # funnel traffic on a serve-only route: not what we exposed
+    return Attribution("tailscale-serve", client, peer)

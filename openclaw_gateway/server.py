@@ -152,6 +152,8 @@ class EdgeHooks:
     # Concurrent unauthenticated sockets per client IP; None = unlimited (unit tests only).
     preauth: PreauthBudget | None = None
     log_error: Callable[[str], None] = lambda _msg: None
+    # The listener's provenance: the managed Tailscale ingress attributes by Tailscale's rules.
+    transport: ingress.Transport = ingress.ORDINARY
 
 
 async def handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
@@ -192,12 +194,15 @@ async def _handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
     if "websocket" not in upgrade.lower():
         await stream.send_all(render(probes.text(400, "Bad Request")))
         return
-    attribution = ingress.attribute(
-        peer_ip,
-        head.headers,
-        hooks.trusted_proxies,
-        allow_real_ip_fallback=hooks.allow_real_ip_fallback,
-    )
+    if hooks.transport.kind == "managed-tailscale" and hooks.transport.mode is not None:
+        attribution = ingress.attribute_tailscale(peer_ip, head.headers, hooks.transport.mode)
+    else:
+        attribution = ingress.attribute(
+            peer_ip,
+            head.headers,
+            hooks.trusted_proxies,
+            allow_real_ip_fallback=hooks.allow_real_ip_fallback,
+        )
     if attribution.kind == "unattributable-proxy":
         # Forwarded headers we cannot vouch for: never let them make a client look local.
         body = json.dumps(

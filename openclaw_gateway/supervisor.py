@@ -2,7 +2,7 @@
 
 trio.run(run_gateway)
 └─ services nursery              signals (SIGINT/SIGTERM -> shutdown), cron scheduler,
-   │                             tailscale route claim (torn down after the listener closed)
+   │                             tailscale route claim (torn down after the listeners closed)
    └─ handlers nursery           one task per connection; outlives the accept loop (drain)
       └─ edge nursery            accept loop (server), ticker, loop monitor
 
@@ -34,6 +34,7 @@ from openclaw_gateway.cron.schedule import host_timezone
 from openclaw_gateway.cron.scheduler import run_scheduler
 from openclaw_gateway.errors import GatewayError
 from openclaw_gateway.hub import MAX_BUFFERED_BYTES, Hub
+from openclaw_gateway.ingress import Transport
 from openclaw_gateway.lock import StateLock
 from openclaw_gateway.logs import Logger
 from openclaw_gateway.netbind import BindPlan
@@ -247,7 +248,8 @@ async def run_gateway(
     )
     lock = StateLock(settings.state_dir)
     lock.acquire(port=settings.port, config_path=settings.config_path)
-    listeners: list[trio.SocketListener] = []
+    listeners: list[trio.SocketListener] = []  # every listener, closed in `finally`
+    ingress_listeners: list[trio.SocketListener] = []  # the managed Tailscale ingress
     store: Store | None = None
     try:
         # Opened under the state lock: one gateway writes a state dir's database.
@@ -257,6 +259,7 @@ async def run_gateway(
         listeners = await open_listeners(
             settings.bind.hosts, settings.port, lambda msg: log.warn("gateway", msg)
         )
+        gateway_listeners = list(listeners)
         async with _services_nursery() as services:
             if settings.handle_signals:
                 services.start_soon(_watch_signals, shutdown, log)
@@ -275,7 +278,13 @@ async def run_gateway(
                 # (serve_listeners) before the route claim is torn down.
                 report: dict[str, object] = {}
                 state.tailscale = report
-                target = listeners[0].socket.getsockname()[1]
+                # The managed ingress: a loopback listener of its own on an ephemeral port, the
+                # only thing Tailscale is pointed at, so its proxied requests are attributed by
+                # Tailscale's rules while the gateway port stays for local clients (official).
+                ingress_listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+                listeners.extend(ingress_listeners)
+                target = ingress_listeners[0].socket.getsockname()[1]
+                log.info("gateway", f"tailscale ingress listening on 127.0.0.1:{target}")
                 # SIGINT/SIGTERM during the (up to ~2 min) claim start-up stops the gateway.
                 starting = trio.CancelScope()
                 services.start_soon(_cancel_on, shutdown, starting)
@@ -286,6 +295,7 @@ async def run_gateway(
                             target,
                             report,
                             log,
+                            gateway_port=settings.port,
                             binary=settings.tailscale_binary,
                             reset_on_exit=settings.tailscale_reset_on_exit,
                             ready_timeout=settings.tailscale_ready_timeout,
@@ -298,7 +308,14 @@ async def run_gateway(
                     await trio.lowlevel.checkpoint()  # leaves the services nursery
             async with trio.open_nursery() as handlers:
                 async with trio.open_nursery() as edge:
-                    addresses = await edge.start(run_server, listeners, hooks, handlers)
+                    addresses = await edge.start(run_server, gateway_listeners, hooks, handlers)
+                    if ingress_listeners:
+                        transport = Transport(
+                            "managed-tailscale",
+                            "funnel" if settings.tailscale_mode == "funnel" else "serve",
+                        )
+                        tailnet_hooks = attrs.evolve(hooks, transport=transport)
+                        await edge.start(run_server, ingress_listeners, tailnet_hooks, handlers)
                     edge.start_soon(_ticker, state, settings.tick_interval_ms / 1000)
                     edge.start_soon(_loop_monitor, state)
                     refresh_health(state)

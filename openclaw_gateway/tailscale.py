@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import subprocess
+import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -43,6 +44,12 @@ STATUS_ATTEMPTS = 3
 STATUS_RETRY_DELAY = 0.5
 STOP_GRACE = 2.0  # SIGTERM -> SIGKILL
 STOP_TIMEOUT = 4.0  # the whole teardown (official route owner: 4 s)
+LEGACY_PROXY = re.compile(r"^http://(?:127\.0\.0\.1|localhost):(\d+)/?$")
+SUDO_NONINTERACTIVE_AUTH_ERROR = re.compile(
+    r"^sudo: (?:a password is required|no password was provided|a terminal is required|"
+    r"no tty present|no askpass program specified)",
+    re.IGNORECASE | re.MULTILINE,
+)
 MAC_APP_BINARY = "/Applications/Tailscale.app/Contents/MacOS/Tailscale"
 OUTPUT_LIMIT = 64 * 1024
 _PERMISSION_HINTS = (
@@ -91,29 +98,80 @@ Runner = Callable[[Sequence[str], float], Awaitable[ExecResult]]
 # -- pure argv builders and parsers --------------------------------------------------------------
 
 
-def build_version_argv(binary: str) -> list[str]:
-    return [binary, "version"]
+Prefix = str | Sequence[str]  # the binary, or a command prefix such as ["sudo", "-n", binary]
 
 
-def build_status_argv(binary: str) -> list[str]:
-    return [binary, "status", "--json"]
+def _cmd(prefix: Prefix, *args: str) -> list[str]:
+    return [prefix, *args] if isinstance(prefix, str) else [*prefix, *args]
 
 
-def build_serve_status_argv(binary: str) -> list[str]:
-    return [binary, "serve", "status", "--json"]
+def build_version_argv(binary: Prefix) -> list[str]:
+    return _cmd(binary, "version")
 
 
-def build_claim_argv(binary: str, mode: str, target: int | str) -> list[str]:
+def build_status_argv(binary: Prefix) -> list[str]:
+    return _cmd(binary, "status", "--json")
+
+
+def build_serve_status_argv(binary: Prefix) -> list[str]:
+    return _cmd(binary, "serve", "status", "--json")
+
+
+def build_adopt_argv(binary: Prefix) -> list[str]:
+    """Switch off an earlier release's persistent root route (then our claim replaces it)."""
+    return _cmd(binary, "serve", "--yes", "--https=443", "--set-path=/", "off")
+
+
+def build_claim_argv(binary: Prefix, mode: str, target: int | str) -> list[str]:
     """The foreground route claim: `tailscale serve|funnel --yes --bg=false <target>`."""
     if mode not in ("serve", "funnel"):
         raise ValueError(f"tailscale mode {mode!r} has no route claim")
-    return [binary, mode, "--yes", "--bg=false", str(target)]
+    return _cmd(binary, mode, "--yes", "--bg=false", str(target))
 
 
-def build_reset_argv(binary: str, mode: str) -> list[str]:
+def build_reset_argv(binary: Prefix, mode: str) -> list[str]:
     if mode not in ("serve", "funnel"):
         raise ValueError(f"tailscale mode {mode!r} has no reset")
-    return [binary, mode, "reset"]
+    return _cmd(binary, mode, "reset")
+
+
+def has_legacy_root_route(serve_status: str, gateway_port: int) -> bool:
+    """`tailscale serve status --json` shows the persistent route an earlier OpenClaw release
+    made: the only handler of an HTTPS:443 web server is "/" proxying to
+    http://127.0.0.1:<gatewayPort> (or localhost), and no other web server shares that port.
+    Only that exact shape is adopted; any other route is left alone (official
+    `extractTailscaleServeGatewayUrls(..., forAdoption=true)`)."""
+    try:
+        config = parse_status_json(serve_status)
+    except ValueError:
+        return False
+    web, tcp = config.get("Web"), config.get("TCP")
+    if not isinstance(web, dict) or not isinstance(tcp, dict):
+        return False
+    ports = {host_port: _https_port(host_port) for host_port in web}
+    for host_port, server in web.items():
+        handlers = server.get("Handlers") if isinstance(server, dict) else None
+        if not isinstance(handlers, dict) or list(handlers) != ["/"]:
+            continue
+        root = handlers["/"]
+        proxy = root.get("Proxy") if isinstance(root, dict) else None
+        match = LEGACY_PROXY.match(proxy) if isinstance(proxy, str) else None
+        if match is None or int(match.group(1)) != gateway_port:
+            continue
+        port = ports[host_port]
+        if port != 443 or sum(1 for other in ports.values() if other == port) != 1:
+            continue
+        listener = tcp.get(str(port))
+        if isinstance(listener, dict) and listener.get("HTTPS") is True:
+            return True
+    return False
+
+
+def _https_port(host_port: str) -> int | None:
+    try:
+        return urllib.parse.urlsplit(f"https://{host_port}").port or 443
+    except ValueError:
+        return None
 
 
 def parse_status_json(stdout: str) -> dict[str, Any]:
@@ -356,12 +414,21 @@ def _permission_error(mode: str, detail: str) -> TailscaleError:
 # -- the service ---------------------------------------------------------------------------------
 
 
+class _Denied(Exception):
+    """A permission failure before the route was claimed: retried once as `sudo -n tailscale`."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 async def run_tailscale(
     mode: str,
     target: int | str,
     report: dict[str, Any],
     log: Logger,
     *,
+    gateway_port: int | None = None,
     binary: str | None = None,
     reset_on_exit: bool = False,
     ready_timeout: float = READY_TIMEOUT,
@@ -369,16 +436,16 @@ async def run_tailscale(
     runner: Runner = run_exec,
     task_status: trio.TaskStatus[str | None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Claim the route, report started (with the public URL), hold it until cancelled.
+    """Claim the route to `target` (the ingress port), report started with the public URL, hold it
+    until cancelled.
 
-    Start-up failures raise TailscaleError before `started`. A claim that dies later is logged
-    and recorded in `report` (state "exited"); the gateway keeps running without the route.
-    Cancellation (shutdown) always runs the shielded teardown.
+    Start-up failures raise TailscaleError before `started`. A permission failure is retried
+    once through `sudo -n` as the official does. A claim that dies later is logged and recorded
+    in `report` (state "exited"); the gateway keeps running without the route. Cancellation
+    (shutdown) always runs the shielded teardown. `gateway_port`: a persistent root route an
+    earlier release pointed at the gateway port itself is switched off (adopted) first.
     """
     report.update(new_report(mode))
-
-    def info(message: str) -> None:
-        log.info(SUBSYSTEM, message)
 
     def fail(error: TailscaleError) -> TailscaleError:
         report.update(state="failed", error=str(error))
@@ -386,81 +453,139 @@ async def run_tailscale(
         return error
 
     bin_path = binary or await find_binary(runner)
-    claim: _Claim | None = None
+    route = _Route(mode, target, report, log, gateway_port, ready_timeout, backend_wait, runner)
     try:
+        await route.hold([bin_path], reset_on_exit, task_status)
+    except _Denied as first:
+        if shutil.which("sudo") is None:  # nothing to escalate with: say what was denied
+            raise fail(_permission_error(mode, first.detail)) from None
         try:
-            await wait_for_backend([bin_path], info, runner, deadline=backend_wait)
-            await runner(build_serve_status_argv(bin_path), EXEC_TIMEOUT)
-            claim = await _open_claim(build_claim_argv(bin_path, mode, target))
+            await route.hold(["sudo", "-n", bin_path], reset_on_exit, task_status)
+        except _Denied as denied:
+            if SUDO_NONINTERACTIVE_AUTH_ERROR.search(denied.detail):
+                raise fail(_permission_error(mode, denied.detail)) from None
+            raise fail(TailscaleError(denied.detail)) from None
+        except TailscaleError as error:
+            raise fail(error) from None
+    except TailscaleError as error:
+        raise fail(error) from None
+
+
+@attrs.define
+class _Route:
+    """One attempt at claiming the route with a given command prefix."""
+
+    mode: str
+    target: int | str
+    report: dict[str, Any]
+    log: Logger
+    gateway_port: int | None
+    ready_timeout: float
+    backend_wait: float
+    runner: Runner
+
+    def info(self, message: str) -> None:
+        self.log.info(SUBSYSTEM, message)
+
+    async def _claim(self, prefix: list[str]) -> tuple[_Claim, bool]:
+        """Backend wait, legacy-route adoption, then the foreground claim (not yet ready)."""
+        try:
+            await wait_for_backend(prefix, self.info, self.runner, deadline=self.backend_wait)
+            status = await self.runner(build_serve_status_argv(prefix), EXEC_TIMEOUT)
+            adopted = False
+            if self.gateway_port is not None and has_legacy_root_route(
+                status.stdout, self.gateway_port
+            ):
+                await self.runner(build_adopt_argv(prefix), EXEC_TIMEOUT)
+                adopted = True
+            return await _open_claim(build_claim_argv(prefix, self.mode, self.target)), adopted
         except ExecFailed as exc:
-            if is_permission_denied(f"{exc}\n{exc.stderr}\n{exc.stdout}", exc.code):
-                raise fail(_permission_error(mode, exc.stderr.strip() or str(exc))) from None
-            raise fail(TailscaleError(str(exc))) from None
-        exited = trio.Event()
+            detail = exc.stderr.strip() or str(exc)
+            denied = is_permission_denied(f"{exc}\n{exc.stderr}\n{exc.stdout}", exc.code)
+            if denied or SUDO_NONINTERACTIVE_AUTH_ERROR.search(exc.stderr):
+                raise _Denied(detail) from None
+            raise TailscaleError(str(exc)) from None
 
-        async def watch_exit() -> None:
-            assert claim is not None
-            await claim.process.wait()
-            with trio.move_on_after(0.5):  # what it printed last, unless a grandchild holds it
-                await claim.drained.wait()
-            exited.set()
-            claim.ready.set()  # wake the readiness wait
+    async def hold(
+        self,
+        prefix: list[str],
+        reset_on_exit: bool,
+        task_status: trio.TaskStatus[str | None],
+    ) -> None:
+        mode = self.mode
+        claim: _Claim | None = None
+        denied = False  # retried through sudo: nothing of ours to reset with this prefix
+        try:
+            claim, adopted = await self._claim(prefix)
+            exited = trio.Event()
 
-        async def until_ready(claim: _Claim) -> TailscaleError | str | None:
-            """The public URL (or None) once ready, else the start-up error."""
-            with trio.move_on_after(ready_timeout):
-                await claim.ready.wait()
-            if not claim.ready.is_set():
-                return TailscaleError(
-                    f"Tailscale route claim did not become ready within {ready_timeout:g} seconds"
-                )
-            if exited.is_set() and READY_MARKER not in "".join(claim.output.values()):
-                if is_permission_denied(claim.failure()):
-                    return _permission_error(mode, claim.failure())
-                return _claim_error(mode, claim)
-            host = await tailnet_host([bin_path], runner)
-            if exited.is_set():
-                return TailscaleError(f"Managed Tailscale {mode} claim exited during startup")
-            info(enabled_message(mode, host))
-            return f"https://{host}/" if host else None
+            async def watch_exit() -> None:
+                assert claim is not None
+                await claim.process.wait()
+                with trio.move_on_after(0.5):  # what it printed last, unless a grandchild holds it
+                    await claim.drained.wait()
+                exited.set()
+                claim.ready.set()  # wake the readiness wait
 
-        error: TailscaleError | None = None
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(claim.pump, "stdout", claim.process.stdout)
-            nursery.start_soon(claim.pump, "stderr", claim.process.stderr)
-            nursery.start_soon(watch_exit)
-            outcome = await until_ready(claim)
-            if isinstance(outcome, TailscaleError):
-                error = outcome
-            else:
-                report.update(state="active", url=outcome, error=None)
-                task_status.started(outcome)
-                await exited.wait()
-                code = claim.process.returncode
-                report.update(
-                    state="exited",
-                    error=f"route claim exited (code {code})"
-                    + (f": {claim.failure()}" if claim.output["stderr"].strip() else ""),
-                )
-                log.warn(
-                    SUBSYSTEM,
-                    f"{mode} route claim exited; managed Tailscale ingress is unavailable until "
-                    "the Gateway restarts",
-                )
-            nursery.cancel_scope.cancel()
-        if error is not None:
-            raise fail(error)
-    finally:
-        # Shielded and bounded: runs on shutdown (cancellation) and after a failed start alike.
-        if claim is not None:
-            with trio.move_on_after(STOP_TIMEOUT, shield=True):
-                await claim.stop()
-            if report.get("state") == "active":
-                report.update(state="stopped")
-        if reset_on_exit and claim is not None:
-            with trio.move_on_after(EXEC_TIMEOUT + 1, shield=True):
-                try:
-                    await runner(build_reset_argv(bin_path, mode), EXEC_TIMEOUT)
-                    info(f"{mode} reset")
-                except ExecFailed as exc:
-                    log.warn(SUBSYSTEM, f"{mode} reset failed: {exc}")
+            async def until_ready(claim: _Claim) -> TailscaleError | _Denied | str | None:
+                """The public URL (or None) once ready, else the start-up error."""
+                with trio.move_on_after(self.ready_timeout):
+                    await claim.ready.wait()
+                if not claim.ready.is_set():
+                    return TailscaleError(
+                        "Tailscale route claim did not become ready within "
+                        f"{self.ready_timeout:g} seconds"
+                    )
+                if exited.is_set() and READY_MARKER not in "".join(claim.output.values()):
+                    if is_permission_denied(claim.failure()):
+                        return _Denied(claim.failure())
+                    return _claim_error(mode, claim)
+                host = await tailnet_host(prefix, self.runner)
+                if exited.is_set():
+                    return TailscaleError(f"Managed Tailscale {mode} claim exited during startup")
+                if adopted:
+                    self.info("Tailscale route adopted from a previous OpenClaw release")
+                self.info(enabled_message(mode, host))
+                return f"https://{host}/" if host else None
+
+            error: TailscaleError | _Denied | None = None
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(claim.pump, "stdout", claim.process.stdout)
+                nursery.start_soon(claim.pump, "stderr", claim.process.stderr)
+                nursery.start_soon(watch_exit)
+                outcome = await until_ready(claim)
+                if isinstance(outcome, (TailscaleError, _Denied)):
+                    error = outcome
+                else:
+                    self.report.update(state="active", url=outcome, error=None)
+                    task_status.started(outcome)
+                    await exited.wait()
+                    code = claim.process.returncode
+                    self.report.update(
+                        state="exited",
+                        error=f"route claim exited (code {code})"
+                        + (f": {claim.failure()}" if claim.output["stderr"].strip() else ""),
+                    )
+                    self.log.warn(
+                        SUBSYSTEM,
+                        f"{mode} route claim exited; managed Tailscale ingress is unavailable "
+                        "until the Gateway restarts",
+                    )
+                nursery.cancel_scope.cancel()
+            if error is not None:
+                denied = isinstance(error, _Denied)
+                raise error
+        finally:
+            # Shielded and bounded: runs on shutdown (cancellation) and after a failed start.
+            if claim is not None:
+                with trio.move_on_after(STOP_TIMEOUT, shield=True):
+                    await claim.stop()
+                if self.report.get("state") == "active":
+                    self.report.update(state="stopped")
+            if reset_on_exit and claim is not None and not denied:
+                with trio.move_on_after(EXEC_TIMEOUT + 1, shield=True):
+                    try:
+                        await self.runner(build_reset_argv(prefix, mode), EXEC_TIMEOUT)
+                        self.info(f"{mode} reset")
+                    except ExecFailed as exc:
+                        self.log.warn(SUBSYSTEM, f"{mode} reset failed: {exc}")

@@ -3,6 +3,7 @@
 Every call appends its argv (a JSON list) to `calls.jsonl`; the claim also records the SIGTERM
 it receives and whether the gateway's listener (its target port) still accepted at that moment.
 The scenario lives in `fake.json` beside the script, so a test can change it between calls.
+A recording fake `sudo` sits beside it; its calls are logged as ["sudo", ...].
 """
 
 from __future__ import annotations
@@ -45,11 +46,14 @@ if args == ["status", "--json"]:
     print("noise before the object")
     print(json.dumps({"BackendState": state, "Self": me}))
     sys.exit(0)
+elevated = os.environ.get("FAKE_TAILSCALE_ELEVATED") == "1"  # set by the fake sudo
 if args[:2] == ["serve", "status"]:
-    if CONF.get("serve_status") == "permission":
+    if CONF.get("serve_status") == "permission" and not elevated:
         print("Access denied: serve config denied", file=sys.stderr)
         sys.exit(1)
-    print("{}")
+    print(json.dumps(CONF.get("serve_config", {})))
+    sys.exit(0)
+if args[:2] == ["serve", "--yes"] and args[-1] == "off":
     sys.exit(0)
 if args[1:] == ["reset"]:
     sys.exit(0)
@@ -89,6 +93,21 @@ sys.exit(2)
 """
 
 
+SUDO = r"""#!__PYTHON__
+import json, os, sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONF = json.load(open(os.path.join(HERE, "fake.json")))
+with open(os.path.join(HERE, "calls.jsonl"), "a") as fh:
+    fh.write(json.dumps(["sudo"] + sys.argv[1:]) + "\n")
+if CONF.get("sudo", "password") == "password" or sys.argv[1:2] != ["-n"]:
+    print("sudo: a password is required", file=sys.stderr)
+    sys.exit(1)
+os.environ["FAKE_TAILSCALE_ELEVATED"] = "1"
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
 @attrs.define
 class FakeTailscale:
     directory: Path
@@ -110,6 +129,14 @@ class FakeTailscale:
         """Calls without the SIGTERM records."""
         return [c for c in self.calls() if c[:1] != ["SIGTERM"]]
 
+    def claim_port(self) -> int:
+        """The port the (last) route claim pointed Tailscale at: the managed ingress."""
+        claims = [
+            c for c in self.commands() if c[:1] in (["serve"], ["funnel"]) and "--bg=false" in c
+        ]
+        assert claims, self.calls()
+        return int(claims[-1][-1])
+
     def wait_for_call(self, predicate: Any, timeout: float = 10.0) -> list[str]:
         """Blocking (for subprocess tests): until a recorded call matches."""
         deadline = time.monotonic() + timeout
@@ -126,5 +153,10 @@ def install(directory: Path, **scenario: Any) -> FakeTailscale:
     fake = FakeTailscale(directory)
     fake.binary.write_text(SCRIPT.replace("__PYTHON__", sys.executable))
     fake.binary.chmod(0o755)
+    # A recording `sudo` beside it, so the `sudo -n` retry never depends on the machine's sudo
+    # (scenario "sudo": "password" (default) refuses non-interactively, "exec" elevates).
+    sudo = directory / "sudo"
+    sudo.write_text(SUDO.replace("__PYTHON__", sys.executable))
+    sudo.chmod(0o755)
     fake.configure(**scenario)
     return fake

@@ -63,11 +63,14 @@ def test_gateway_run_tailscale_serve_claims_and_releases(
         text = out.read_text()
         assert f"[tailscale] serve enabled: https://{HOST}/ (WS via wss://{HOST})" in text
         assert text.index("[tailscale] serve enabled") < text.index("[gateway] ready")
+        # Tailscale is pointed at the managed ingress listener, not at the gateway port.
+        assert fake.claim_port() != port
+        assert f"tailscale ingress listening on 127.0.0.1:{fake.claim_port()}" in text
         assert fake.commands() == [
             ["version"],
             ["status", "--json"],
             ["serve", "status", "--json"],
-            ["serve", "--yes", "--bg=false", str(port)],
+            ["serve", "--yes", "--bg=false", str(fake.claim_port())],
             ["status", "--json"],
         ]
         proc.send_signal(signal.SIGTERM)

@@ -127,26 +127,136 @@ async def test_permission_denied_from_tailscale(fake: FakeTailscale) -> None:
     log, _, _ = logger()
     with trio.fail_after(20), pytest.raises(ts.TailscaleError) as caught:
         await ts.run_tailscale("funnel", 4244, {}, log)
+    # Retried as `sudo -n tailscale ...`; sudo wants a password, so the official message.
     assert str(caught.value) == (
-        "Tailscale funnel needs elevated access and non-interactive sudo failed: Access denied: "
-        "serve config denied. Run `sudo tailscale set --operator=$USER` once so the "
+        "Tailscale funnel needs elevated access and non-interactive sudo failed: sudo: a "
+        "password is required. Run `sudo tailscale set --operator=$USER` once so the "
         "unprivileged path succeeds."
     )
     assert caught.value.exit_code == EXIT_FAILURE
+    assert ["sudo", "-n", str(fake.binary), "status", "--json"] in fake.calls()
     assert ["funnel", "--yes", "--bg=false", "4244"] not in fake.calls()
 
 
-async def test_binary_that_cannot_be_executed(tmp_path: Path) -> None:
+async def test_binary_that_cannot_be_executed(tmp_path: Path, fake: FakeTailscale) -> None:
     binary = tmp_path / "tailscale"
     binary.write_text("#!/bin/sh\nexit 0\n")
     binary.chmod(0o644)
     log, _, _ = logger()
     with trio.fail_after(20), pytest.raises(ts.TailscaleError) as caught:
         await ts.run_tailscale("serve", 4245, {}, log, binary=str(binary))
-    assert str(caught.value).startswith(
-        "Tailscale serve needs elevated access and non-interactive sudo failed: Command failed "
-        f"with EACCES: {binary} serve status --json"
+    # EACCES is a permission failure: retried once as `sudo -n`, which wants a password here.
+    assert str(caught.value) == (
+        "Tailscale serve needs elevated access and non-interactive sudo failed: sudo: a password "
+        "is required. Run `sudo tailscale set --operator=$USER` once so the unprivileged path "
+        "succeeds."
     )
+    sudo = ["sudo", "-n", str(binary)]
+    assert fake.calls() == [[*sudo, "status", "--json"], [*sudo, "serve", "status", "--json"]]
+
+
+async def test_permission_denied_is_retried_through_sudo(fake: FakeTailscale) -> None:
+    fake.configure(serve_status="permission", sudo="exec")
+    log, out, _ = logger()
+    report: dict[str, Any] = {}
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(ts.run_tailscale, "serve", 4247, report, log)
+            assert url == "https://fakehost.tail1234.ts.net/"
+            nursery.cancel_scope.cancel()
+    sudo = ["sudo", "-n", str(fake.binary)]
+    assert fake.commands() == [
+        ["version"],
+        ["status", "--json"],
+        ["serve", "status", "--json"],  # denied
+        [*sudo, "status", "--json"],
+        ["status", "--json"],
+        [*sudo, "serve", "status", "--json"],
+        ["serve", "status", "--json"],
+        [*sudo, "serve", "--yes", "--bg=false", "4247"],
+        ["serve", "--yes", "--bg=false", "4247"],
+        [*sudo, "status", "--json"],
+        ["status", "--json"],
+    ]
+    assert report["state"] == "stopped"
+    assert "serve enabled" in out.getvalue()
+
+
+async def test_permission_denied_without_sudo(
+    fake: FakeTailscale, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (fake.directory / "sudo").unlink()
+    monkeypatch.setenv("PATH", str(fake.directory))  # no sudo anywhere on PATH
+    fake.configure(serve_status="permission")
+    log, _, _ = logger()
+    with trio.fail_after(20), pytest.raises(ts.TailscaleError) as caught:
+        await ts.run_tailscale("serve", 4248, {}, log)
+    assert str(caught.value) == (
+        "Tailscale serve needs elevated access and non-interactive sudo failed: Access denied: "
+        "serve config denied. Run `sudo tailscale set --operator=$USER` once so the "
+        "unprivileged path succeeds."
+    )
+    assert all(call[0] != "sudo" for call in fake.calls())
+
+
+def _legacy(port: int, *, handlers: dict[str, Any] | None = None, host: str = "h.ts.net:443"):
+    return {
+        "TCP": {"443": {"HTTPS": True}},
+        "Web": {host: {"Handlers": handlers or {"/": {"Proxy": f"http://127.0.0.1:{port}"}}}},
+    }
+
+
+def test_legacy_root_route_detection() -> None:
+    assert ts.has_legacy_root_route(json.dumps(_legacy(18789)), 18789)
+    assert ts.has_legacy_root_route("noise\n" + json.dumps(_legacy(18789)), 18789)
+    localhost = _legacy(18789, handlers={"/": {"Proxy": "http://localhost:18789/"}})
+    assert ts.has_legacy_root_route(json.dumps(localhost), 18789)
+    # Anything else is somebody else's route: left alone.
+    assert not ts.has_legacy_root_route(json.dumps(_legacy(18790)), 18789)
+    extra = {"/": {"Proxy": "http://127.0.0.1:18789"}, "/x": {"Proxy": "http://127.0.0.1:1"}}
+    assert not ts.has_legacy_root_route(json.dumps(_legacy(18789, handlers=extra)), 18789)
+    assert not ts.has_legacy_root_route(json.dumps(_legacy(18789, host="h.ts.net:8443")), 18789)
+    remote = {"/": {"Proxy": "http://10.0.0.2:18789"}}
+    assert not ts.has_legacy_root_route(json.dumps(_legacy(18789, handlers=remote)), 18789)
+    no_https = _legacy(18789)
+    no_https["TCP"] = {"443": {"HTTPS": False}}
+    assert not ts.has_legacy_root_route(json.dumps(no_https), 18789)
+    assert not ts.has_legacy_root_route("{}", 18789)
+    assert not ts.has_legacy_root_route("not json", 18789)
+
+
+async def test_legacy_route_is_adopted_before_the_claim(fake: FakeTailscale) -> None:
+    fake.configure(serve_config=_legacy(18789))
+    log, out, _ = logger()
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                lambda task_status: ts.run_tailscale(
+                    "serve", 4249, {}, log, gateway_port=18789, task_status=task_status
+                )
+            )
+            nursery.cancel_scope.cancel()
+    assert fake.commands()[2:5] == [
+        ["serve", "status", "--json"],
+        ["serve", "--yes", "--https=443", "--set-path=/", "off"],
+        ["serve", "--yes", "--bg=false", "4249"],
+    ]
+    assert "Tailscale route adopted from a previous OpenClaw release" in out.getvalue()
+
+
+async def test_other_routes_are_not_adopted(fake: FakeTailscale) -> None:
+    fake.configure(serve_config=_legacy(3000))
+    log, out, _ = logger()
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                lambda task_status: ts.run_tailscale(
+                    "serve", 4250, {}, log, gateway_port=18789, task_status=task_status
+                )
+            )
+            nursery.cancel_scope.cancel()
+    assert ["serve", "--yes", "--https=443", "--set-path=/", "off"] not in fake.commands()
+    assert "adopted" not in out.getvalue()
 
 
 async def test_missing_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

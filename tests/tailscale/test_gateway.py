@@ -11,11 +11,13 @@ import trio
 from openclaw_gateway.auth import AuthPolicy
 from openclaw_gateway.supervisor import run_gateway
 from openclaw_gateway.tailscale import TailscaleError
-from tests.helpers import RunningGateway, connected, make_settings, start_gateway
+from tests.helpers import RunningGateway, connected, make_settings, raw_client, start_gateway
+from tests.integration.support import ws_rejection
 from tests.tailscale.fake import FakeTailscale
 
 PASSWORD = "correct-horse-battery-staple-1234"
 HOST = "fakehost.tail1234.ts.net"
+TOKEN = "tailnet-test-token-0123456789abcdef"
 
 
 async def _status(gw: RunningGateway, **connect: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -26,7 +28,10 @@ async def _status(gw: RunningGateway, **connect: Any) -> tuple[dict[str, Any], d
     return status["payload"], health["payload"]
 
 
-def _startup_sequence(fake: FakeTailscale, mode: str, port: int) -> list[list[str]]:
+def _startup_sequence(fake: FakeTailscale, mode: str, gateway_port: int) -> list[list[str]]:
+    """The official order; the claim points at the managed ingress, never the gateway port."""
+    port = fake.claim_port()
+    assert port != gateway_port
     return [
         ["version"],
         ["status", "--json"],
@@ -171,3 +176,50 @@ async def test_shutdown_while_waiting_for_the_daemon(tmp_path: Path, fake: FakeT
     assert "[gateway] ready" not in out.getvalue()
     assert "[shutdown] completed cleanly" in out.getvalue()
     settings.logger.close()
+
+
+TAILSCALE_PROXY_HEADERS = {
+    "x_forwarded_for": "100.101.1.2",
+    "x_forwarded_proto": "https",
+    "x_forwarded_host": HOST,
+}
+
+
+async def _upgrade_status(port: int, **headers: str) -> int | None:
+    """None when the upgrade was accepted, else the HTTP status it was refused with."""
+    rejected = await ws_rejection(port, **{k.replace("_", "-"): v for k, v in headers.items()})
+    return None if rejected is None else rejected.status_code
+
+
+async def test_the_route_reaches_a_loopback_ingress_of_its_own(
+    tmp_path: Path, fake: FakeTailscale
+) -> None:
+    policy = AuthPolicy(mode="token", token=TOKEN)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            gw = await start_gateway(nursery, tmp_path, tailscale_mode="serve", policy=policy)
+            ingress = fake.claim_port()
+            # What Tailscale forwards is attributed to the tailnet client, a remote peer: it
+            # authenticates like any remote client (no loopback trust), and is not refused.
+            async with raw_client(ingress, **TAILSCALE_PROXY_HEADERS) as remote:
+                ui = {"id": "openclaw-macos", "version": "t", "platform": "macos", "mode": "ui"}
+                hello = await remote.connect(auth={"token": TOKEN}, client=ui)
+                assert hello["ok"], hello
+                # Remote and without a paired device: no scopes (a local client would get them).
+                refused = await remote.call("system-presence")
+                assert refused["error"]["details"]["missingScope"] == "operator.read"
+                async with connected(gw.port, auth={"token": TOKEN}) as local:
+                    presence = await local.call("system-presence")
+                # The gateway sees the tailnet client behind Tailscale's proxy.
+                assert "100.101.1.2" in {row.get("ip") for row in presence["payload"]}
+            # The ingress is for Tailscale only: a local process dialling it directly, or
+            # forwarded headers on the gateway port (no trustedProxies), get the 403.
+            assert await _upgrade_status(ingress) == 403
+            assert await _upgrade_status(gw.port, **TAILSCALE_PROXY_HEADERS) == 403
+            serve_marker = {**TAILSCALE_PROXY_HEADERS, "tailscale_funnel_request": "?1"}
+            assert await _upgrade_status(ingress, **serve_marker) == 403
+            # Local clients keep using the gateway port as before.
+            async with connected(gw.port, auth={"token": TOKEN}):
+                pass
+            gw.shutdown.set()
+    gw.settings.logger.close()

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 
-from openclaw_gateway.ingress import attribute, forwarded_client_ip, ip_in, is_trusted_proxy
+from openclaw_gateway.ingress import (
+    attribute,
+    attribute_tailscale,
+    forwarded_client_ip,
+    ip_in,
+    is_trusted_proxy,
+)
 
 
 def test_direct_local_and_direct_remote() -> None:
@@ -89,3 +97,42 @@ def test_ip_in(ip: str, entry: str, inside: bool) -> None:
 def test_is_trusted_proxy() -> None:
     assert is_trusted_proxy("192.168.0.9", ["10.0.0.1", "192.168.0.0/16"])
     assert not is_trusted_proxy("192.168.0.9", [])
+
+
+TS_HEADERS = {
+    "x-forwarded-for": "100.101.1.2",
+    "x-forwarded-proto": "https",
+    "x-forwarded-host": "fakehost.tail1234.ts.net",
+}
+
+
+def test_managed_tailscale_ingress_attributes_tailscale_proxied_requests() -> None:
+    serve = attribute_tailscale("127.0.0.1", TS_HEADERS, "serve")
+    assert (serve.kind, serve.client_ip, serve.peer_ip) == (
+        "tailscale-serve",
+        "100.101.1.2",
+        "127.0.0.1",
+    )
+    funnel = attribute_tailscale("::1", {**TS_HEADERS, "tailscale-funnel-request": "?1"}, "funnel")
+    assert (funnel.kind, funnel.client_ip) == ("tailscale-funnel", "100.101.1.2")
+    assert attribute_tailscale("127.0.0.1", TS_HEADERS, "funnel").kind == "tailscale-funnel"
+    # A loopback hop appended after the client is Tailscale's own, and skipped.
+    chained = {**TS_HEADERS, "x-forwarded-for": "100.101.1.2, 127.0.0.1"}
+    assert attribute_tailscale("127.0.0.1", chained, "serve").client_ip == "100.101.1.2"
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "mode"),
+    [
+        ("203.0.113.9", TS_HEADERS, "serve"),  # not Tailscale's loopback proxy
+        ("127.0.0.1", {}, "serve"),  # a local process dialling the ingress directly
+        ("127.0.0.1", {"x-forwarded-for": "100.101.1.2"}, "serve"),  # not Tailscale's headers
+        ("127.0.0.1", {**TS_HEADERS, "x-forwarded-for": "127.0.0.1"}, "serve"),  # "I am local"
+        ("127.0.0.1", {**TS_HEADERS, "tailscale-funnel-request": "?1"}, "serve"),
+        ("127.0.0.1", {**TS_HEADERS, "tailscale-funnel-request": "?0"}, "funnel"),
+    ],
+)
+def test_managed_tailscale_ingress_refuses_everything_else(
+    peer: str, headers: dict[str, str], mode: Literal["serve", "funnel"]
+) -> None:
+    assert attribute_tailscale(peer, headers, mode).kind == "unattributable-proxy"
