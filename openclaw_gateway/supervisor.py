@@ -30,8 +30,8 @@ import trio
 from openclaw_gateway import probes
 from openclaw_gateway.auth import AuthPolicy, safe_equal
 from openclaw_gateway.connection import TICK_INTERVAL_MS, Deps, handle_connection
-from openclaw_gateway.cron.schedule import host_timezone
 from openclaw_gateway.cron.scheduler import run_scheduler
+from openclaw_gateway.cron.zones import host_timezone
 from openclaw_gateway.errors import GatewayError
 from openclaw_gateway.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.ingress import Transport

@@ -36,6 +36,10 @@ LAYERS: dict[str, int] = {
     "store": 2,
     "cron": 2,  # cron.schedule (pure) and the package
     "cron.schedule": 2,
+    "cron.croner": 2,
+    "cron.errors": 2,
+    "cron.jstime": 2,
+    "cron.zones": 2,
     "cron.jobs": 2,
     "cron.payloads": 4,
     "cron.scheduler": 5,
@@ -88,6 +92,10 @@ NO_TRIO = (
     "store",
     "cron.jobs",
     "cron.schedule",
+    "cron.croner",
+    "cron.errors",
+    "cron.jstime",
+    "cron.zones",
 )
 # Third-party libraries and the only modules allowed to import them.
 HOMES: dict[str, tuple[str, ...]] = {

@@ -17,7 +17,8 @@ import hashlib
 import json
 from typing import Any
 
-from openclaw_gateway.cron.schedule import ScheduleError, next_run_ms, normalize_schedule
+from openclaw_gateway.cron.errors import ScheduleError
+from openclaw_gateway.cron.schedule import next_run_ms, normalize_schedule
 
 Job = dict[str, Any]
 

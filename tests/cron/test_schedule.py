@@ -13,21 +13,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from openclaw_gateway.cron.croner import compile_cron
+from openclaw_gateway.cron.errors import ScheduleError
+from openclaw_gateway.cron.jstime import js_iso, parse_absolute_time_ms
 from openclaw_gateway.cron.schedule import (
     DEFAULT_TOP_OF_HOUR_STAGGER_MS,
     MIN_REFIRE_GAP_MS,
-    ScheduleError,
-    compile_cron,
     effective_stagger_ms,
-    host_timezone,
     is_recurring_top_of_hour,
-    js_iso,
     next_run_after_run_ms,
     next_run_ms,
     normalize_schedule,
-    parse_absolute_time_ms,
     stagger_offset_ms,
 )
+from openclaw_gateway.cron.zones import host_timezone
 
 NOW = parse_absolute_time_ms("2026-11-24T16:00:00Z") or 0
 MINUTE = 60_000
