@@ -200,6 +200,12 @@ async def test_timeout_and_late_result_is_ignored(gateway: RunningGateway) -> No
             {"invokeId": "nope", "nodeId": dev.id, "seq": 0, "chunk": "x"},
         )
         assert progress["payload"] == {"ok": True, "ignored": True}
+        # 16384 characters is the schema's limit; the official also caps the UTF-8 bytes.
+        wide = await node.call(
+            "node.invoke.progress",
+            {"invokeId": "nope", "nodeId": dev.id, "seq": 1, "chunk": "é" * 8193},
+        )
+        assert wide["error"]["message"] == "progress chunk too large"
 
 
 async def test_node_disconnect_fails_pending_invoke_at_once(gateway: RunningGateway) -> None:

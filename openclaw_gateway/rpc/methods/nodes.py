@@ -49,6 +49,7 @@ INVOKE_RESULT = obj(
     payloadJSON=NULLABLE_STR,
     error=AnyValue(),
 )
+MAX_PROGRESS_CHUNK_BYTES = 16_384
 INVOKE_PROGRESS = obj(
     invokeId=req(NON_EMPTY),
     nodeId=req(NON_EMPTY),
@@ -383,6 +384,8 @@ def invoke_result(ctx: CallContext, params: Any) -> Record:
 def invoke_progress(ctx: CallContext, params: Any) -> Record:
     p = check("node.invoke.progress", INVOKE_PROGRESS, params)
     _own_node(ctx, p["nodeId"])
+    if len(p["chunk"].encode("utf-8")) > MAX_PROGRESS_CHUNK_BYTES:  # the schema counts chars
+        raise RpcError("INVALID_REQUEST", "progress chunk too large")
     if p["invokeId"] not in ctx.state.nodes.invokes:
         return {"ok": True, "ignored": True}
     return {"ok": True}
