@@ -8,27 +8,26 @@ expected number, received string`) and are ConfigError (exit 78).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NewType
 
 import attrs
 import cattrs
 import json5
 from cattrs.gen import make_dict_structure_fn, override
 
+from openclaw_gateway.atomicfile import write_atomic
 from openclaw_gateway.errors import ConfigError
 
 REDACTED = "__OPENCLAW_REDACTED__"
 BIND_MODES = ("loopback", "lan", "tailnet", "auto", "custom")
 TAILSCALE_MODES = ("off", "serve", "funnel")
-_MODELLED = ("gateway", "logging")
+MDNS_MODES = ("off", "minimal", "full")
+_MODELLED = ("gateway", "logging", "discovery")
 
 
 @attrs.frozen
@@ -90,10 +89,32 @@ class LoggingConfig:
     max_file_bytes: int | None = None
 
 
+MdnsMode = NewType("MdnsMode", str)  # one of MDNS_MODES (checked when structuring)
+
+
+@attrs.frozen
+class MdnsConfig:
+    mode: MdnsMode | None = None
+
+
+@attrs.frozen
+class WideAreaConfig:
+    domain: str | None = None
+
+
+@attrs.frozen
+class DiscoveryConfig:
+    """discovery.* (discovery/txt.py reads it; default mode "minimal")."""
+
+    mdns: MdnsConfig = MdnsConfig()
+    wide_area: WideAreaConfig = WideAreaConfig()
+
+
 @attrs.frozen
 class Config:
     gateway: GatewayConfig = GatewayConfig()
     logging: LoggingConfig = LoggingConfig()
+    discovery: DiscoveryConfig = DiscoveryConfig()
     # The whole file as parsed, including keys we do not model.
     raw: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
@@ -163,6 +184,13 @@ def _make_converter() -> cattrs.Converter:
             raise _TypeMismatch("array", value)
         return tuple(strict_str(v, str) for v in value)
 
+    def mdns_mode(value: Any, _: Any) -> MdnsMode:
+        if strict_str(value, str) not in MDNS_MODES:
+            quoted = "|".join(json.dumps(v) for v in MDNS_MODES)  # the official (zod) wording
+            raise ValueError(f"Invalid option: expected one of {quoted}")
+        return MdnsMode(value)
+
+    conv.register_structure_hook(MdnsMode, mdns_mode)
     conv.register_structure_hook(int, strict_int)
     conv.register_structure_hook(str, strict_str)
     conv.register_structure_hook(bool, strict_bool)
@@ -451,20 +479,7 @@ def load(path: Path) -> LoadedConfig:
 
 def save_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Write pretty JSON next to the target, fsync, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", 0o600)
 
 
 _SECRET_KEY = re.compile(r"(token|password|secret|apikey|api_key|privatekey)", re.IGNORECASE)

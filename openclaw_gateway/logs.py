@@ -62,6 +62,34 @@ def default_log_path(profile: str | None, now: dt.datetime) -> Path:
     return base / f"{name}{now.strftime('%Y-%m-%d')}.log"
 
 
+def configured_log_path(setting: str | None, profile: str | None, now: dt.datetime) -> Path:
+    """The file log the gateway writes: `logging.file` when set, else the dated default."""
+    return Path(setting).expanduser() if setting else default_log_path(profile, now)
+
+
+_ROLLING = re.compile(r"^(openclaw(?:-.+)?-)\d{4}-\d\d-\d\d\.log$")
+
+
+def newest_rolling_log(path: Path) -> Path:
+    """`path` if it exists; for a missing dated default (a new day, gateway idle), the newest
+    file of the same family (`openclaw[-<profile>]-YYYY-MM-DD.log`), as the official reader."""
+    match = _ROLLING.match(path.name)
+    if path.exists() or match is None:
+        return path
+    try:
+        family = [
+            p for p in path.parent.iterdir() if p.is_file() and _family(p.name) == match.group(1)
+        ]
+    except OSError:
+        return path
+    return max(family, key=lambda p: p.stat().st_mtime, default=path)
+
+
+def _family(name: str) -> str | None:
+    match = _ROLLING.match(name)
+    return match.group(1) if match else None
+
+
 def iso_local(now: dt.datetime) -> str:
     text = now.isoformat(timespec="milliseconds")
     if text.endswith("+00:00") or now.utcoffset() is not None:

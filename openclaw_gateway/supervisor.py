@@ -2,11 +2,14 @@
 
 trio.run(run_gateway)
 └─ services nursery              signals (SIGINT/SIGTERM -> shutdown), cron scheduler,
-   │                             tailscale route claim (torn down after the listeners closed)
+   │                             tailscale route claim (torn down after the listeners closed),
+   │                             discovery (wide-area zone, Bonjour announcer)
+   │                             sd_notify (READY once listening, STOPPING, WATCHDOG pings)
    └─ handlers nursery           one task per connection; outlives the accept loop (drain)
       └─ edge nursery            accept loop (server), ticker, loop monitor
 
-Shutdown, in order: stop accepting (cancel edge), publish `shutdown`, ask every socket to
+Shutdown, in order: Bonjour goodbye (while the listener still accepts), stop accepting
+(cancel edge), publish `shutdown`, ask every socket to
 close with 1012 after its queued frames, give them DRAIN_TIMEOUT, cancel what is left, stop
 the services (the tailscale claim: SIGTERM, SIGKILL after 2 s, optional reset; shielded), then
 release the state lock and remove the runtime token file.
@@ -32,6 +35,8 @@ from openclaw_gateway.auth import AuthPolicy, safe_equal
 from openclaw_gateway.connection import TICK_INTERVAL_MS, Deps, handle_connection
 from openclaw_gateway.cron.scheduler import run_scheduler
 from openclaw_gateway.cron.zones import host_timezone
+from openclaw_gateway.discovery.announcer import Announcer
+from openclaw_gateway.discovery.runtime import DiscoveryPlan, run_discovery
 from openclaw_gateway.errors import GatewayError
 from openclaw_gateway.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.ingress import Transport
@@ -47,10 +52,12 @@ from openclaw_gateway.ratelimit import (
     PreauthBudget,
     preauth_limit_from_env,
 )
+from openclaw_gateway.restart import Lifecycle, SignalObserver
 from openclaw_gateway.rpc import methods
 from openclaw_gateway.rpc.context import GatewayState
 from openclaw_gateway.rpc.methods.system import broadcast_presence, refresh_health
 from openclaw_gateway.rpc.registry import Registry
+from openclaw_gateway.sdnotify import run_notifier
 from openclaw_gateway.server import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.store import Store
 from openclaw_gateway.tailscale import run_tailscale
@@ -96,6 +103,12 @@ class RunSettings:
     tailscale_reset_on_exit: bool = False  # --tailscale-reset-on-exit / tailscale.resetOnExit
     tailscale_binary: str | None = None  # None: look it up as the official CLI does
     tailscale_ready_timeout: float = 15.0
+    # Bonjour announcer + wide-area zone (discovery/runtime.py); None: no discovery at all.
+    discovery: DiscoveryPlan | None = None
+    # commands.restart: false makes an external SIGUSR2 a logged no-op.
+    restart_allowed: bool = True
+    # Counts repeated signals across in-process restarts (the CLI passes one per process).
+    signal_observer: SignalObserver | None = None
 
 
 def _primary_ipv4() -> str:
@@ -137,15 +150,24 @@ def build_state(settings: RunSettings) -> GatewayState:
     )
 
 
-async def _watch_signals(shutdown: trio.Event, log: Logger) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+async def _watch_signals(
+    shutdown: trio.Event, log: Logger, lifecycle: Lifecycle, observer: SignalObserver | None
+) -> None:
+    """SIGINT/SIGTERM stop, SIGUSR2 restarts (unless commands.restart=false); a second signal
+    during shutdown is logged and ignored; the same signal 3 times in 5 min warns."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR2) as signals:
         async for signum in signals:
             name = signal.Signals(signum).name
-            if shutdown.is_set():
-                log.info("gateway", f"received {name} during shutdown; ignoring")
-                continue
-            log.info("gateway", f"received {name}; shutting down")
-            shutdown.set()
+            hint = observer.observe(name) if observer is not None else None
+            if hint is not None:
+                log.warn("gateway", hint)
+            if shutdown.is_set() and lifecycle.action is None:
+                lifecycle.action = "stop"  # stopped by the caller's event, not a signal
+            verdict, lines = lifecycle.decide(name)
+            for level, subsystem, message in lines:
+                log.log(level, subsystem, message)
+            if verdict != "ignored":
+                shutdown.set()
 
 
 async def _ticker(state: GatewayState, interval_s: float) -> None:
@@ -197,10 +219,17 @@ async def run_gateway(
     settings: RunSettings,
     *,
     shutdown: trio.Event | None = None,
+    lifecycle: Lifecycle | None = None,
     task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    """Run until `shutdown` is set (or SIGINT/SIGTERM when handling signals)."""
+) -> str:
+    """Run until `shutdown` is set (or SIGINT/SIGTERM/SIGUSR2 when handling signals).
+
+    Returns "restart" when the run ended for a restart (lifecycle.action), else "stop"; the
+    caller (cli/run.py) redoes the whole start-up for a restart.
+    """
     log = settings.logger
+    if lifecycle is None:
+        lifecycle = Lifecycle(restart_allowed=settings.restart_allowed)
     state = build_state(settings)
     hub = Hub(settings.max_buffered_bytes)
     registry = (settings.registry_factory or methods.load)()
@@ -262,7 +291,11 @@ async def run_gateway(
         gateway_listeners = list(listeners)
         async with _services_nursery() as services:
             if settings.handle_signals:
-                services.start_soon(_watch_signals, shutdown, log)
+                services.start_soon(
+                    _watch_signals, shutdown, log, lifecycle, settings.signal_observer
+                )
+            # sd_notify (READY/STOPPING/WATCHDOG) when systemd runs us as Type=notify.
+            notifier = await services.start(run_notifier)
             if settings.cron_enabled and os.environ.get("OPENCLAW_SKIP_CRON") != "1":
                 await services.start(
                     lambda task_status: run_scheduler(
@@ -306,6 +339,19 @@ async def run_gateway(
                     state.shutting_down = True
                     services.cancel_scope.cancel()
                     await trio.lowlevel.checkpoint()  # leaves the services nursery
+            announcer: Announcer | None = None
+            if settings.discovery is not None:
+                plan = settings.discovery
+                ts_url = state.tailscale.get("url") if state.tailscale else None
+                # Never fails the start: a broken announcer is a warning (discovery off).
+                announcer = await services.start(
+                    lambda task_status: run_discovery(
+                        plan,
+                        log,
+                        tailscale_url=ts_url if isinstance(ts_url, str) else None,
+                        task_status=task_status,
+                    )
+                )
             async with trio.open_nursery() as handlers:
                 async with trio.open_nursery() as edge:
                     addresses = await edge.start(run_server, gateway_listeners, hooks, handlers)
@@ -322,13 +368,20 @@ async def run_gateway(
                     state.ready = True
                     log.info("gateway", f"listening on {settings.bind.mode} port {settings.port}")
                     log.info("gateway", "ready")
+                    notifier.ready(f"listening on port {settings.port}")
                     task_status.started(addresses)
                     await shutdown.wait()
+                    if lifecycle.action != "restart":
+                        notifier.stopping()
                     state.ready = False
                     state.shutting_down = True
+                    if announcer is not None:
+                        # The goodbye goes out while the listener still accepts (shielded,
+                        # bounded); the official stops bonjour first as well.
+                        await announcer.withdraw()
                     edge.cancel_scope.cancel()
                 # Accepting has stopped; tell everyone, then close them after what is queued.
-                hub.broadcast("shutdown", {"reason": "gateway stopping"})
+                hub.broadcast("shutdown", lifecycle.shutdown_payload())
                 hub.close_all(1012, "service restart")
                 handlers.cancel_scope.deadline = trio.current_time() + settings.drain_timeout
             services.cancel_scope.cancel()
@@ -345,3 +398,4 @@ async def run_gateway(
         lock.release()
         if state.shutting_down:
             log.info("shutdown", "completed cleanly")
+    return "restart" if lifecycle.action == "restart" else "stop"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -7,6 +8,10 @@ import pytest
 import trio
 
 from tests.helpers import RunningGateway, start_gateway
+
+# Never mDNS from the host namespace (it would multicast off this machine): in-process CLI
+# code reads os.environ. tests/discovery turns it back on inside its own network namespaces.
+os.environ["OPENCLAW_DISABLE_BONJOUR"] = "1"
 
 
 @pytest.fixture(name="gateway")

@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "openclaw_gateway"
 LAYERS: dict[str, int] = {
     "errors": 0,
     "config": 0,
+    "atomicfile": 0,  # temp + fsync + rename: config, service files, zone, pidfile
     "paths": 0,
     "__init__": 0,
     "protocol": 1,
@@ -28,6 +29,7 @@ LAYERS: dict[str, int] = {
     "netbind": 2,
     "lock": 2,
     "ports": 2,
+    "restart": 2,  # SIGUSR2 restart decisions, pure
     "probes": 2,
     "ratelimit": 2,
     "origin": 2,
@@ -44,6 +46,13 @@ LAYERS: dict[str, int] = {
     "cron.payloads": 4,
     "cron.scheduler": 5,
     "tailscale": 5,  # a service of the supervisor (the tailscale subprocesses)
+    "discovery": 5,  # the announcer service, browse (zeroconf in threads, unicast DNS)
+    "discovery.txt": 2,  # who announces, naming, TXT (pure)
+    "discovery.beacons": 2,  # beacons and their output shapes (pure)
+    "discovery.wide_area": 2,  # the wide-area zone (pure + one atomic write)
+    "discovery.unicast": 2,  # DNS messages (sans-IO, zeroconf's wire format)
+    "sdnotify": 2,  # sd_notify READY/STOPPING/WATCHDOG (one AF_UNIX datagram; trio pinger)
+    "service": 3,  # background service management (systemd/launchd/detached), used by cli
     "pairing": 3,
     "pairing_rules": 2,
     "node_rules": 2,
@@ -61,6 +70,7 @@ LAYERS: dict[str, int] = {
     "server": 7,
     "supervisor": 8,
     "cli": 9,
+    "doctor": 9,  # `openclaw doctor` checks: reuse cli.run_checks, read-only probes
     "__main__": 9,
 }
 # Modules that must stay free of trio (time comes in as an argument).
@@ -80,7 +90,9 @@ NO_TRIO = (
     "probes",
     "logs",
     "lock",
+    "atomicfile",
     "netbind",
+    "restart",
     "ratelimit",
     "origin",
     "ingress",
@@ -96,6 +108,10 @@ NO_TRIO = (
     "cron.errors",
     "cron.jstime",
     "cron.zones",
+    "discovery.txt",
+    "discovery.beacons",
+    "discovery.wide_area",
+    "discovery.unicast",
 )
 # Third-party libraries and the only modules allowed to import them.
 HOMES: dict[str, tuple[str, ...]] = {

@@ -13,6 +13,7 @@ import signal
 import sys
 from typing import Annotated
 
+import attrs
 from cyclopts import App, Group, Parameter
 
 from openclaw_gateway import __version__
@@ -164,44 +165,48 @@ _TIMEOUT = Parameter(help="Timeout in ms (default 10000).")
 _JSON = Parameter(name="--json", negative="", help="Output JSON.")
 
 
+@Parameter(name="*")  # flattened: --url, --port, --token, --password on each command
+@attrs.frozen
+class GatewayFlags:
+    """Where the gateway is and how to authenticate (cli.md §1.3), shared by the RPC commands."""
+
+    url: Annotated[str | None, _URL] = None
+    port: Annotated[str | None, _PORT] = None
+    token: Annotated[str | None, _TOKEN] = None
+    password: Annotated[str | None, _PASSWORD] = None
+    expect_final: Annotated[bool, Parameter(negative="", show=False)] = False  # accepted, unused
+
+    def opts(self) -> dict[str, object]:
+        return {"url": self.url, "port": self.port, "token": self.token, "password": self.password}
+
+
+_NO_FLAGS = GatewayFlags()
+
+
 @gateway.command(name="call")
 def _call(
     method: str,
     *,
     params: Annotated[str, Parameter(help="JSON object string for params.")] = "{}",
-    url: Annotated[str | None, _URL] = None,
-    port: Annotated[str | None, _PORT] = None,
-    token: Annotated[str | None, _TOKEN] = None,
-    password: Annotated[str | None, _PASSWORD] = None,
+    gateway_flags: GatewayFlags = _NO_FLAGS,
     timeout: Annotated[str | None, _TIMEOUT] = None,
-    expect_final: Annotated[bool, Parameter(negative="", show=False)] = False,
     json_output: Annotated[bool, _JSON] = False,
 ) -> int:
     """Call a Gateway method and print the result."""
     from openclaw_gateway.cli.rpc_cmds import run_rpc
 
-    opts = {
-        "url": url,
-        "port": port,
-        "token": token,
-        "password": password,
-        "timeout": timeout,
-        "json": json_output,
-    }
+    opts = {**gateway_flags.opts(), "timeout": timeout, "json": json_output}
     return run_rpc(method, params, opts, _env(), render="call")
 
 
 @gateway.command(name="status")
 def _status(
     *,
-    url: Annotated[str | None, _URL] = None,
-    port: Annotated[str | None, _PORT] = None,
-    token: Annotated[str | None, _TOKEN] = None,
-    password: Annotated[str | None, _PASSWORD] = None,
+    gateway_flags: GatewayFlags = _NO_FLAGS,
     timeout: Annotated[str | None, _TIMEOUT] = None,
     no_probe: Annotated[bool, Parameter(negative="", help="Skip the RPC probe.")] = False,
     deep: Annotated[
-        bool, Parameter(negative="", help="Scan more (no extra scans here yet).")
+        bool, Parameter(negative="", help="Also scan system-level and other gateway units.")
     ] = False,
     require_rpc: Annotated[
         bool, Parameter(negative="", help="Probe with a read RPC and exit 1 if it fails.")
@@ -212,10 +217,7 @@ def _status(
     from openclaw_gateway.cli.status_cmd import run_status
 
     opts = {
-        "url": url,
-        "port": port,
-        "token": token,
-        "password": password,
+        **gateway_flags.opts(),
         "timeout": timeout,
         "no_probe": no_probe,
         "deep": deep,
@@ -261,28 +263,143 @@ def _probe(
     return run_probe(opts, _env())
 
 
+# Service commands (service/, cli/service_cmd.py); `daemon …` is the legacy alias.
+daemon = App(
+    name="daemon", help="Manage the Gateway service (legacy alias).", help_format="plaintext"
+)
+app.command(daemon)
+daemon.command(_status, name="status")
+
+
+def _service(action: str, **opts: object) -> int:
+    from openclaw_gateway.cli.service_cmd import run_service_command
+
+    return run_service_command(action, opts, _env())
+
+
+def _install(
+    *,
+    port: Annotated[str | None, Parameter(help="Gateway port.")] = None,
+    runtime: Annotated[str | None, Parameter(help='Daemon runtime ("python").')] = None,
+    runtime_path: Annotated[
+        str | None, Parameter(help="Pin an absolute Python executable path.")
+    ] = None,
+    token: Annotated[str | None, Parameter(help="Gateway token (token auth).")] = None,
+    wrapper: Annotated[
+        str | None, Parameter(help="Executable wrapper for the service command (OPENCLAW_WRAPPER).")
+    ] = None,
+    allow_unconfigured: Annotated[
+        bool, Parameter(negative="", help="Allow the service to start without gateway.mode=local.")
+    ] = False,
+    force: Annotated[
+        bool, Parameter(negative="", help="Reinstall if already installed (restarts the Gateway).")
+    ] = False,
+    json_output: Annotated[bool, _JSON] = False,
+) -> int:
+    """Install and start the Gateway service (launchd/systemd; detached mode has none)."""
+    return _service(
+        "install",
+        port=port,
+        runtime=runtime,
+        runtime_path=runtime_path,
+        token=token,
+        wrapper=wrapper,
+        allow_unconfigured=allow_unconfigured,
+        force=force,
+        json=json_output,
+    )
+
+
+def _uninstall(*, json_output: Annotated[bool, _JSON] = False) -> int:
+    """Uninstall the Gateway service (launchd/systemd; stops a detached gateway)."""
+    return _service("uninstall", json=json_output)
+
+
+def _start(*, json_output: Annotated[bool, _JSON] = False) -> int:
+    """Start the Gateway service (launchd/systemd, or detached without a service manager)."""
+    return _service("start", json=json_output)
+
+
+def _stop(
+    *,
+    force: Annotated[
+        bool, Parameter(negative="", help="Allow stop from a non-interactive shell.")
+    ] = False,
+    disable: Annotated[
+        bool,
+        Parameter(negative="", help="Persistently disable so it does not respawn (launchd only)."),
+    ] = False,
+    json_output: Annotated[bool, _JSON] = False,
+) -> int:
+    """Stop the Gateway service (launchd/systemd/detached)."""
+    return _service("stop", force=force, disable=disable, json=json_output)
+
+
+def _restart(
+    *,
+    force: Annotated[bool, Parameter(negative="", help="Begin restart now.")] = False,
+    safe: Annotated[
+        bool, Parameter(negative="", help="OpenClaw-aware restart after work drains.")
+    ] = False,
+    skip_deferral: Annotated[
+        bool, Parameter(negative="", help="Bypass the safe-restart deferral (requires --safe).")
+    ] = False,
+    wait: Annotated[str | None, Parameter(help="Wait duration before restart.")] = None,
+    preserve_definition: Annotated[
+        bool, Parameter(negative="", help="Keep the native service definition.")
+    ] = False,
+    json_output: Annotated[bool, _JSON] = False,
+) -> int:
+    """Restart the Gateway service, or signal a foreground Gateway (SIGUSR2)."""
+    problem = None
+    if skip_deferral and not safe:
+        problem = "--skip-deferral requires --safe"
+    elif force and wait is not None:
+        problem = "--force cannot be combined with --wait"
+    elif safe:
+        problem = "--safe is not supported by this gateway (no gateway.restart.request method)"
+    elif wait is not None:
+        problem = "--wait is not supported by this gateway (it has no active-work deferral)"
+    if problem is not None:
+        print(f"[openclaw] {problem}", file=sys.stderr)
+        return 1
+    # --preserve-definition: restart never rewrites the definition here, so it always holds.
+    return _service("restart", json=json_output)
+
+
+for _sub in (gateway, daemon):
+    _sub.command(_install, name="install")
+    _sub.command(_uninstall, name="uninstall")
+    _sub.command(_start, name="start")
+    _sub.command(_stop, name="stop")
+    _sub.command(_restart, name="restart")
+
+
+@gateway.command(name="discover")
+def _discover(
+    *,
+    timeout: Annotated[
+        str | None, Parameter(help="Per-command timeout in ms (default 2000).")
+    ] = None,
+    json_output: Annotated[bool, _JSON] = False,
+) -> int:
+    """Discover gateways via Bonjour (local + wide-area if configured)."""
+    from openclaw_gateway.cli.discover_cmd import run_discover
+
+    return run_discover({"timeout": timeout, "json": json_output}, _env())
+
+
 @gateway.command(name="health")
 def _health(
     *,
-    url: Annotated[str | None, _URL] = None,
-    port: Annotated[str | None, _PORT] = None,
-    token: Annotated[str | None, _TOKEN] = None,
-    password: Annotated[str | None, _PASSWORD] = None,
+    gateway_flags: GatewayFlags = _NO_FLAGS,
     timeout: Annotated[str | None, _TIMEOUT] = None,
-    expect_final: Annotated[bool, Parameter(negative="", show=False)] = False,
     json_output: Annotated[bool, _JSON] = False,
 ) -> int:
     """Fetch Gateway health."""
     from openclaw_gateway.cli.rpc_cmds import run_rpc
 
-    opts = {
-        "url": url,
-        "port": port,
-        "token": token,
-        "password": password,
-        "timeout": timeout,
-        "json": json_output,
-    }
+    opts = {**gateway_flags.opts(), "timeout": timeout, "json": json_output}
     return run_rpc("health", None, opts, _env(), render="health")
 
 
@@ -302,6 +419,65 @@ def config_set(path: str, value: str) -> int:
     from openclaw_gateway.cli.config_cmd import config_set_command
 
     return config_set_command(path, value, _env())
+
+
+@app.command(name="doctor")
+def _doctor(
+    *,
+    json_output: Annotated[bool, _JSON] = False,
+    fix: Annotated[
+        bool,
+        Parameter(
+            negative="",
+            help="Apply safe fixes: secret-file and state-dir permissions, stale lock/pidfile.",
+        ),
+    ] = False,
+) -> int:
+    """Check config, secrets, locks, port and service; --fix repairs the safe ones."""
+    from openclaw_gateway.cli.doctor_cmd import run_doctor_command
+
+    return run_doctor_command(_env(), as_json=json_output, fix=fix)
+
+
+@app.command(name="logs")
+def _logs(
+    *,
+    limit: Annotated[str | None, Parameter(help="Max lines to return (default 200).")] = None,
+    max_bytes: Annotated[str | None, Parameter(help="Max bytes to read (default 250000).")] = None,
+    follow: Annotated[bool, Parameter(negative="", help="Follow log output.")] = False,
+    interval: Annotated[
+        str | None, Parameter(help="Polling interval in ms (default 1000).")
+    ] = None,
+    json_output: Annotated[
+        bool, Parameter(name="--json", negative="", help="Emit JSON log lines.")
+    ] = False,
+    plain: Annotated[
+        bool, Parameter(negative="", help="Plain text output (no ANSI styling).")
+    ] = False,
+    no_color: Annotated[bool, Parameter(negative="", help="Disable ANSI colors.")] = False,
+    local_time: Annotated[
+        bool, Parameter(negative="", help="Display timestamps in local timezone (default).")
+    ] = False,
+    utc: Annotated[bool, Parameter(negative="", help="Display timestamps in UTC.")] = False,
+    gateway_flags: GatewayFlags = _NO_FLAGS,
+    timeout: Annotated[str | None, Parameter(help="Timeout in ms (default 30000).")] = None,
+) -> int:
+    """Tail gateway file logs via RPC."""
+    from openclaw_gateway.cli.logs_cmd import run_logs
+
+    opts = {
+        "limit": limit,
+        "max_bytes": max_bytes,
+        "follow": follow,
+        "interval": interval,
+        "json": json_output,
+        "plain": plain,
+        "no_color": no_color or bool(_env().get("NO_COLOR")),
+        "utc": utc,
+        **gateway_flags.opts(),
+        "timeout": timeout,
+    }
+    return run_logs(opts, _env())
 
 
 @app.meta.default

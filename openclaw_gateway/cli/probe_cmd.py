@@ -6,8 +6,9 @@ gateway.remote.sshTarget, or `$USER@<host of gateway.remote.url>`), `configRemot
 Each target gets a WS connect as `cli`/`probe` (protocol 3..4, scopes [operator.read]) and then
 `health`, `status`, `system-presence` and `config.get` in parallel, inside its own budget.
 
-Gateway discovery (Bonjour / wide-area DNS-SD) does not exist in this build: JSON says
-`"discovery": null`, the report says so, and `--ssh-auto` is refused.
+Discovery (mDNS in `local.` + the wide-area domain, discovery/browse.py) runs alongside, within
+min(1200, overall) ms; `--ssh-auto` then tunnels to the first beacon with a resolved SRV host
+and port (`$USER@host`, `:sshPort` when not 22) unless an SSH target was already given.
 
 Exit 1 only when no target is reachable (130/143 when SIGINT/SIGTERM interrupts the run).
 """
@@ -54,6 +55,10 @@ from openclaw_gateway.client import (
     connect_params,
     open_session,
 )
+from openclaw_gateway.discovery import beacons
+from openclaw_gateway.discovery.browse import discover_beacons
+from openclaw_gateway.discovery.txt import wide_area_domain_setting
+from openclaw_gateway.discovery.wide_area import resolve_domain
 from openclaw_gateway.errors import ConfigError
 from openclaw_gateway.paths import Paths, parse_port, resolve_paths, resolve_port
 
@@ -90,12 +95,13 @@ PAIRING_TEXTS = (
     "device metadata change pending approval",
 )
 _MISSING_SCOPE = re.compile(r"\bmissing scope:\s*([a-z0-9._-]+)", re.IGNORECASE)
-DISCOVERY_UNAVAILABLE = "Discovery: not available in this build"
-SSH_AUTO_UNAVAILABLE = (
-    "--ssh-auto needs gateway discovery, which is not available in this build yet"
+DISCOVERY_BUDGET_MS = 1200
+DISCOVERY_TIP = (
+    "Tip: if the gateway is remote, mDNS won’t cross networks; use Wide-Area Bonjour (split "
+    "DNS) or SSH tunnels."
 )
 NO_GATEWAY_REACHABLE = (
-    "No gateway answered any probe (gateway discovery is not available in this build). Run "
+    "No gateway answered any probe and Bonjour discovery returned no local gateways. Run "
     "`openclaw gateway status --deep --require-rpc` to inspect service state, config paths, "
     "listener owners, and logs; include `ss -ltnp` or `lsof -nP -iTCP:<port> -sTCP:LISTEN` "
     "for the configured port when filing a report."
@@ -733,7 +739,12 @@ class Probed:
 
 
 def build_warnings(
-    probed: Sequence[Probed], *, ssh_target: str | None, ssh_started: bool, ssh_error: str | None
+    probed: Sequence[Probed],
+    *,
+    ssh_target: str | None,
+    ssh_started: bool,
+    ssh_error: str | None,
+    discovery_count: int = 0,
 ) -> list[dict[str, Any]]:
     reachable = [p for p in probed if p.probe.reachable]
     warnings: list[dict[str, Any]] = []
@@ -746,7 +757,7 @@ def build_warnings(
                 else "SSH tunnel failed to start; falling back to direct probes.",
             }
         )
-    if not reachable:
+    if not reachable and discovery_count == 0:
         warnings.append(
             {
                 "code": "no_gateway_reachable",
@@ -832,6 +843,9 @@ class ProbeReport:
     probed: list[Probed]
     warnings: list[dict[str, Any]]
     aborted: int | None = None  # the signal number that interrupted the run
+    discovery: list[dict[str, Any]] = attrs.field(factory=list)  # beacons, as found
+    discovery_timeout_ms: int = DISCOVERY_BUDGET_MS
+    wide_area_domain: str | None = None
 
     @property
     def reachable(self) -> list[Probed]:
@@ -857,8 +871,21 @@ def _load_config(paths: Paths) -> cfg.LoadedConfig:
         return cfg.LoadedConfig(paths.config_path, True, cfg.Config())
 
 
+def pick_auto_ssh_target(found: Sequence[Mapping[str, Any]], user: str) -> str | None:
+    """The first beacon whose resolved host/port makes a valid SSH target (TXT hints ignored)."""
+    for beacon in found:
+        target = beacons.ssh_target(beacon, user)
+        if target and parse_ssh_target(target) is not None:
+            return target
+    return None
+
+
 async def gather_probe(
-    opts: Mapping[str, Any], env: Mapping[str, str], *, handle_signals: bool = False
+    opts: Mapping[str, Any],
+    env: Mapping[str, str],
+    *,
+    handle_signals: bool = False,
+    nameservers: Sequence[tuple[str, int]] | None = None,
 ) -> ProbeReport:
     """Everything `gateway probe` does before printing. Raises CliFailure for usage errors."""
     started_ms = int(time.time() * 1000)
@@ -885,8 +912,6 @@ async def gather_probe(
         port_override = parse_port(opts.get("port"))
         if port_override is None:
             raise CliFailure("cli_error", INVALID_PORT)
-    if opts.get("ssh_auto"):
-        raise CliFailure("cli_error", SSH_AUTO_UNAVAILABLE)
     try:
         config_port = resolve_port(None, env, gw.port, paths.profile)
     except ConfigError as exc:
@@ -925,16 +950,37 @@ async def gather_probe(
                 ssh_identity = ssh_identity or found_identity
     runtime_token = load_runtime_token(paths)
     report = ProbeReport(started_ms, overall_ms, network, [], [])
+    report.discovery_timeout_ms = min(DISCOVERY_BUDGET_MS, overall_ms)
+    report.wide_area_domain = resolve_domain(wide_area_domain_setting(raw), env)
 
     async def body() -> None:
+        nonlocal ssh_target
         ssh_error: str | None = None
         tunnel: SshTunnel | None = None
-        async with contextlib.AsyncExitStack() as stack:
-            if ssh_target:
+        discovered = trio.Event()
+
+        async def discover() -> None:
+            try:
+                report.discovery = await discover_beacons(
+                    report.discovery_timeout_ms,
+                    report.wide_area_domain,
+                    env,
+                    nameservers=nameservers,
+                )
+            finally:
+                discovered.set()
+
+        # The discovery nursery encloses the tunnel's exit stack (proper nesting); discovery
+        # and a configured tunnel start side by side, as the official does.
+        async with trio.open_nursery() as discovery, contextlib.AsyncExitStack() as stack:
+            discovery.start_soon(discover)
+
+            async def start_tunnel(target: str) -> SshTunnel | None:
+                nonlocal ssh_error
                 try:
-                    tunnel = await stack.enter_async_context(
+                    return await stack.enter_async_context(
                         open_ssh_tunnel(
-                            ssh_target,
+                            target,
                             remote_port,
                             ssh_identity,
                             min(1500, overall_ms) / 1000,
@@ -943,6 +989,15 @@ async def gather_probe(
                     )
                 except SshTunnelError as exc:
                     ssh_error = str(exc)
+                    return None
+
+            if ssh_target:
+                tunnel = await start_tunnel(ssh_target)
+            await discovered.wait()
+            if not ssh_target and opts.get("ssh_auto"):
+                ssh_target = pick_auto_ssh_target(report.discovery, env.get("USER") or "")
+                if ssh_target:
+                    tunnel = await start_tunnel(ssh_target)
             targets = list(base_targets)
             if tunnel is not None:
                 tunnel_target = ProbeTarget(
@@ -967,6 +1022,7 @@ async def gather_probe(
             ssh_target=ssh_target,
             ssh_started=tunnel is not None,
             ssh_error=ssh_error,
+            discovery_count=len(report.discovery),
         )
 
     if not handle_signals:
@@ -1044,7 +1100,11 @@ def report_json(report: ProbeReport) -> dict[str, Any]:
         "primaryTargetId": primary.target.id if primary else None,
         "warnings": report.warnings,
         "network": report.network,
-        "discovery": None,
+        "discovery": {
+            "timeoutMs": report.discovery_timeout_ms,
+            "count": len(report.discovery),
+            "beacons": [beacons.probe_view(b) for b in report.discovery],
+        },
         "targets": [
             {
                 "id": p.target.id,
@@ -1115,7 +1175,14 @@ def report_text(report: ProbeReport) -> str:
     if report.warnings:
         lines += ["", "Warning:"]
         lines += [f"- {w['message']}" for w in report.warnings]
-    lines += ["", "Discovery (this machine)", DISCOVERY_UNAVAILABLE, "", "Targets"]
+    lines += ["", "Discovery (this machine)"]
+    domains = "local." + (f" + {report.wide_area_domain}" if report.wide_area_domain else "")
+    count = len(report.discovery)
+    if count:
+        lines.append(f"Found {count} gateway(s) via Bonjour ({domains})")
+    else:
+        lines += [f"Found 0 gateways via Bonjour ({domains})", DISCOVERY_TIP]
+    lines += ["", "Targets"]
     for p in report.probed:
         lines.append(target_header(p.target))
         lines.append(f"  {probe_summary_line(p.probe)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from importlib import resources
 from typing import Any, TextIO
@@ -213,6 +213,16 @@ def request_failure(exc: GatewayRequestError) -> CliFailure:
     return CliFailure("gateway_request_error", exc.message, extra=extra)
 
 
+def target_block_lines(target: Target) -> list[str]:
+    """The official "Gateway target / Source / Config / Bind" block under a failure."""
+    lines = [f"Gateway target: {target.url}", f"Source: {target.url_source}"]
+    if target.config_path is not None:
+        lines.append(f"Config: {target.config_path}")
+    if target.bind_detail:
+        lines.append(target.bind_detail)
+    return lines
+
+
 def report(
     failure: CliFailure,
     *,
@@ -250,11 +260,7 @@ def report(
         if "hint" in failure.extra:
             lines.append(str(failure.extra["hint"]))
         if target is not None:
-            lines += [f"Gateway target: {target.url}", f"Source: {target.url_source}"]
-            if target.config_path is not None:
-                lines.append(f"Config: {target.config_path}")
-            if target.bind_detail:
-                lines.append(target.bind_detail)
+            lines += target_block_lines(target)
         print("\n".join(lines), file=err)
     elif failure.error_type in ("gateway_credentials_required",):
         print(failure.message, file=err)
@@ -263,7 +269,13 @@ def report(
     return failure.exit_code
 
 
-def _target_for(method: str, opts: Mapping[str, Any], env: Mapping[str, str]) -> Target:
+def target_for(
+    method: str,
+    opts: Mapping[str, Any],
+    env: Mapping[str, str],
+    *,
+    has_device_token: Callable[[str], bool] | None = None,
+) -> Target:
     paths = resolve_paths(env)
     try:
         loaded = cfg.load(paths.config_path)
@@ -281,7 +293,8 @@ def _target_for(method: str, opts: Mapping[str, Any], env: Mapping[str, str]) ->
         paths=paths,
         loaded=loaded,
         runtime_token=load_runtime_token(paths),
-        has_device_token=lambda url: device_store(paths).device_token(url, "operator") is not None,
+        has_device_token=has_device_token
+        or (lambda url: device_store(paths).device_token(url, "operator") is not None),
     )
 
 
@@ -309,7 +322,7 @@ def run_rpc(
             except ValueError:
                 raise CliFailure("cli_error", "--params must be valid JSON.") from None
         timeout_ms = parse_timeout(opts.get("timeout"), DEFAULT_TIMEOUT_MS)
-        target = _target_for(method, opts, env)
+        target = target_for(method, opts, env)
         store = device_store(resolve_paths(env))
         try:
             _, payload = trio.run(

@@ -21,8 +21,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+import signal
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -44,6 +46,7 @@ from openclaw_gateway.cli.run_checks import (
     start_guard_errors,
     weak_secret_error,
 )
+from openclaw_gateway.discovery.runtime import plan_discovery
 from openclaw_gateway.errors import (
     EXIT_CONFIG,
     EXIT_FAILURE,
@@ -53,7 +56,7 @@ from openclaw_gateway.errors import (
     StartupError,
     UsageError,
 )
-from openclaw_gateway.logs import WS_STYLES, FileLog, Logger, Redactor, default_log_path
+from openclaw_gateway.logs import WS_STYLES, FileLog, Logger, Redactor, configured_log_path
 from openclaw_gateway.netbind import (
     BindPlan,
     bind_host,
@@ -69,6 +72,8 @@ from openclaw_gateway.paths import (
     resolve_paths,
     resolve_port,
 )
+from openclaw_gateway.ports import Listener
+from openclaw_gateway.restart import SignalObserver, restart_mode, service_supervisor
 
 
 @attrs.frozen
@@ -116,6 +121,10 @@ class _Exit(Exception):
         self.code = code
 
 
+class _Restart(Exception):
+    """The run ended for an in-process restart; everything it held is released."""
+
+
 # -- the command -----------------------------------------------------------------------------
 
 
@@ -127,11 +136,7 @@ def _open_logger(
     ws_style: str,
     redactor: Redactor,
 ) -> tuple[Logger, Path | None]:
-    target: Path | None = (
-        Path(config.logging.file).expanduser()
-        if config.logging.file
-        else default_log_path(paths.profile, dt.datetime.now())
-    )
+    target: Path | None = configured_log_path(config.logging.file, paths.profile, dt.datetime.now())
     file_log: FileLog | None = None
     if target is not None:
         file_log = FileLog(target, config.logging.max_file_bytes or 100 * 1024 * 1024)
@@ -157,21 +162,43 @@ def _log_level(env: Mapping[str, str], config: cfg.Config) -> str:
 
 
 def run_gateway_command(opts: RunOptions, env: dict[str, str]) -> int:
+    """The checks and the run; a SIGUSR2 restart redoes all of it (same pid, same flags).
+
+    Each round reloads the config from disk and re-checks it, so a config that became invalid
+    fails the restart exactly as it would fail a start. The round before it has released the
+    state lock, the store, the listeners and the runtime token (regenerated, as the official
+    warning says), so nothing is carried over but the flags, the console and the redactor.
+    """
     redactor = Redactor([opts.token, opts.password])
     console = Logger(redactor=redactor, verbose=opts.verbose, level=_log_level(env, cfg.Config()))
     out = RuntimeConsole(redactor)
+    observer = SignalObserver(time.monotonic)
+    # A SIGUSR2 between two rounds (no trio receiver installed) must not kill the process.
     try:
-        return _run(opts, env, redactor, console, out)
-    except _Exit as done:
-        return done.code
-    except UsageError as exc:
-        out.error(str(exc))
-        return exc.exit_code
-    except GatewayError as exc:
-        out.error(f"Gateway failed to start: {exc}")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return EXIT_OK
+        previous = signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+        installed = True
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        previous, installed = None, False
+    try:
+        while True:
+            try:
+                return _run(opts, env, redactor, console, out, observer)
+            except _Restart:
+                # Never wipe the dev config or kill listeners again on a restart.
+                opts = attrs.evolve(opts, reset=False, force=False)
+            except _Exit as done:
+                return done.code
+            except UsageError as exc:
+                out.error(str(exc))
+                return exc.exit_code
+            except GatewayError as exc:
+                out.error(f"Gateway failed to start: {exc}")
+                return exc.exit_code
+            except KeyboardInterrupt:
+                return EXIT_OK
+    finally:
+        if installed:
+            signal.signal(signal.SIGUSR2, previous)
 
 
 def _fail(out: RuntimeConsole, message: str, code: int) -> _Exit:
@@ -185,6 +212,7 @@ def _run(
     redactor: Redactor,
     console: Logger,
     out: RuntimeConsole,
+    observer: SignalObserver,
 ) -> int:
     dev_mode = opts.dev or (env.get("OPENCLAW_PROFILE") or "").strip().lower() == "dev"
     if opts.reset and not dev_mode:
@@ -332,7 +360,7 @@ def _run(
     prepared = _Prepared(
         opts, env, paths, loaded, auth, tailscale, bind_mode, host, port, ws_style, container
     )
-    return _start(prepared, redactor, console, out)
+    return _start(prepared, redactor, console, out, observer)
 
 
 def _start_failure(out: RuntimeConsole, message: str, code: int) -> _Exit:
@@ -342,7 +370,13 @@ def _start_failure(out: RuntimeConsole, message: str, code: int) -> _Exit:
     return _Exit(code)
 
 
-def _start(p: _Prepared, redactor: Redactor, console: Logger, out: RuntimeConsole) -> int:
+def _start(
+    p: _Prepared,
+    redactor: Redactor,
+    console: Logger,
+    out: RuntimeConsole,
+    observer: SignalObserver,
+) -> int:
     """Start-up refusals (official "Gateway failed to start" stage), then the lock and serve."""
     opts, paths, loaded, auth = p.opts, p.paths, p.loaded, p.auth
     gw = loaded.config.gateway
@@ -389,13 +423,18 @@ def _start(p: _Prepared, redactor: Redactor, console: Logger, out: RuntimeConsol
         )
         raise _Exit(exc.exit_code) from None
     try:
-        return _serve(p, bind_plan, redactor, console, out)
+        return _serve(p, bind_plan, redactor, console, out, observer)
     finally:
         lock.release()
 
 
 def _serve(
-    p: _Prepared, bind_plan: BindPlan, redactor: Redactor, console: Logger, out: RuntimeConsole
+    p: _Prepared,
+    bind_plan: BindPlan,
+    redactor: Redactor,
+    console: Logger,
+    out: RuntimeConsole,
+    observer: SignalObserver,
 ) -> int:
     opts, env, paths, loaded, auth, port = p.opts, p.env, p.paths, p.loaded, p.auth, p.port
     from openclaw_gateway.lock import StateLockError
@@ -449,9 +488,21 @@ def _serve(
         cron_skip_missed=_cron_option(loaded.config.raw, "skipMissedJobs", False),
         tailscale_mode=p.tailscale,
         tailscale_reset_on_exit=opts.tailscale_reset_on_exit or gw.tailscale.reset_on_exit,
+        restart_allowed=_restart_allowed(loaded.config.raw),
+        signal_observer=observer,
+        discovery=plan_discovery(
+            loaded.config.raw,
+            env,
+            port=port,
+            bind=bind_plan,
+            state_dir=paths.state_dir,
+            config_path=paths.config_path,
+            container=p.container,
+        ),
     )
+    outcome = "stop"
     try:
-        trio.run(run_gateway, settings)
+        outcome = trio.run(run_gateway, settings)
     except StateLockError as exc:
         out.error(
             f"Gateway failed to start: {exc}\nIf the gateway is supervised, stop it with: "
@@ -470,13 +521,43 @@ def _serve(
             if owners:
                 for line in describe_owners(port, owners).splitlines():
                     out.error(line)
-            raise _Exit(exc.exit_code) from None
+            raise _Exit(_port_conflict_code(exc.exit_code, owners, p.env)) from None
         raise _start_failure(out, str(exc), exc.exit_code) from None
     finally:
         if runtime_token_path is not None:
             runtime_token_path.unlink(missing_ok=True)
+        if outcome == "restart":
+            mode = restart_mode(env)
+            logger.info("gateway", mode.log_line)
+            if mode.in_process:
+                outcome = "again"
         logger.close()
+    if outcome == "again":
+        raise _Restart
+    # A stop, or a restart that a service manager performs (it restarts after a clean exit).
     return EXIT_OK
+
+
+def _restart_allowed(raw: Mapping[str, object]) -> bool:
+    """commands.restart: only an explicit false blocks an external SIGUSR2 (official)."""
+    section = raw.get("commands")
+    return not (isinstance(section, dict) and section.get("restart") is False)
+
+
+def _port_conflict_code(code: int, owners: Sequence[Listener], env: Mapping[str, str]) -> int:
+    """Under a service manager, another gateway on the port is exit 78, not 1 (cli.md §7).
+
+    The unit has `Restart=always` + `RestartPreventExitStatus=78`: exiting 1 because a
+    gateway already serves the port would restart us every 5 s forever. In the foreground the
+    official exit 1 stays.
+    """
+    from openclaw_gateway.service.detached import looks_like_gateway, proc_cmdline
+
+    if service_supervisor(env) is None:
+        return code
+    if any(looks_like_gateway(proc_cmdline(owner.pid)) for owner in owners):
+        return EXIT_CONFIG
+    return code
 
 
 def _cron_option(raw: Mapping[str, object], key: str, default: bool) -> bool:

@@ -1,9 +1,9 @@
 """`gateway status`: service + config + port + RPC probe report (cli.md §1.5).
 
-Service management does not exist in this build yet (it comes with a later issue): the
-service part says so honestly (`service management not available in this build`, never
-"loaded"). The rest follows the official command: config paths, the gateway's bind/port/probe
-URL, who listens on the port (from /proc), and a probe:
+The service part comes from openclaw_gateway/service (manager.describe): systemd unit or
+LaunchAgent (enabled/loaded, pid, state, last exit), or, without a service manager, the
+detached gateway `gateway start` recorded. The rest follows the official command: config
+paths, the gateway's bind/port/probe URL, who listens on the port (from /proc), and a probe:
 
 - default: a WS connect as `cli`/`probe` (protocol 3..4, scopes [operator.read]) — the
   "Connectivity probe", capability from hello-ok's auth.scopes;
@@ -60,10 +60,9 @@ from openclaw_gateway.logs import Redactor, default_log_path
 from openclaw_gateway.paths import Paths, parse_port, resolve_paths, resolve_port
 
 DEFAULT_TIMEOUT_MS = 10_000
-SERVICE_LABEL = "service management not available in this build"
 SERVICE_DETAIL = (
-    "Service management is not available in this build yet (it comes in a later release). "
-    "Restart a Gateway you launched manually yourself after an update."
+    "No supported service manager detected. Restart the Gateway you launched manually after "
+    "the update."
 )
 DIAGNOSTIC_ONLY = " (diagnostic only, not the probe target)"
 REQUIRE_RPC_NEEDS_PROBE = (
@@ -385,23 +384,43 @@ def _config_summary(paths: Paths) -> tuple[dict[str, Any], cfg.Config]:
     return summary, loaded.config
 
 
-def _service_block() -> dict[str, Any]:
-    return {
-        "inspectionReason": "service-manager-unavailable",
-        "label": SERVICE_LABEL,
-        "loaded": False,
-        "loadState": {"status": "not-loaded"},
-        "loadedText": "enabled",
-        "notLoadedText": "disabled",
-        "targetRole": "diagnostic-only",
-        "command": None,
-        "runtime": {
-            "status": "unknown",
-            "inspectionReason": "service-manager-unavailable",
-            "detail": SERVICE_DETAIL,
-        },
-        "configAudit": {"ok": True, "issues": []},
-    }
+def _service_block(env: Mapping[str, str]) -> dict[str, Any]:
+    from openclaw_gateway.service.manager import Context, describe
+
+    block = describe(Context(env=dict(env)))
+    if block.get("inspectionReason") == "service-manager-unavailable":
+        block["targetRole"] = "diagnostic-only"
+    return block
+
+
+def _extra_services(env: Mapping[str, str]) -> list[dict[str, Any]]:
+    from openclaw_gateway.service.manager import Context, extra_services
+
+    return extra_services(Context(env=dict(env)))
+
+
+def format_runtime(runtime: Mapping[str, Any]) -> str:
+    """The official formatRuntimeStatus: `running (pid 42, state active, sub running, …)`."""
+    status = str(runtime.get("status") or "unknown")
+    details = []
+    if runtime.get("pid"):
+        details.append(f"pid {runtime['pid']}")
+    state = runtime.get("state")
+    if state and str(state).lower() != status.lower():
+        details.append(f"state {state}")
+    if runtime.get("subState"):
+        details.append(f"sub {runtime['subState']}")
+    if runtime.get("lastExitStatus") is not None:
+        code = runtime["lastExitStatus"]
+        names = {129: "SIGHUP", 130: "SIGINT", 137: "SIGKILL", 143: "SIGTERM"}
+        details.append(f"last exit {code}" + (f" ({names[code]})" if code in names else ""))
+    if runtime.get("lastRunResult"):
+        details.append(f"last run {runtime['lastRunResult']}")
+    if runtime.get("restarts"):
+        details.append(f"restarts {runtime['restarts']}")
+    if runtime.get("detail"):
+        details.append(" ".join(str(runtime["detail"]).split()))
+    return f"{status} ({', '.join(details)})" if details else status
 
 
 def _log_file(config: cfg.Config, paths: Paths) -> str:
@@ -519,7 +538,7 @@ async def gather_status(opts: Mapping[str, Any], env: Mapping[str, str]) -> dict
     status: dict[str, Any] = {
         "cli": {"version": __version__, **({"entrypoint": sys.argv[0]} if sys.argv[0] else {})},
         "logFile": log_file,
-        "service": _service_block(),
+        "service": _service_block(env),
         "config": {"cli": config_summary, "daemon": dict(config_summary)},
         "gateway": gateway,
         "port": port_status,
@@ -528,7 +547,7 @@ async def gather_status(opts: Mapping[str, Any], env: Mapping[str, str]) -> dict
         status["portCli"] = port_cli
     if rpc is not None:
         status["rpc"] = rpc
-    status["extraServices"] = []
+    status["extraServices"] = _extra_services(env) if opts.get("deep") else []
     return status
 
 
@@ -554,7 +573,20 @@ def print_status(
 
     service = status["service"]
     rpc = status.get("rpc")
-    log(f"Service: {service['label']}{DIAGNOSTIC_ONLY}")
+    diagnostic = DIAGNOSTIC_ONLY if service.get("targetRole") == "diagnostic-only" else ""
+    loaded = service["loadedText"] if service["loaded"] else service["notLoadedText"]
+    if service.get("mode") == "detached":
+        head = f"no supported service manager detected; detached gateway {loaded}"
+    elif service.get("inspectionReason") == "service-manager-unavailable":
+        head = f"{service['label']} (unavailable)"
+    else:
+        head = f"{service['label']} ({loaded})"
+    log(f"Service: {head}{diagnostic}")
+    command = service.get("command") or {}
+    if command.get("programArguments"):
+        log(f"Command: {' '.join(command['programArguments'])}")
+    if command.get("sourcePath"):
+        log(f"Service file: {_short(command['sourcePath'], env)}")
     if status.get("logFile"):
         log(f"File logs: {_short(status['logFile'], env)}")
     log()
@@ -590,7 +622,7 @@ def print_status(
                 f"Gateway is version {server_version}."
             )
         log()
-    log(f"Runtime: {service['runtime']['status']}{DIAGNOSTIC_ONLY}")
+    log(f"Runtime: {format_runtime(service['runtime'])}{diagnostic}")
     if rpc is not None:
         label = "Read probe:" if rpc["kind"] == "read" else "Connectivity probe:"
         if rpc["ok"]:
@@ -614,7 +646,8 @@ def print_status(
         if capability:
             log(f"Capability: {capability.replace('_', '-')}")
         log()
-    error(SERVICE_DETAIL)
+    if service.get("mode") == "detached" and not service["loaded"]:
+        error(SERVICE_DETAIL)
     log()
     port = status.get("port")
     if port and port["status"] not in (None, "free") and not (rpc and rpc["ok"]):
@@ -624,6 +657,15 @@ def print_status(
         addresses = list(dict.fromkeys(x["address"] for x in port["listeners"] if x["address"]))
         if addresses:
             log(f"Listening: {', '.join(addresses)}")
+    extras = status.get("extraServices") or []
+    if extras:
+        log("Other gateway-like services detected (best effort):")
+        for svc in extras:
+            log(f"- {svc['label']} ({svc['scope']}, {svc['detail']})")
+        for svc in extras:
+            flag = "--user " if svc["scope"] == "user" else ""
+            log(f"Inspection hint: systemctl {flag}status {svc['label']}")
+        log()
     port_cli = status.get("portCli")
     if port_cli and (not port or port_cli["port"] != port["port"]):
         log(f"Note: CLI config resolves gateway port={port_cli['port']} ({port_cli['status']}).")

@@ -15,10 +15,13 @@ from openclaw_gateway.cli.status_cmd import status_main
 
 
 def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """A throwaway HOME (no config) and nothing else from the real environment."""
+    """A throwaway HOME (no config) and nothing else from the real environment.
+
+    OPENCLAW_DISABLE_BONJOUR=1: probe's mDNS browse must never multicast from the host
+    namespace (tests/discovery runs it inside network namespaces instead)."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    return {"HOME": str(home), "USER": "tester", **extra}
+    return {"HOME": str(home), "USER": "tester", "OPENCLAW_DISABLE_BONJOUR": "1", **extra}
 
 
 def write_config(env: dict[str, str], config: dict[str, Any]) -> Path:

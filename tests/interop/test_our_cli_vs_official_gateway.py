@@ -124,7 +124,8 @@ def official(official_path: str, tmp_path_factory: pytest.TempPathFactory) -> Of
 def ours(tmp_path: Path, *args: str) -> tuple[int, str, str]:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    env = _clean_env() | {"HOME": str(home)}
+    # No mDNS from the host namespace (our probe browses in process; see tests/discovery).
+    env = _clean_env() | {"HOME": str(home), "OPENCLAW_DISABLE_BONJOUR": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "openclaw_gateway", *args],
         env=env,

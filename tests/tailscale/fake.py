@@ -8,7 +8,10 @@ A recording fake `sudo` sits beside it; its calls are logged as ["sudo", ...].
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -59,6 +62,8 @@ if args[1:] == ["reset"]:
     sys.exit(0)
 if args and args[0] in ("serve", "funnel"):
     claim = CONF.get("claim", "ready")
+    with open(os.path.join(HERE, "claims.pids"), "a") as fh:  # for the test's cleanup
+        fh.write(str(os.getpid()) + "\n")
 
     def on_term(signum, frame):
         try:
@@ -128,6 +133,16 @@ class FakeTailscale:
     def commands(self) -> list[list[str]]:
         """Calls without the SIGTERM records."""
         return [c for c in self.calls() if c[:1] != ["SIGTERM"]]
+
+    def kill_claims(self) -> None:
+        """SIGKILL any claim still alive: a test that SIGKILLs its gateway orphans the claim
+        (its own process group, as in production), and a failing test must not leak it."""
+        pids = self.directory / "claims.pids"
+        if not pids.exists():
+            return
+        for line in pids.read_text().split():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(line), signal.SIGKILL)
 
     def claim_port(self) -> int:
         """The port the (last) route claim pointed Tailscale at: the managed ingress."""

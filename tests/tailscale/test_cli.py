@@ -79,6 +79,7 @@ def test_gateway_run_tailscale_serve_claims_and_releases(
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+        fake.kill_claims()  # only matters when the test failed before the clean SIGTERM
     assert fake.calls()[5:] == [["SIGTERM", "serve", "listener=closed"], ["serve", "reset"]]
     assert "[shutdown] completed cleanly" in out.read_text()
     assert "[tailscale] serve reset" in out.read_text()
