@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 import trio
@@ -35,7 +36,6 @@ from openclaw_gateway.auth import AuthPolicy, safe_equal
 from openclaw_gateway.connection import TICK_INTERVAL_MS, Deps, handle_connection
 from openclaw_gateway.cron.scheduler import run_scheduler
 from openclaw_gateway.cron.zones import host_timezone
-from openclaw_gateway.discovery.announcer import Announcer
 from openclaw_gateway.discovery.runtime import DiscoveryPlan, run_discovery
 from openclaw_gateway.errors import GatewayError
 from openclaw_gateway.hub import MAX_BUFFERED_BYTES, Hub
@@ -61,6 +61,9 @@ from openclaw_gateway.sdnotify import run_notifier
 from openclaw_gateway.server import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.store import Store
 from openclaw_gateway.tailscale import run_tailscale
+
+if TYPE_CHECKING:
+    from openclaw_gateway.discovery.announcer import Announcer
 
 DRAIN_TIMEOUT = 5.0
 CLEANUP_TIMEOUT = 2.0
