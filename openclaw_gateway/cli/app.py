@@ -551,7 +551,32 @@ def prepare(argv: list[str]) -> tuple[int | None, list[str]]:
         return exc.exit_code, []
     _ENV.clear()
     _ENV.update(env)
-    return None, list(scanned.argv)
+    return None, list(_hoist_gateway_options(scanned.argv))
+
+
+def _option_shapes(command: App) -> dict[str, bool]:
+    """--option -> takes a value, read from the command's own parameter definitions."""
+    shapes: dict[str, bool] = {}
+    for argument in command.assemble_argument_collection():
+        takes_value = argument.token_count()[0] > 0
+        for name in argument.names:
+            if name.startswith("--"):
+                shapes[name] = takes_value
+    return shapes
+
+
+def _hoist_gateway_options(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """`gateway --port N status` -> `gateway status --port N` (cli.md §0, commander style)."""
+    from openclaw_gateway.cli.argv import command_index, hoist_parent_options
+
+    start = command_index(argv)
+    if start is None or argv[start] != "gateway" or start + 1 >= len(argv):
+        return argv
+    if not argv[start + 1].startswith("-") or argv[start + 1] in ("-h", "--help"):
+        return argv  # the common case: nothing written before the subcommand
+    names = [name for name in gateway if not name.startswith("-") and name != "run"]
+    subcommands = {name: _option_shapes(gateway[name]) for name in names}
+    return hoist_parent_options(argv, _option_shapes(gateway["run"]), subcommands)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -562,8 +587,57 @@ def main(argv: list[str] | None = None) -> None:
     failed, rest = prepare(list(tokens))
     if failed is not None:
         sys.exit(failed)
-    code = app.meta(rest, result_action="return_value")
+    from cyclopts.exceptions import CycloptsError
+
+    try:
+        code = app.meta(rest, result_action="return_value", exit_on_error=False, print_error=False)
+    except CycloptsError as exc:
+        sys.exit(_usage_error(exc))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error(exc: Exception) -> int:
+    """A command line we cannot parse: the official (commander-based) wording, exit 1."""
+    from cyclopts.exceptions import (
+        MissingArgumentError,
+        UnknownCommandError,
+        UnknownOptionError,
+        UnusedCliTokensError,
+    )
+
+    chain = [word for word in (getattr(exc, "command_chain", None) or ()) if word != "openclaw"]
+    command = " ".join(["openclaw", *chain])
+    unused = list(getattr(exc, "unused_tokens", None) or [])
+    lines: list[str]
+    if isinstance(exc, UnknownOptionError):
+        lines = [f'OpenClaw does not recognize option "{exc.token.keyword or exc.token.value}".']
+    elif isinstance(exc, UnknownCommandError) and not chain and unused:
+        lines = [f'OpenClaw does not know the command "{unused[0]}".']
+    elif isinstance(exc, (UnknownCommandError, UnusedCliTokensError)) and chain in (
+        ["gateway"],
+        ["config"],
+        ["daemon"],
+    ):
+        # A word after a command group that is none of its subcommands.
+        lines = [f'OpenClaw {" ".join(chain)} has no command "{unused[0] if unused else ""}".']
+    elif isinstance(exc, UnusedCliTokensError):
+        lines = ["Too many arguments for this command."]
+    elif isinstance(exc, MissingArgumentError) and exc.argument is not None:
+        name = exc.argument.name.lstrip("-")
+        if exc.keyword:
+            lines = [
+                "OpenClaw could not parse this command: "
+                f"option '{exc.keyword} <{name}>' argument missing"
+            ]
+        else:
+            lines = [f'Missing required argument "{name}".']
+    else:
+        lines = [f"OpenClaw could not parse this command: {' '.join(str(exc).split())}"]
+    lines.append(f"Try: {command} --help")
+    if 'command "' in lines[0]:  # an unknown command also points at the docs
+        lines.append("Docs: https://docs.openclaw.ai/cli")
+    print("\n".join(lines), file=sys.stderr)
+    return 1
 
 
 def main_gateway(argv: list[str] | None = None) -> None:

@@ -130,3 +130,50 @@ def test_meta_app_alone_still_honours_the_profile_options(
     code = app.meta(["--dev", "--profile", "x", "gateway"], result_action="return_value")
     assert code == 2
     assert capsys.readouterr().err == "[openclaw] Cannot combine --dev with --profile\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["gateway", "health", "--bogus"],
+            'OpenClaw does not recognize option "--bogus".\nTry: openclaw gateway health --help',
+        ),
+        (
+            ["gateway", "status", "--timeout"],
+            "OpenClaw could not parse this command: option '--timeout <timeout>' argument "
+            "missing\nTry: openclaw gateway status --help",
+        ),
+        (
+            ["gateway", "call"],
+            'Missing required argument "method".\nTry: openclaw gateway call --help',
+        ),
+        (
+            ["gateway", "call", "health", "extra"],
+            "Too many arguments for this command.\nTry: openclaw gateway call --help",
+        ),
+        (
+            ["gateway", "nosuch"],
+            'OpenClaw gateway has no command "nosuch".\nTry: openclaw gateway --help\n'
+            "Docs: https://docs.openclaw.ai/cli",
+        ),
+        (
+            ["nosuch"],
+            'OpenClaw does not know the command "nosuch".\nTry: openclaw --help\n'
+            "Docs: https://docs.openclaw.ai/cli",
+        ),
+    ],
+)
+def test_usage_errors_use_the_official_wording_and_exit_1(
+    argv: list[str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(SystemExit) as exited:
+        app_mod.main(argv)
+    assert exited.value.code == 1
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", message + "\n")

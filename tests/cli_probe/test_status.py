@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -189,3 +191,23 @@ async def test_run_status_sync_entry_point(gateway: RunningGateway, tmp_path: Pa
             lambda: run_status(opts, cli_env(tmp_path), out=out, err=err)
         )
     assert code == 0 and json.loads(out.getvalue())["rpc"]["ok"] is True
+
+
+async def test_options_before_the_subcommand_reach_it(
+    gateway: RunningGateway, tmp_path: Path
+) -> None:
+    """`openclaw gateway --port N --token T status` (cli.md §0: parent options, commander)."""
+    argv = ["gateway", "--port", str(gateway.port), "--token", TOKEN, "status", "--json"]
+    with trio.fail_after(30):
+        done = await trio.run_process(
+            [sys.executable, "-m", "openclaw_gateway", *argv],
+            env=cli_env(tmp_path),
+            stdin=subprocess.DEVNULL,
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert (body["gateway"]["port"], body["gateway"]["portSource"]) == (gateway.port, "cli")
+    assert body["rpc"]["ok"] is True and body["rpc"]["url"] == gateway.url

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openclaw_gateway.cli.argv import ArgumentError, scan_profile_args
+from openclaw_gateway.cli.argv import ArgumentError, hoist_parent_options, scan_profile_args
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,40 @@ def test_scan_errors_exit_2(argv: list[str], message: str) -> None:
         scan_profile_args(argv)
     assert str(info.value) == message
     assert info.value.exit_code == 2
+
+
+PARENT = {"--port": True, "--token": True, "--bind": True, "--force": False, "--dev": False}
+SUBS = {
+    "status": {"--port": True, "--token": True, "--json": False, "--no-probe": False},
+    "call": {"--port": True, "--token": True, "--params": True, "--json": False},
+    "stop": {"--force": False, "--json": False},
+}
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        # Options written before the subcommand reach it (commander's parent options).
+        (
+            ["gateway", "--port", "19001", "status", "--json"],
+            ["gateway", "status", "--port", "19001", "--json"],
+        ),
+        (["gateway", "--port=19001", "status"], ["gateway", "status", "--port=19001"]),
+        (
+            ["--log-level", "debug", "gateway", "--token", "t", "call", "health"],
+            ["--log-level", "debug", "gateway", "call", "--token", "t", "health"],
+        ),
+        (["gateway", "--force", "stop"], ["gateway", "stop", "--force"]),
+        (["gateway", "--json", "status"], ["gateway", "status", "--json"]),
+        # A run option the subcommand does not take is ignored there, as by the official.
+        (["gateway", "--bind", "lan", "status"], ["gateway", "status"]),
+        # Unknown everywhere: left where it was, for the parser to report.
+        (["gateway", "--bogus", "status"], ["gateway", "--bogus", "status"]),
+        # Nothing to do: plain run options, or nothing before the subcommand.
+        (["gateway", "--port", "19001"], ["gateway", "--port", "19001"]),
+        (["gateway", "status", "--port", "1"], ["gateway", "status", "--port", "1"]),
+        (["config", "--port", "1", "status"], ["config", "--port", "1", "status"]),
+    ],
+)
+def test_parent_options_move_behind_the_subcommand(argv: list[str], expected: list[str]) -> None:
+    assert list(hoist_parent_options(tuple(argv), PARENT, SUBS)) == expected
