@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -259,3 +262,61 @@ async def raw_http(port: int, data: bytes) -> bytes:
                 break
             received += chunk
     return bytes(received)
+
+
+@attrs.define
+class GatewayProcess:
+    """A real `openclaw gateway run` child and the files its output goes to."""
+
+    process: trio.Process
+    stdout: Path
+    stderr: Path
+
+    def output(self) -> str:
+        return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
+
+
+@asynccontextmanager
+async def launch_gateway(
+    args: Sequence[str], env: Mapping[str, str], out_dir: Path, name: str = "gw"
+) -> AsyncIterator[GatewayProcess]:
+    """`python -m openclaw_gateway gateway run <args>`; killed on the way out if still alive
+    (a failing test must not leak it)."""
+    argv = [sys.executable, "-m", "openclaw_gateway", "gateway", "run", *args]
+    out_path, err_path = out_dir / f"{name}.stdout", out_dir / f"{name}.stderr"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        async with trio.open_nursery() as nursery:
+            process: trio.Process = await nursery.start(
+                partial(
+                    trio.run_process,
+                    argv,
+                    env=dict(env),
+                    stdin=b"",
+                    stdout=out,
+                    stderr=err,
+                    check=False,
+                )
+            )
+            try:
+                yield GatewayProcess(process, out_path, err_path)
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    with trio.move_on_after(5, shield=True):
+                        await process.wait()
+
+
+async def wait_http_ok(gw: GatewayProcess, port: int, path: str = "/healthz") -> None:
+    """Poll `path` until it answers 200; fails at once if the process exits (bound the caller
+    with fail_after)."""
+    while True:
+        if gw.process.returncode is not None:
+            raise AssertionError(f"gateway exited {gw.process.returncode}:\n{gw.output()}")
+        try:
+            reply = await http_request(port, "GET", path)
+        except OSError:
+            await trio.sleep(0.05)
+            continue
+        if reply.status == 200:
+            return
+        await trio.sleep(0.05)

@@ -11,16 +11,22 @@ import json
 import os
 import signal
 import socket
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 
 import attrs
 import trio
 
-from tests.integration.support import free_port, http_request, read_until_closed, ws_connected
+from tests.integration.support import (
+    GatewayProcess,
+    free_port,
+    http_request,
+    launch_gateway,
+    read_until_closed,
+    wait_http_ok,
+    ws_connected,
+)
 
 CLI_TOKEN = "cli-subprocess-token-5f3a9c2e7d"
 START_BOUND = 30  # a cold interpreter start on a loaded machine
@@ -54,69 +60,13 @@ def make_home(tmp_path: Path) -> Home:
     return home
 
 
-@attrs.define
-class Gateway:
-    process: trio.Process
-    stdout: Path
-    stderr: Path
-
-    def output(self) -> str:
-        return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
-
-
 @asynccontextmanager
-async def launch(home: Home, port: int, name: str = "gw") -> AsyncIterator[Gateway]:
-    """Run the CLI; on the way out a process still alive is killed (test failure path)."""
-    argv = [
-        sys.executable,
-        "-m",
-        "openclaw_gateway",
-        "gateway",
-        "run",
-        "--port",
-        str(port),
-        "--bind",
-        "loopback",
-        "--allow-unconfigured",
-        "--token",
-        CLI_TOKEN,
-    ]
-    out_path = home.root.parent / f"{name}.stdout"
-    err_path = home.root.parent / f"{name}.stderr"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        async with trio.open_nursery() as nursery:
-            process: trio.Process = await nursery.start(
-                partial(
-                    trio.run_process,
-                    argv,
-                    env=home.env(),
-                    stdin=b"",
-                    stdout=out,
-                    stderr=err,
-                    check=False,
-                )
-            )
-            try:
-                yield Gateway(process, out_path, err_path)
-            finally:
-                if process.returncode is None:
-                    process.kill()
-                    with trio.move_on_after(5, shield=True):
-                        await process.wait()
-
-
-async def wait_ready(gw: Gateway, port: int) -> None:
-    """Poll /healthz until it answers (bound with fail_after)."""
-    while True:
-        if gw.process.returncode is not None:
-            raise AssertionError(f"gateway exited {gw.process.returncode}:\n{gw.output()}")
-        try:
-            reply = await http_request(port, "GET", "/healthz")
-        except OSError:
-            await trio.sleep(0.05)
-            continue
-        if reply.status == 200:
-            return
+async def launch(home: Home, port: int, name: str = "gw") -> AsyncIterator[GatewayProcess]:
+    args = ["--port", str(port), "--bind", "loopback", "--allow-unconfigured"]
+    async with launch_gateway(
+        [*args, "--token", CLI_TOKEN], home.env(), home.root.parent, name
+    ) as gw:
+        yield gw
 
 
 def _read(path: Path) -> str:
@@ -130,7 +80,7 @@ async def test_sigterm_sends_shutdown_then_1012_and_exits_0(
     port = free_port()
     async with launch(home, port) as gw:
         with trio.fail_after(START_BOUND):
-            await wait_ready(gw, port)
+            await wait_http_ok(gw, port)
         with trio.fail_after(STOP_BOUND):
             async with ws_connected(nursery, port, auth={"token": CLI_TOKEN}) as client:
                 res = await client.call("health")
@@ -161,7 +111,7 @@ async def test_second_gateway_on_the_same_state_dir_exits_78(tmp_path: Path) -> 
     first_port, second_port = free_port(), free_port()
     async with launch(home, first_port, "first") as first:
         with trio.fail_after(START_BOUND):
-            await wait_ready(first, first_port)
+            await wait_http_ok(first, first_port)
         async with launch(home, second_port, "second") as second:
             with trio.fail_after(START_BOUND):
                 second_code = await second.process.wait()

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +20,12 @@ import trio
 
 from tests.cli.support import cli, unstamp
 from tests.integration.support import (
+    GatewayProcess,
     free_port,
     http_request,
+    launch_gateway,
     read_until_closed,
+    wait_http_ok,
     ws_client,
     ws_connected,
 )
@@ -71,55 +72,10 @@ class Home:
         return [json.loads(line)["message"] for line in self.log_file.read_text().splitlines()]
 
 
-@attrs.define
-class Gateway:
-    process: trio.Process
-    stdout: Path
-    stderr: Path
-
-    def output(self) -> str:
-        return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")
-
-
 @asynccontextmanager
-async def launch(home: Home, env: dict[str, str]) -> AsyncIterator[Gateway]:
-    argv = [sys.executable, "-m", "openclaw_gateway", "gateway", "run", "--bind", "loopback"]
-    out_path, err_path = home.root.parent / "gw.stdout", home.root.parent / "gw.stderr"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        async with trio.open_nursery() as nursery:
-            process: trio.Process = await nursery.start(
-                partial(
-                    trio.run_process,
-                    argv,
-                    env=env,
-                    stdin=b"",
-                    stdout=out,
-                    stderr=err,
-                    check=False,
-                )
-            )
-            try:
-                yield Gateway(process, out_path, err_path)
-            finally:
-                if process.returncode is None:
-                    process.kill()
-                    with trio.move_on_after(5, shield=True):
-                        await process.wait()
-
-
-async def wait_ready(gw: Gateway, port: int) -> None:
-    """Poll /readyz on `port` until it answers 200 (bound with fail_after)."""
-    while True:
-        if gw.process.returncode is not None:
-            raise AssertionError(f"gateway exited {gw.process.returncode}:\n{gw.output()}")
-        try:
-            reply = await http_request(port, "GET", "/readyz")
-        except OSError:
-            await trio.sleep(0.05)
-            continue
-        if reply.status == 200:
-            return
-        await trio.sleep(0.05)
+async def launch(home: Home, env: dict[str, str]) -> AsyncIterator[GatewayProcess]:
+    async with launch_gateway(["--bind", "loopback"], env, home.root.parent) as gw:
+        yield gw
 
 
 def make_home(tmp_path: Path) -> Home:
@@ -136,7 +92,7 @@ async def test_sigusr2_restarts_in_process_with_the_config_reloaded(
     home.write_config(first_port, TOKEN_A)
     async with launch(home, home.env()) as gw:
         with trio.fail_after(START_BOUND):
-            await wait_ready(gw, first_port)
+            await wait_http_ok(gw, first_port, "/readyz")
         pid = gw.process.pid
         with trio.fail_after(STOP_BOUND):
             async with ws_connected(nursery, first_port, auth={"token": TOKEN_A}) as client:
@@ -151,7 +107,7 @@ async def test_sigusr2_restarts_in_process_with_the_config_reloaded(
             {"reason": "gateway restarting", "restartExpectedMs": 1500}
         ]
         with trio.fail_after(START_BOUND):
-            await wait_ready(gw, second_port)
+            await wait_http_ok(gw, second_port, "/readyz")
         assert gw.process.returncode is None  # the same process serves again
         with trio.fail_after(STOP_BOUND):
             async with ws_connected(nursery, second_port, auth={"token": TOKEN_B}) as client:
@@ -192,7 +148,7 @@ async def test_sigusr2_under_systemd_exits_0_for_the_service_manager(tmp_path: P
     home.write_config(port, TOKEN_A)
     async with launch(home, home.env(INVOCATION_ID="0123456789abcdef")) as gw:
         with trio.fail_after(START_BOUND):
-            await wait_ready(gw, port)
+            await wait_http_ok(gw, port, "/readyz")
         with trio.fail_after(STOP_BOUND):
             gw.process.send_signal(signal.SIGUSR2)
             code = await gw.process.wait()
@@ -208,7 +164,7 @@ async def test_commands_restart_false_ignores_sigusr2(tmp_path: Path) -> None:
     home.write_config(port, TOKEN_A, commands={"restart": False})
     async with launch(home, home.env()) as gw:
         with trio.fail_after(START_BOUND):
-            await wait_ready(gw, port)
+            await wait_http_ok(gw, port, "/readyz")
         with trio.fail_after(STOP_BOUND):
             gw.process.send_signal(signal.SIGUSR2)
             while "SIGUSR2 restart ignored (not authorized; commands.restart=false)." not in (
@@ -216,7 +172,7 @@ async def test_commands_restart_false_ignores_sigusr2(tmp_path: Path) -> None:
             ):
                 assert gw.process.returncode is None, gw.output()
                 await trio.sleep(0.05)
-            await wait_ready(gw, port)  # still serving
+            await wait_http_ok(gw, port, "/readyz")  # still serving
             gw.process.send_signal(signal.SIGTERM)
             code = await gw.process.wait()
     assert code == 0, gw.output()
@@ -229,7 +185,7 @@ async def test_a_config_broken_before_the_restart_fails_like_a_start(tmp_path: P
     home.write_config(port, TOKEN_A)
     async with launch(home, home.env()) as gw:
         with trio.fail_after(START_BOUND):
-            await wait_ready(gw, port)
+            await wait_http_ok(gw, port, "/readyz")
         home.config_path.write_text('{"gateway": {"mode": "local", "port": "x"', encoding="utf-8")
         with trio.fail_after(STOP_BOUND):
             gw.process.send_signal(signal.SIGUSR2)
