@@ -10,14 +10,13 @@ from pathlib import Path
 import trio
 
 from tests.devicekit import SigningDevice
-from tests.integration.support import free_port, ws_client
+from tests.integration.support import free_port, wait_http_ok, ws_client
 from tests.integration.test_cli_subprocess import (
     CLI_TOKEN,
     START_BOUND,
     STOP_BOUND,
     Home,
     launch,
-    wait_ready,
 )
 from tests.nodes.support import node_params
 
@@ -38,7 +37,7 @@ async def test_node_approval_survives_a_restart(nursery: trio.Nursery, tmp_path:
     node_connect = {**node_params(dev, ["echo"]), "auth": {"token": CLI_TOKEN}}
     async with launch(home, port, "first") as gw:
         with trio.fail_after(START_BOUND):
-            await wait_ready(gw, port)
+            await wait_http_ok(gw, port)
         with trio.fail_after(STOP_BOUND):
             async with ws_client(nursery, port) as op:
                 assert (await op.connect(**ADMIN))["ok"]
@@ -53,7 +52,7 @@ async def test_node_approval_survives_a_restart(nursery: trio.Nursery, tmp_path:
             assert await gw.process.wait() == 0, gw.output()
     async with launch(home, port, "second") as gw:
         with trio.fail_after(START_BOUND):
-            await wait_ready(gw, port)
+            await wait_http_ok(gw, port)
         with trio.fail_after(STOP_BOUND):
             async with ws_client(nursery, port) as op:
                 assert (await op.connect(**ADMIN))["ok"]

@@ -11,14 +11,13 @@ from typing import Any
 import trio
 
 from tests.devicekit import SigningDevice
-from tests.integration.support import free_port, ws_client, ws_connected
+from tests.integration.support import free_port, wait_http_ok, ws_client, ws_connected
 from tests.integration.test_cli_subprocess import (
     CLI_TOKEN,
     START_BOUND,
     STOP_BOUND,
     Home,
     launch,
-    wait_ready,
 )
 from tests.security.support import APP_CLIENT, CLI_CLIENT, refused, remote_client, send_connect
 
@@ -44,7 +43,7 @@ async def test_pairing_and_token_survive_a_restart(nursery: trio.Nursery, tmp_pa
     port = free_port()
     async with launch(home, port, "first") as gw:
         with trio.fail_after(START_BOUND):
-            await wait_ready(gw, port)
+            await wait_http_ok(gw, port)
         with trio.fail_after(STOP_BOUND):
             async with ws_client(nursery, port) as client:
                 frame = await send_connect(
@@ -56,7 +55,7 @@ async def test_pairing_and_token_survive_a_restart(nursery: trio.Nursery, tmp_pa
             assert await gw.process.wait() == 0, gw.output()
     async with launch(home, port, "second") as gw:
         with trio.fail_after(START_BOUND):
-            await wait_ready(gw, port)
+            await wait_http_ok(gw, port)
         with trio.fail_after(STOP_BOUND):
             async with remote_client(nursery, port) as client:
                 frame = await send_connect(
@@ -76,7 +75,7 @@ async def test_kill_9_after_an_acknowledged_approval_loses_nothing(
     port = free_port()
     async with launch(home, port, "first") as gw:
         with trio.fail_after(START_BOUND):
-            await wait_ready(gw, port)
+            await wait_http_ok(gw, port)
         with trio.fail_after(STOP_BOUND):
             async with remote_client(nursery, port) as client:
                 frame = await send_connect(
@@ -93,7 +92,7 @@ async def test_kill_9_after_an_acknowledged_approval_loses_nothing(
             await gw.process.wait()
     async with launch(home, port, "second") as gw:
         with trio.fail_after(START_BOUND):
-            await wait_ready(gw, port)
+            await wait_http_ok(gw, port)
         with trio.fail_after(STOP_BOUND):
             async with remote_client(nursery, port) as client:
                 frame = await send_connect(
