@@ -32,16 +32,15 @@ import trio
 
 from openclaw_gateway import __version__, netbind, ports
 from openclaw_gateway import config as cfg
-from openclaw_gateway.cli.probe_cmd import (
+from openclaw_gateway.cli.gateway_probe import (
     INVALID_PORT,
     ProbeResult,
-    dig,
     is_pairing_failure,
-    local_probe_auth,
     probe_capability,
     probe_gateway,
     transport_error_text,
 )
+from openclaw_gateway.cli.probe_targets import dig, local_probe_auth
 from openclaw_gateway.cli.rpc_cmds import (
     background_failure_text,
     load_runtime_token,

@@ -11,16 +11,10 @@ from typing import Any
 import pytest
 import trio
 
-from openclaw_gateway.cli import probe_cmd
-from openclaw_gateway.cli.probe_cmd import (
-    ProbeResult,
-    ProbeTarget,
-    probe_budget_ms,
-    probe_capability,
-    resolve_targets,
-    run_probe,
-    summarize_capability,
-)
+from openclaw_gateway.cli import gateway_probe, probe_cmd, probe_targets
+from openclaw_gateway.cli.gateway_probe import ProbeResult, probe_capability, summarize_capability
+from openclaw_gateway.cli.probe_cmd import run_probe
+from openclaw_gateway.cli.probe_targets import ProbeTarget, probe_budget_ms, resolve_targets
 from openclaw_gateway.cli.ssh_tunnel import resolve_ssh_client
 from tests.cli_probe.support import cli_env, free_port, probe, write_config
 from tests.helpers import TOKEN, RunningGateway
@@ -73,7 +67,7 @@ async def test_probe_json_shape_token_only_is_connect_only(
     assert body["warnings"] == [
         {
             "code": "probe_scope_limited",
-            "message": probe_cmd.SCOPE_LIMITED,
+            "message": probe_targets.SCOPE_LIMITED,
             "targetIds": ["localLoopback"],
         }
     ]
@@ -104,7 +98,7 @@ async def test_probe_human_report(gateway: RunningGateway, tmp_path: Path) -> No
         "Probe budget: 3000ms\n"
         "\n"
         "Warning:\n"
-        f"- {probe_cmd.SCOPE_LIMITED}\n"
+        f"- {probe_targets.SCOPE_LIMITED}\n"
         "\n"
         "Discovery (this machine)\n"
         "Found 0 gateways via Bonjour (local.)\n"
@@ -204,7 +198,7 @@ async def test_usage_errors(tmp_path: Path) -> None:
     assert code == 1 and out == ""
     assert err.startswith("gateway url override requires explicit credentials\n")
     code, out, _ = await probe({"port": "abc", "json": True}, env)
-    assert code == 1 and json.loads(out)["error"]["message"] == probe_cmd.INVALID_PORT
+    assert code == 1 and json.loads(out)["error"]["message"] == gateway_probe.INVALID_PORT
 
 
 async def test_explicit_url_deduplicates_with_local_loopback(
