@@ -485,7 +485,7 @@ def check_service_unit(ctx: Context) -> Check | None:
             "service.unit",
             WARN,
             f"{shown} runs port {info.service_port}, the config says port {info.config_port}",
-            fix,
+            "openclaw doctor --fix (then openclaw gateway restart), or gateway install --force",
         )
     if not info.enabled:
         return Check("service.unit", WARN, f"{shown} is installed but not enabled", fix)

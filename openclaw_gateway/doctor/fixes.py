@@ -1,7 +1,7 @@
 """The safe repairs of `doctor --fix`. Each re-checks, right before acting, that it is safe.
 
-Safe means: tightening permissions of our own files, and removing a lock file or pidfile whose
-owner is gone. A file a live gateway holds is never removed: the lock is only deleted while
+Safe means: tightening permissions of our own files, removing a lock file or pidfile whose
+owner is gone, and pointing an unedited systemd unit at the configured port (no restart). A file a live gateway holds is never removed: the lock is only deleted while
 doctor itself holds it (so no gateway can), the pidfile only when its pid is not the gateway.
 """
 
@@ -75,9 +75,39 @@ def fix_pidfile(ctx: Context) -> list[Change]:
     return [Change("pidfile", f"removed stale pidfile {path} ({shown})")]
 
 
+def fix_service_unit(ctx: Context) -> list[Change]:
+    """A systemd unit serving another port than the config: rewrite it for the config's port
+    (daemon-reload, no restart). A hand-edited unit, or a LaunchAgent, is left to `gateway
+    install --force`."""
+    from openclaw_gateway.service.manager import inspect
+    from openclaw_gateway.service.results import ServiceError
+
+    svc = ctx.service_context()
+    if svc.kind != "systemd":
+        return []
+    info = inspect(svc)
+    if not info.installed or info.port_matches is not False:
+        return []
+    unit = svc.systemd()
+    try:
+        refused = unit.retarget_port(info.config_port)
+    except ServiceError as exc:
+        refused = exc.message
+    if refused is not None:
+        return [Change("service.unit", f"left {unit.unit_path} alone: {refused}", applied=False)]
+    return [
+        Change(
+            "service.unit",
+            f"rewrote {unit.unit_path} for port {info.config_port} (was {info.service_port}; "
+            "old unit in .bak); takes effect at the next `openclaw gateway restart`",
+        )
+    ]
+
+
 FIXERS: dict[str, Callable[[Context], list[Change]]] = {
     "permissions.state-dir": fix_state_dir,
     "permissions.secrets": fix_secret_files,
     "lock": fix_lock,
     "pidfile": fix_pidfile,
+    "service.unit": fix_service_unit,
 }

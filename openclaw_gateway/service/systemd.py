@@ -277,6 +277,37 @@ class SystemdService:
         write_atomic(path, text)
         return backed_up
 
+    def retarget_port(self, port: int) -> str | None:
+        """Point the installed unit at `port` (ExecStart `--port`, OPENCLAW_GATEWAY_PORT), keep
+        everything else, back up the old unit, daemon-reload; never restarts the service (the
+        running gateway keeps its port until the next restart). Only a unit that is exactly what
+        we render is rewritten, so hand edits are never lost: returns None when done, else why
+        it was left alone."""
+        text = self.unit_path.read_text(encoding="utf-8")
+        parsed = parse_unit(text)
+        env_file = Path(parsed.environment_files[0]) if len(parsed.environment_files) == 1 else None
+        spec = UnitSpec(parsed.program, tuple(parsed.environment.items()), env_file)
+        try:
+            if render_unit(spec) != text:
+                return "the unit has changes that `gateway install` did not write"
+        except ServiceError as exc:
+            return exc.message
+        program = list(parsed.program)
+        if "--port" not in program[:-1]:
+            return "its ExecStart has no --port"
+        program[program.index("--port") + 1] = str(port)
+        environment = tuple(
+            (key, str(port) if key == "OPENCLAW_GATEWAY_PORT" else value)
+            for key, value in parsed.environment.items()
+        )
+        write_atomic(self.unit_path.with_name(self.unit_path.name + ".bak"), text)
+        write_atomic(
+            self.unit_path,
+            render_unit(attrs.evolve(spec, program=tuple(program), environment=environment)),
+        )
+        self._check(self.systemctl("daemon-reload"), "daemon-reload")
+        return None
+
     def activate(self) -> None:
         """daemon-reload, enable, restart (restart blocks until READY=1 or the start timeout)."""
         self._check(self.systemctl("daemon-reload"), "daemon-reload")

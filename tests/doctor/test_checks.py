@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from openclaw_gateway.doctor.fixes import fix_lock
 from openclaw_gateway.doctor.model import FAIL, OK, WARN, Check
 from openclaw_gateway.lock import LOCK_NAME
 from openclaw_gateway.service.manager import Context as ServiceContext
-from openclaw_gateway.service.systemd import Completed
+from openclaw_gateway.service.systemd import Completed, UnitSpec, parse_unit, render_unit
 from tests.doctor.support import GOOD_TOKEN, Install, by_id, dead_pid, lock_holder
 from tests.integration.support import free_port
 from tests.unit_cli.procs import listener
@@ -326,7 +327,10 @@ def test_service_unit_consistency(tmp_path: Path) -> None:
         "service.manager", OK, "systemd user manager available"
     )
     unit = checks["service.unit"]
-    assert (unit.status, unit.fix) == (WARN, "openclaw gateway install --force")
+    assert (unit.status, unit.fix) == (
+        WARN,
+        "openclaw doctor --fix (then openclaw gateway restart), or gateway install --force",
+    )
     assert unit.message == (
         "~/.config/systemd/user/openclaw-gateway.service runs port "
         f"{port + 1}, the config says port {port}"
@@ -350,3 +354,37 @@ def test_service_unit_consistency(tmp_path: Path) -> None:
         WARN,
         "systemd user manager unreachable: Failed to connect to bus: No medium found",
     )
+
+
+def test_fix_points_an_unedited_unit_at_the_configured_port(tmp_path: Path) -> None:
+    port = free_port()
+    install, marker = _systemd_install(tmp_path, port, port + 1)
+    unit_path = install.home / ".config" / "systemd" / "user" / "openclaw-gateway.service"
+    env_file = install.home / ".openclaw" / "gateway.systemd.env"
+    program = (sys.executable, "-m", "openclaw_gateway", "gateway", "--port", str(port + 1))
+    environment = (("HOME", str(install.home)), ("OPENCLAW_GATEWAY_PORT", str(port + 1)))
+    ours = render_unit(UnitSpec(program, environment, env_file))
+    unit_path.write_text(ours)
+    fake = FakeSystemctl()
+    svc = ServiceContext(env=install.env, platform="linux", sd_booted_marker=marker, runner=fake)
+    report = install.doctor(fix=True, service=svc)
+    [change] = [c for c in report.changes if c.id == "service.unit"]
+    assert change.applied and f"for port {port} (was {port + 1}" in change.action
+    assert unit_path.with_name(unit_path.name + ".bak").read_text() == ours
+    fixed = parse_unit(unit_path.read_text())
+    assert fixed.program == (*program[:-1], str(port))
+    assert fixed.environment == {"HOME": str(install.home), "OPENCLAW_GATEWAY_PORT": str(port)}
+    assert fixed.environment_files == (str(env_file),)
+    # daemon-reload only: the running service is never restarted by doctor.
+    verbs = {c[2] for c in fake.calls}
+    assert "daemon-reload" in verbs and not verbs & {"start", "restart", "stop", "enable"}
+    assert by_id(install.doctor(service=svc))["service.unit"].status == OK
+    # A unit with hand edits is never rewritten.
+    edited = render_unit(UnitSpec(program, environment, env_file)).replace(
+        "[Install]", "Nice=5\n\n[Install]"
+    )
+    unit_path.write_text(edited)
+    report = install.doctor(fix=True, service=svc)
+    [change] = [c for c in report.changes if c.id == "service.unit"]
+    assert not change.applied and "changes that `gateway install` did not write" in change.action
+    assert unit_path.read_text() == edited
