@@ -18,6 +18,8 @@ import os
 from pathlib import Path
 from typing import IO
 
+import attrs
+
 from openclaw_gateway.errors import EXIT_CONFIG, StartupError
 
 LOCK_NAME = "gateway.state.lock"
@@ -33,10 +35,38 @@ class StateLockError(StartupError):
         super().__init__(message, exit_code=EXIT_CONFIG)
 
 
+@attrs.frozen
+class LockRecord:
+    """What the owner wrote into the lock file (the one reader of that format)."""
+
+    pid: int
+    created_at: str | None = None  # changes on every acquire, also across in-process restarts
+
+
+def parse_lock_record(text: str) -> LockRecord | None:
+    try:
+        data = json.loads(text or "{}")
+        pid = int(data["pid"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    created = data.get("createdAt")
+    return LockRecord(pid, created if isinstance(created, str) else None)
+
+
+def read_lock_record(path: Path) -> LockRecord | None:
+    """A lock file's record, without taking the lock (None: no file, or not readable)."""
+    try:
+        return parse_lock_record(path.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+
+
 def _owner_pid(fh: IO[str]) -> str:
-    with contextlib.suppress(ValueError, KeyError, TypeError, OSError):
+    with contextlib.suppress(OSError):
         fh.seek(0)
-        return str(int(json.loads(fh.read() or "{}")["pid"]))
+        record = parse_lock_record(fh.read())
+        if record is not None:
+            return str(record.pid)
     return "unknown"
 
 

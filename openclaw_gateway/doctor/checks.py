@@ -8,7 +8,6 @@ service code's own pidfile and inspection, so doctor and the gateway cannot disa
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import stat
@@ -26,7 +25,7 @@ from openclaw_gateway.cli.run_checks import (
 from openclaw_gateway.doctor.model import FAIL, OK, WARN, Check, Context
 from openclaw_gateway.errors import ConfigError, StartupError
 from openclaw_gateway.identity import AUTH_FILE, IDENTITY_FILE
-from openclaw_gateway.lock import LOCK_NAME
+from openclaw_gateway.lock import LOCK_NAME, read_lock_record
 from openclaw_gateway.netbind import bind_host, default_bind, in_container, is_loopback_host
 from openclaw_gateway.paths import resolve_port, shorten_home
 from openclaw_gateway.ports import format_listener, listeners_on, looks_like_gateway, port_bindable
@@ -82,12 +81,8 @@ def flock_holders(path: Path, proc: Path) -> set[int]:
 def lock_owner(ctx: Context) -> tuple[int | None, bool]:
     """(pid written in the lock file, whether a live process holds the lock)."""
     path = lock_path(ctx)
-    pid: int | None = None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8") or "{}")
-        pid = int(data["pid"]) if isinstance(data, dict) and "pid" in data else None
-    except (OSError, ValueError, TypeError):
-        pid = None
+    record = read_lock_record(path)
+    pid = record.pid if record is not None else None
     holders = flock_holders(path, ctx.proc)
     if holders:
         return (pid if pid in holders else min(holders)), True

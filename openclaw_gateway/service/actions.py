@@ -30,7 +30,7 @@ import attrs
 from openclaw_gateway import config as cfg
 from openclaw_gateway import ports
 from openclaw_gateway.errors import StartupError
-from openclaw_gateway.lock import LOCK_NAME, StateLock
+from openclaw_gateway.lock import LOCK_NAME, StateLock, read_lock_record
 from openclaw_gateway.paths import invalid_port_option, parse_port
 from openclaw_gateway.service import identity
 from openclaw_gateway.service.detached import START_TIMEOUT, is_gateway_process, log_paths
@@ -129,13 +129,10 @@ def _wait_health(port: int, healthy: HealthCheck, ctx: Context, timeout: float) 
 
 def _lock_record(ctx: Context) -> tuple[int, str] | None:
     """(pid, createdAt) of the state lock's current owner, as lock.py writes it."""
-    import json
-
-    try:
-        data = json.loads((ctx.paths.lock_dir / LOCK_NAME).read_text("utf-8") or "{}")
-        return int(data["pid"]), str(data["createdAt"])
-    except (OSError, ValueError, KeyError, TypeError):
+    record = read_lock_record(ctx.paths.lock_dir / LOCK_NAME)
+    if record is None or record.created_at is None:
         return None
+    return record.pid, record.created_at
 
 
 def _wait_relocked(ctx: Context, before: tuple[int, str], timeout: float) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from openclaw_gateway import config as cfg
+from openclaw_gateway.lock import LOCK_NAME, read_lock_record
 from openclaw_gateway.paths import Paths, resolve_paths, resolve_port
 from openclaw_gateway.service import identity
 from openclaw_gateway.service.detached import DetachedService, is_gateway_process
@@ -237,14 +238,8 @@ def describe(ctx: Context) -> dict[str, Any]:
 
 
 def _lock_holder(ctx: Context) -> int | None:
-    import json
-
-    try:
-        data = json.loads((ctx.paths.lock_dir / "gateway.state.lock").read_text("utf-8") or "{}")
-        pid = int(data["pid"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return pid if is_gateway_process(pid) else None
+    record = read_lock_record(ctx.paths.lock_dir / LOCK_NAME)
+    return record.pid if record is not None and is_gateway_process(record.pid) else None
 
 
 def _safe_env(environment: Mapping[str, str]) -> dict[str, str]:
