@@ -72,7 +72,7 @@ from openclaw_gateway.paths import (
     resolve_paths,
     resolve_port,
 )
-from openclaw_gateway.ports import Listener
+from openclaw_gateway.ports import Listener, looks_like_gateway
 from openclaw_gateway.restart import SignalObserver, restart_mode, service_supervisor
 
 
@@ -551,11 +551,9 @@ def _port_conflict_code(code: int, owners: Sequence[Listener], env: Mapping[str,
     gateway already serves the port would restart us every 5 s forever. In the foreground the
     official exit 1 stays.
     """
-    from openclaw_gateway.service.detached import looks_like_gateway, proc_cmdline
-
     if service_supervisor(env) is None:
         return code
-    if any(looks_like_gateway(proc_cmdline(owner.pid)) for owner in owners):
+    if any(looks_like_gateway(owner) for owner in owners):  # comm + cmdline, already read
         return EXIT_CONFIG
     return code
 
