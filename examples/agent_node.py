@@ -17,7 +17,7 @@ from typing import Any
 import trio
 
 from openclaw_gateway.client import NodeHost
-from openclaw_gateway.identity import IdentityStore
+from openclaw_gateway.client.identity import IdentityStore
 
 
 def build(url: str, token: str | None, state: Path = Path(".agent-node")) -> NodeHost:

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 import trio
 
 from openclaw_gateway.client import NodeHost
-from openclaw_gateway.identity import IdentityStore
+from openclaw_gateway.client.identity import IdentityStore
 
 
 def build(

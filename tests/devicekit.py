@@ -13,7 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from openclaw_gateway.devices import b64url
+from openclaw_gateway.security.devices import b64url
 
 
 def _meta(value: Any) -> str:

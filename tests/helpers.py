@@ -19,10 +19,10 @@ import attrs
 import trio
 from trio_websocket import WebSocketConnection, open_websocket
 
-from openclaw_gateway.auth import AuthPolicy
-from openclaw_gateway.logs import FileLog, Logger, Redactor
-from openclaw_gateway.netbind import BindPlan
-from openclaw_gateway.supervisor import RunSettings, run_gateway
+from openclaw_gateway.core.logs import FileLog, Logger, Redactor
+from openclaw_gateway.host.netbind import BindPlan
+from openclaw_gateway.security.auth import AuthPolicy
+from openclaw_gateway.server.supervisor import RunSettings, run_gateway
 from tests.devicekit import SigningDevice
 
 TOKEN = "test-token-0123456789abcdef"

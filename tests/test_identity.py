@@ -5,9 +5,9 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from openclaw_gateway import devices
-from openclaw_gateway.identity import IdentityStore
+from openclaw_gateway.client.identity import IdentityStore
 from openclaw_gateway.protocol.frames import ConnectParams
+from openclaw_gateway.security import devices
 
 
 def test_identity_is_created_once_private_and_stable(tmp_path: Path) -> None:

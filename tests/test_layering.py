@@ -1,126 +1,77 @@
-"""The architecture's import rule, enforced (docs/architecture.md, "Layering rule").
+"""The architecture's import rules, stated per folder (docs/architecture.md, "Import rules").
 
-A module may import package modules of a lower or equal layer only; sans-IO and pure modules
-never import trio; each third-party I/O library has one home.
+Each side folder may import only the folders below it; the pure folders (and the pure modules
+of the others) never import trio or sockets; each third-party library has one home; the client
+SDK never loads the daemon; only the supervisor starts the daemon's services.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "openclaw_gateway"
 
-# Lower layers may not import higher ones.
-LAYERS: dict[str, int] = {
-    "errors": 0,
-    "config": 0,
-    "atomicfile": 0,  # temp + fsync + rename: config, service files, zone, pidfile
-    "paths": 0,
-    "__init__": 0,
-    "protocol": 1,
-    "auth": 2,
-    "scopes": 2,
-    "presence": 2,
-    "events": 2,
-    "logs": 2,
-    "netbind": 2,
-    "lock": 2,
-    "ports": 2,
-    "restart": 2,  # SIGUSR2 restart decisions, pure
-    "probes": 2,
-    "ratelimit": 2,
-    "origin": 2,
-    "ingress": 2,
-    "devices": 2,
-    "store": 2,
-    "cron": 2,  # cron.schedule (pure) and the package
-    "cron.schedule": 2,
-    "cron.croner": 2,
-    "cron.errors": 2,
-    "cron.jstime": 2,
-    "cron.zones": 2,
-    "cron.jobs": 2,
-    "cron.payloads": 4,
-    "cron.scheduler": 5,
-    "tailscale": 5,  # a service of the supervisor (the tailscale subprocesses)
-    "discovery": 5,  # the announcer service, browse (zeroconf in threads, unicast DNS)
-    "discovery.txt": 2,  # who announces, naming, TXT (pure)
-    "discovery.beacons": 2,  # beacons and their output shapes (pure)
-    "discovery.wide_area": 2,  # the wide-area zone (pure + one atomic write)
-    "discovery.unicast": 2,  # DNS messages (sans-IO, zeroconf's wire format)
-    "sdnotify": 2,  # sd_notify READY/STOPPING/WATCHDOG (one AF_UNIX datagram; trio pinger)
-    "service": 3,  # background service management (systemd/launchd/detached), used by cli
-    "pairing": 3,
-    "pairing_rules": 2,
-    "node_rules": 2,
-    "nodes": 3,  # connected nodes and in-flight invokes (trio)
-    "identity": 2,  # a client's own device identity (uses devices); client imports it
-    "device_stage": 3,
-    "admission": 3,
-    "client": 3,
-    "rpc.registry": 3,
-    "rpc.context": 3,
-    "rpc": 3,
-    "rpc.methods": 4,
-    "hub": 5,
-    "connection": 6,
-    "server": 7,
-    "supervisor": 8,
-    "cli": 9,
-    "doctor": 9,  # `openclaw doctor` checks: reuse cli.run_checks, read-only probes
-    "__main__": 9,
+# folder -> the folders it may import (its own always allowed). Top-level modules
+# (`__init__`, `__main__`) are the package's front door and may import anything.
+FOLDERS: dict[str, frozenset[str]] = {
+    "cli": frozenset(
+        {"server", "client", "discovery", "host", "state", "security", "protocol", "core"}
+    ),
+    "server": frozenset({"state", "host", "discovery", "security", "protocol", "core"}),
+    "client": frozenset({"security", "protocol", "core"}),
+    "state": frozenset({"security", "core"}),
+    "discovery": frozenset({"host", "core"}),  # interface addresses and bind plans: host facts
+    "host": frozenset({"core"}),
+    "security": frozenset({"protocol", "core"}),
+    "protocol": frozenset({"core"}),
+    "core": frozenset(),
 }
-# Modules that must stay free of trio (time comes in as an argument).
-NO_TRIO = (
-    "protocol",
-    "config",
-    "paths",
-    "errors",
-    "auth",
-    "scopes",
-    "presence",
-    "events",
-    "admission",
-    "rpc.registry",
-    "rpc.context",
-    "rpc.methods",
-    "probes",
-    "logs",
-    "lock",
-    "atomicfile",
-    "netbind",
-    "restart",
-    "ratelimit",
-    "origin",
-    "ingress",
-    "devices",
-    "pairing",
-    "device_stage",
-    "pairing_rules",
-    "node_rules",
-    "store",
-    "cron.jobs",
-    "cron.schedule",
-    "cron.croner",
-    "cron.errors",
-    "cron.jstime",
-    "cron.zones",
+# The client may use security only for device proofs.
+CLIENT_SECURITY = frozenset({"security.devices"})
+# Folders with no trio and no sockets at all: plain synchronous unit tests.
+PURE_FOLDERS = ("protocol", "security", "core")
+# Modules of the other folders that are pure too (time and I/O come in as arguments).
+PURE_MODULES = (
+    "core",
+    "state.store",
+    "state.pairing",
+    "state.presence",
+    "host.lock",
+    "host.netbind",
+    "server.admission",
+    "server.device_stage",
+    "server.events",
+    "server.probes",
+    "server.restart",
+    "server.rpc.registry",
+    "server.rpc.context",
+    "server.rpc.methods",
+    "server.cron.jobs",
+    "server.cron.schedule",
+    "server.cron.croner",
+    "server.cron.errors",
+    "server.cron.jstime",
+    "server.cron.zones",
     "discovery.txt",
     "discovery.beacons",
     "discovery.wide_area",
     "discovery.unicast",
 )
+# Pure modules that still touch the socket module for address facts (no I/O on the loop).
+SOCKET_FACTS = ("host.netbind", "core.logs")
 # Third-party libraries and the only modules allowed to import them.
 HOMES: dict[str, tuple[str, ...]] = {
-    "trio_websocket": ("server", "connection", "client"),
-    "h11": ("server",),
+    "trio_websocket": ("server.edge", "server.connection", "client"),
+    "h11": ("server.edge",),
     "wsproto": (),
-    "json5": ("config",),
+    "json5": ("core.config",),
     "cyclopts": ("cli",),
-    "sqlite3": ("store",),
+    "sqlite3": ("state.store",),
     "zeroconf": ("discovery",),
     "asyncio": (),
 }
@@ -137,15 +88,6 @@ def _modules() -> list[tuple[str, ast.Module]]:
     return out
 
 
-def _layer_key(name: str) -> str:
-    parts = name.split(".")
-    for n in range(len(parts), 0, -1):
-        key = ".".join(parts[:n])
-        if key in LAYERS:
-            return key
-    raise AssertionError(f"module {name} has no layer in tests/test_layering.py")
-
-
 def _imports(tree: ast.Module) -> list[str]:
     found: list[str] = []
     for node in ast.walk(tree):
@@ -157,36 +99,111 @@ def _imports(tree: ast.Module) -> list[str]:
     return found
 
 
+def _within(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
 MODULES = _modules()
+PACKAGE_MODULES = {name for name, _ in MODULES}
+
+
+def _package_targets(tree: ast.Module) -> list[str]:
+    """The package modules a module imports: `from pkg.x import y` counts as pkg.x.y when y
+    is a module, else as pkg.x."""
+    prefix = "openclaw_gateway."
+    targets = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [
+                f"{node.module}.{a.name}"
+                if f"{node.module}.{a.name}"[len(prefix) :] in PACKAGE_MODULES
+                else node.module
+                for a in node.names
+            ]
+        else:
+            continue
+        for imported in names:
+            if imported.startswith(prefix) and imported[len(prefix) :] in PACKAGE_MODULES:
+                targets.append(imported[len(prefix) :])
+    return targets
+
+
+def test_every_module_lives_in_a_side_folder() -> None:
+    loose = [n for n in PACKAGE_MODULES if "." not in n and n not in FOLDERS]
+    assert sorted(loose) == ["__init__", "__main__"], loose
 
 
 @pytest.mark.parametrize(("name", "tree"), MODULES, ids=[m[0] for m in MODULES])
-def test_module_respects_layers(name: str, tree: ast.Module) -> None:
-    own = LAYERS[_layer_key(name)]
-    for imported in _imports(tree):
-        if not imported.startswith("openclaw_gateway."):
-            continue
-        target = imported[len("openclaw_gateway.") :]
-        try:
-            target_layer = LAYERS[_layer_key(target)]
-        except AssertionError:
-            continue  # `from pkg import name` where name is not a module
-        assert target_layer <= own, f"{name} (layer {own}) imports {target} (layer {target_layer})"
+def test_folder_import_rules(name: str, tree: ast.Module) -> None:
+    folder = name.split(".")[0]
+    if folder not in FOLDERS:
+        return  # the package's front door
+    allowed = FOLDERS[folder] | {folder}
+    for target in _package_targets(tree):
+        target_folder = target.split(".")[0]
+        if target_folder not in FOLDERS:
+            continue  # `openclaw_gateway.__version__`
+        assert target_folder in allowed, f"{name} ({folder}/) imports {target}"
+        if folder == "client" and target_folder == "security":
+            assert _within(target, tuple(CLIENT_SECURITY)), (
+                f"{name}: the client uses security/ for device proofs only, not {target}"
+            )
 
 
 @pytest.mark.parametrize(("name", "tree"), MODULES, ids=[m[0] for m in MODULES])
 def test_third_party_homes_and_pure_modules(name: str, tree: ast.Module) -> None:
     top = {imp.split(".")[0] for imp in _imports(tree)}
-    if any(name == p or name.startswith(p + ".") for p in NO_TRIO):
+    if _within(name, PURE_FOLDERS) or _within(name, PURE_MODULES):
         assert "trio" not in top, f"{name} must not import trio"
-        assert "socket" not in top or name in ("netbind", "logs"), f"{name} must not do I/O"
+        assert "socket" not in top or _within(name, SOCKET_FACTS), f"{name} must not do I/O"
     for lib, homes in HOMES.items():
         if lib in top:
-            assert any(name == h or name.startswith(h + ".") for h in homes), (
-                f"{name} imports {lib}; only {homes or 'nobody'} may"
-            )
+            assert _within(name, homes), f"{name} imports {lib}; only {homes or 'nobody'} may"
 
 
-def test_every_module_has_a_layer() -> None:
-    for name, _ in MODULES:
-        _layer_key(name)
+def _service_functions() -> set[str]:
+    """Async functions of the daemon's folders that follow the nursery.start protocol."""
+    names = set()
+    for name, tree in MODULES:
+        if name.split(".")[0] in ("client", "cli"):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.AsyncFunctionDef):
+                params = [a.arg for a in node.args.args + node.args.kwonlyargs]
+                if "task_status" in params:
+                    names.add(node.name)
+    return names
+
+
+def test_only_the_supervisor_starts_the_daemon_services() -> None:
+    services = _service_functions()
+    assert {"run_server", "run_scheduler", "run_notifier"} <= services
+    for name, tree in MODULES:
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("start", "start_soon")
+                and node.args
+            ):
+                continue
+            first = node.args[0]
+            started = first.id if isinstance(first, ast.Name) else getattr(first, "attr", None)
+            if started in services:
+                assert name == "server.supervisor", f"{name} starts the service {started}"
+
+
+def test_the_client_sdk_never_loads_the_daemon() -> None:
+    code = (
+        "import sys, openclaw_gateway.client\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[:2] in "
+        "(['openclaw_gateway', 'server'], ['openclaw_gateway', 'state'], "
+        "['openclaw_gateway', 'host']))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "", f"importing the client loaded {out.stdout.strip()}"

@@ -7,7 +7,14 @@ import io
 import json
 from pathlib import Path
 
-from openclaw_gateway.logs import FileLog, Logger, Redactor, default_log_path, read_tail, short_id
+from openclaw_gateway.core.logs import (
+    FileLog,
+    Logger,
+    Redactor,
+    default_log_path,
+    read_tail,
+    short_id,
+)
 
 FIXED = dt.datetime(2026, 11, 24, 15, 57, 35, 460000, tzinfo=dt.UTC)
 

@@ -515,8 +515,8 @@ def _meta(
     # unset here; they are declared for help, and honoured if the meta app is called directly.
     env = dict(_ENV) if _ENV else dict(os.environ)
     if dev or profile:
-        from openclaw_gateway.errors import UsageError
-        from openclaw_gateway.paths import profile_env
+        from openclaw_gateway.core.errors import UsageError
+        from openclaw_gateway.core.paths import profile_env
 
         try:
             env.update(profile_env(dev, profile, env))
@@ -539,7 +539,7 @@ def prepare(argv: list[str]) -> tuple[int | None, list[str]]:
     Returns (exit code, None) on an argument error, else (None, remaining argv).
     """
     from openclaw_gateway.cli.argv import ArgumentError, scan_profile_args
-    from openclaw_gateway.paths import profile_env
+    from openclaw_gateway.core.paths import profile_env
 
     env = dict(os.environ)
     try:

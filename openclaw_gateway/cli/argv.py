@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 import attrs
 
-from openclaw_gateway.errors import UsageError
-from openclaw_gateway.paths import is_valid_profile_name
+from openclaw_gateway.core.errors import UsageError
+from openclaw_gateway.core.paths import is_valid_profile_name
 
 ROOT_VALUE_OPTIONS = ("--log-level", "--container")
 ROOT_FLAGS = ("--no-color", "-V", "--version", "-h", "--help")

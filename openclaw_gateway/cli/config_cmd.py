@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from openclaw_gateway import config as cfg
-from openclaw_gateway.errors import ConfigError
-from openclaw_gateway.netbind import default_bind, in_container
-from openclaw_gateway.paths import resolve_paths, resolve_port
+from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core.errors import ConfigError
+from openclaw_gateway.core.paths import resolve_paths, resolve_port
+from openclaw_gateway.host.netbind import default_bind, in_container
 
 
 def effective_gateway(

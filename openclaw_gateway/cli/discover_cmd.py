@@ -15,15 +15,15 @@ from typing import Any, TextIO
 
 import trio
 
-from openclaw_gateway import config as cfg
 from openclaw_gateway.cli.rpc_cmds import parse_timeout
 from openclaw_gateway.cli.target import CliFailure
+from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core.errors import ConfigError
+from openclaw_gateway.core.paths import resolve_paths
 from openclaw_gateway.discovery import beacons as bc
 from openclaw_gateway.discovery.browse import LOCAL_DOMAIN, discover_beacons
 from openclaw_gateway.discovery.txt import wide_area_domain_setting
 from openclaw_gateway.discovery.wide_area import resolve_domain
-from openclaw_gateway.errors import ConfigError
-from openclaw_gateway.paths import resolve_paths
 
 DEFAULT_TIMEOUT_MS = 2000
 FAILURE_LABEL = "gateway discover failed"

@@ -19,8 +19,8 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
-from openclaw_gateway.doctor.model import OK, Context
-from openclaw_gateway.doctor.runner import Report, run_doctor
+from openclaw_gateway.cli.doctor.model import OK, Context
+from openclaw_gateway.cli.doctor.runner import Report, run_doctor
 
 _WIDTH = max(len(label) for label in ("[ok]", "[warn]", "[fail]"))
 

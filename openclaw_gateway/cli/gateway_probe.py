@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 import attrs
 import trio
 
-from openclaw_gateway import netbind
 from openclaw_gateway.cli.rpc_cmds import (
     background_failure_text,
     upgrade_rejection_text,
@@ -29,6 +28,7 @@ from openclaw_gateway.client import (
     connect_params,
     open_session,
 )
+from openclaw_gateway.host import netbind
 
 MIN_PROBE_MS = 250
 READ_SCOPE = "operator.read"

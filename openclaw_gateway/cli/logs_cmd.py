@@ -26,7 +26,6 @@ from typing import Any, TextIO
 import attrs
 import trio
 
-from openclaw_gateway import config as cfg
 from openclaw_gateway.cli.rpc_cmds import (
     call_once,
     device_store,
@@ -37,9 +36,10 @@ from openclaw_gateway.cli.rpc_cmds import (
 )
 from openclaw_gateway.cli.target import CliFailure, Target, is_loopback_url
 from openclaw_gateway.client import GatewayRequestError, GatewayTransportError
-from openclaw_gateway.errors import ConfigError
-from openclaw_gateway.logs import Redactor, configured_log_path, newest_rolling_log, read_tail
-from openclaw_gateway.paths import resolve_paths
+from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core.errors import ConfigError
+from openclaw_gateway.core.logs import Redactor, configured_log_path, newest_rolling_log, read_tail
+from openclaw_gateway.core.paths import resolve_paths
 
 DEFAULT_LIMIT = 200
 DEFAULT_MAX_BYTES = 250_000

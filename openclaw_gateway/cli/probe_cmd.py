@@ -29,7 +29,6 @@ from urllib.parse import urlsplit
 import attrs
 import trio
 
-from openclaw_gateway import config as cfg
 from openclaw_gateway.cli.gateway_probe import (
     CAPABILITY_LABELS,
     INVALID_PORT,
@@ -65,12 +64,13 @@ from openclaw_gateway.cli.ssh_tunnel import (
     resolve_ssh_config,
 )
 from openclaw_gateway.cli.target import CliFailure
+from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core.errors import ConfigError
+from openclaw_gateway.core.paths import Paths, parse_port, resolve_paths, resolve_port
 from openclaw_gateway.discovery import beacons
 from openclaw_gateway.discovery.browse import discover_beacons
 from openclaw_gateway.discovery.txt import wide_area_domain_setting
 from openclaw_gateway.discovery.wide_area import resolve_domain
-from openclaw_gateway.errors import ConfigError
-from openclaw_gateway.paths import Paths, parse_port, resolve_paths, resolve_port
 
 DEFAULT_TIMEOUT_MS = 3000
 DISCOVERY_BUDGET_MS = 1200

@@ -12,11 +12,11 @@ from typing import Any
 
 import attrs
 
-from openclaw_gateway import config as cfg
-from openclaw_gateway import netbind
 from openclaw_gateway.cli.gateway_probe import ProbeResult
 from openclaw_gateway.cli.target import is_loopback_url
-from openclaw_gateway.errors import ConfigError
+from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core.errors import ConfigError
+from openclaw_gateway.host import netbind
 
 NO_GATEWAY_REACHABLE = (
     "No gateway answered any probe and Bonjour discovery returned no local gateways. Run "

@@ -18,7 +18,6 @@ import attrs
 import trio
 
 from openclaw_gateway import __version__
-from openclaw_gateway import config as cfg
 from openclaw_gateway.cli.target import CliFailure, Target, is_loopback_url, resolve_target
 from openclaw_gateway.client import (
     ClientIdentity,
@@ -27,9 +26,10 @@ from openclaw_gateway.client import (
     connect_params,
     open_session,
 )
-from openclaw_gateway.errors import ConfigError
-from openclaw_gateway.identity import IdentityStore
-from openclaw_gateway.paths import resolve_paths
+from openclaw_gateway.client.identity import IdentityStore
+from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core.errors import ConfigError
+from openclaw_gateway.core.paths import resolve_paths
 
 DEFAULT_TIMEOUT_MS = 10_000
 MAX_UPGRADE_BODY = 2048

@@ -30,9 +30,7 @@ from pathlib import Path
 import attrs
 import trio
 
-from openclaw_gateway import __version__, origin, ratelimit
-from openclaw_gateway import config as cfg
-from openclaw_gateway.auth import AUTH_MODES, AuthPolicy
+from openclaw_gateway import __version__
 from openclaw_gateway.cli.run_checks import (
     ResolvedAuth,
     RuntimeConsole,
@@ -46,8 +44,8 @@ from openclaw_gateway.cli.run_checks import (
     start_guard_errors,
     weak_secret_error,
 )
-from openclaw_gateway.discovery.runtime import plan_discovery
-from openclaw_gateway.errors import (
+from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core.errors import (
     EXIT_CONFIG,
     EXIT_FAILURE,
     EXIT_OK,
@@ -56,8 +54,16 @@ from openclaw_gateway.errors import (
     StartupError,
     UsageError,
 )
-from openclaw_gateway.logs import WS_STYLES, FileLog, Logger, Redactor, configured_log_path
-from openclaw_gateway.netbind import (
+from openclaw_gateway.core.logs import WS_STYLES, FileLog, Logger, Redactor, configured_log_path
+from openclaw_gateway.core.paths import (
+    Paths,
+    invalid_port_option,
+    parse_port,
+    resolve_paths,
+    resolve_port,
+)
+from openclaw_gateway.discovery.runtime import plan_discovery
+from openclaw_gateway.host.netbind import (
     BindPlan,
     bind_host,
     default_bind,
@@ -65,15 +71,10 @@ from openclaw_gateway.netbind import (
     is_loopback_host,
     plan,
 )
-from openclaw_gateway.paths import (
-    Paths,
-    invalid_port_option,
-    parse_port,
-    resolve_paths,
-    resolve_port,
-)
-from openclaw_gateway.ports import Listener, looks_like_gateway
-from openclaw_gateway.restart import SignalObserver, restart_mode, service_supervisor
+from openclaw_gateway.host.ports import Listener, looks_like_gateway
+from openclaw_gateway.security import origin, ratelimit
+from openclaw_gateway.security.auth import AUTH_MODES, AuthPolicy
+from openclaw_gateway.server.restart import SignalObserver, restart_mode, service_supervisor
 
 
 @attrs.frozen
@@ -409,7 +410,7 @@ def _start(
         bind_plan = plan(p.bind_mode, custom_host=gw.custom_bind_host, container=p.container)
     except StartupError as exc:
         raise _start_failure(out, str(exc), exc.exit_code) from None
-    from openclaw_gateway.lock import StateLock, StateLockError
+    from openclaw_gateway.host.lock import StateLock, StateLockError
 
     # Own the state dir before writing into it: a second gateway must not replace (or, on its
     # way out, delete) the first one's runtime token. The supervisor's acquire nests in this.
@@ -437,8 +438,8 @@ def _serve(
     observer: SignalObserver,
 ) -> int:
     opts, env, paths, loaded, auth, port = p.opts, p.env, p.paths, p.loaded, p.auth, p.port
-    from openclaw_gateway.lock import StateLockError
-    from openclaw_gateway.supervisor import RunSettings, run_gateway
+    from openclaw_gateway.host.lock import StateLockError
+    from openclaw_gateway.server.supervisor import RunSettings, run_gateway
 
     gw = loaded.config.gateway
     policy = AuthPolicy(mode=auth.mode, token=auth.token, password=auth.password)  # type: ignore[arg-type]
@@ -511,7 +512,7 @@ def _serve(
         raise _Exit(exc.exit_code) from None
     except StartupError as exc:
         if "EADDRINUSE" in str(exc):
-            from openclaw_gateway.ports import describe_owners, listeners_on
+            from openclaw_gateway.host.ports import describe_owners, listeners_on
 
             out.error(
                 f"Gateway failed to start: {exc}\nIf the gateway is supervised, stop it with: "
@@ -572,7 +573,7 @@ def _force_free(
     console: Logger,
     out: RuntimeConsole,
 ) -> None:
-    from openclaw_gateway.ports import free_port, port_bindable
+    from openclaw_gateway.host.ports import free_port, port_bindable
 
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     probe_host = {

@@ -19,11 +19,11 @@ from typing import Any, TextIO
 
 import attrs
 
-from openclaw_gateway import config as cfg
-from openclaw_gateway.errors import UsageError
-from openclaw_gateway.logs import Redactor, iso_local
-from openclaw_gateway.netbind import is_loopback_host
-from openclaw_gateway.paths import Paths, shorten_home, user_path
+from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core.errors import UsageError
+from openclaw_gateway.core.logs import Redactor, iso_local
+from openclaw_gateway.core.paths import Paths, shorten_home, user_path
+from openclaw_gateway.host.netbind import is_loopback_host
 
 SECRET_FILE_MAX_BYTES = 16 * 1024
 REDACTION_SENTINEL = cfg.REDACTED

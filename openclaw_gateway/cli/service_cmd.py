@@ -20,11 +20,11 @@ import trio
 from openclaw_gateway.cli.rpc_cmds import call_once, load_runtime_token, method_scope
 from openclaw_gateway.cli.target import CliFailure, resolve_target
 from openclaw_gateway.client import GatewayRequestError, GatewayTransportError
-from openclaw_gateway.config import load_snapshot
-from openclaw_gateway.paths import resolve_paths
-from openclaw_gateway.service import actions
-from openclaw_gateway.service.manager import Context
-from openclaw_gateway.service.results import ActionResult
+from openclaw_gateway.core.config import load_snapshot
+from openclaw_gateway.core.paths import resolve_paths
+from openclaw_gateway.host.service import actions
+from openclaw_gateway.host.service.manager import Context
+from openclaw_gateway.host.service.results import ActionResult
 
 HEALTH_CALL_TIMEOUT_MS = 2000
 

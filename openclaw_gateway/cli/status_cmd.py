@@ -30,8 +30,7 @@ from typing import Any, TextIO
 import attrs
 import trio
 
-from openclaw_gateway import __version__, netbind, ports
-from openclaw_gateway import config as cfg
+from openclaw_gateway import __version__
 from openclaw_gateway.cli.gateway_probe import (
     INVALID_PORT,
     ProbeResult,
@@ -54,9 +53,11 @@ from openclaw_gateway.client import (
     connect_params,
     open_session,
 )
-from openclaw_gateway.errors import ConfigError
-from openclaw_gateway.logs import Redactor, default_log_path
-from openclaw_gateway.paths import Paths, parse_port, resolve_paths, resolve_port
+from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core.errors import ConfigError
+from openclaw_gateway.core.logs import Redactor, default_log_path
+from openclaw_gateway.core.paths import Paths, parse_port, resolve_paths, resolve_port
+from openclaw_gateway.host import netbind, ports
 
 DEFAULT_TIMEOUT_MS = 10_000
 SERVICE_DETAIL = (
@@ -384,7 +385,7 @@ def _config_summary(paths: Paths) -> tuple[dict[str, Any], cfg.Config]:
 
 
 def _service_block(env: Mapping[str, str]) -> dict[str, Any]:
-    from openclaw_gateway.service.manager import Context, describe
+    from openclaw_gateway.host.service.manager import Context, describe
 
     block = describe(Context(env=dict(env)))
     if block.get("inspectionReason") == "service-manager-unavailable":
@@ -393,7 +394,7 @@ def _service_block(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _extra_services(env: Mapping[str, str]) -> list[dict[str, Any]]:
-    from openclaw_gateway.service.manager import Context, extra_services
+    from openclaw_gateway.host.service.manager import Context, extra_services
 
     return extra_services(Context(env=dict(env)))
 

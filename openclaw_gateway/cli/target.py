@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from openclaw_gateway import config as cfg
-from openclaw_gateway.paths import Paths, parse_port, resolve_port
+from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core.paths import Paths, parse_port, resolve_port
 
 
 class CliFailure(Exception):

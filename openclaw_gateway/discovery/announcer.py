@@ -24,6 +24,7 @@ import attrs
 import trio
 from zeroconf import IPVersion, NonUniqueNameException, ServiceInfo, Zeroconf
 
+from openclaw_gateway.core.logs import Logger
 from openclaw_gateway.discovery.txt import (
     SERVICE_TYPE,
     AdvertiseContext,
@@ -31,7 +32,6 @@ from openclaw_gateway.discovery.txt import (
     instance_name,
     safe_service_name,
 )
-from openclaw_gateway.logs import Logger
 
 WITHDRAW_TIMEOUT = 2.0  # goodbyes take ~0.25 s (3 broadcasts, 125 ms apart) + close
 REGISTRATION_WAIT_ON_WITHDRAW = 2.0  # a registration still probing at shutdown gets this long

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
+from openclaw_gateway.core.logs import Logger
 from openclaw_gateway.discovery import wide_area
 from openclaw_gateway.discovery.txt import (
     AdvertiseContext,
@@ -33,8 +34,7 @@ from openclaw_gateway.discovery.txt import (
     tailnet_dns_hint,
     wide_area_domain_setting,
 )
-from openclaw_gateway.logs import Logger
-from openclaw_gateway.netbind import BindPlan, interface_ipv4s, is_loopback_host
+from openclaw_gateway.host.netbind import BindPlan, interface_ipv4s, is_loopback_host
 
 if TYPE_CHECKING:
     from openclaw_gateway.discovery.announcer import Announcer

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import attrs
 
-from openclaw_gateway.atomicfile import KEEP_MODE, write_atomic
+from openclaw_gateway.core.atomicfile import KEEP_MODE, write_atomic
 from openclaw_gateway.discovery.txt import AdvertiseContext, format_instance_name
 
 TAILNET_V4 = ipaddress.ip_network("100.64.0.0/10")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from openclaw_gateway.errors import RemoteProtocolError
+from openclaw_gateway.core.errors import RemoteProtocolError
 from openclaw_gateway.protocol.frames import REQUEST_FRAME_SCHEMA, RequestFrame
 from openclaw_gateway.protocol.schema import format_errors, validate
 

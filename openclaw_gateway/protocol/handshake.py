@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from openclaw_gateway.errors import RemoteProtocolError
+from openclaw_gateway.core.errors import RemoteProtocolError
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.frames import (
     CONNECT_PARAMS_SCHEMA,

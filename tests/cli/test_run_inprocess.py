@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-import openclaw_gateway.supervisor as supervisor
+import openclaw_gateway.server.supervisor as supervisor
 from openclaw_gateway.cli import run as run_mod
 from openclaw_gateway.cli.run import RunOptions, run_gateway_command
-from openclaw_gateway.errors import StartupError
-from openclaw_gateway.lock import StateLock
+from openclaw_gateway.core.errors import StartupError
+from openclaw_gateway.host.lock import StateLock
 from tests.cli.support import STAMP, base_env, local_config, unstamp, write_config
 from tests.unit_cli.procs import listener, readline
 
@@ -469,7 +469,7 @@ def test_dev_creates_the_config_and_workspace(
 def test_root_dev_profile_uses_its_own_workspace_and_guard(
     capsys: pytest.CaptureFixture[str], home: Path
 ) -> None:
-    from openclaw_gateway.paths import profile_env
+    from openclaw_gateway.core.paths import profile_env
 
     env = base_env(home)
     env.update(profile_env(True, None, env))
@@ -502,7 +502,7 @@ def test_dev_reset_moves_old_state_to_the_trash(
 # -- state lock, busy port, --force ---------------------------------------------------------
 
 HOLDER = (
-    "import sys; from pathlib import Path; from openclaw_gateway.lock import StateLock; "
+    "import sys; from pathlib import Path; from openclaw_gateway.host.lock import StateLock; "
     "l = StateLock(Path(sys.argv[1])); l.acquire(port=1, config_path=Path('c')); "
     "print('ready', flush=True); sys.stdin.read()"
 )

@@ -14,7 +14,7 @@ import trio
 
 from openclaw_gateway.cli import status_cmd
 from openclaw_gateway.cli.status_cmd import run_status
-from openclaw_gateway.service.manager import Context
+from openclaw_gateway.host.service.manager import Context
 from tests.cli_probe.support import cli_env, free_port, status, write_config
 from tests.helpers import TOKEN, RunningGateway
 

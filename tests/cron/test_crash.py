@@ -17,7 +17,7 @@ import attrs
 import pytest
 import trio
 
-from openclaw_gateway.cron.scheduler import INTERRUPTED
+from openclaw_gateway.server.cron.scheduler import INTERRUPTED
 from tests.helpers import RawClient, connected
 
 TOKEN = "crash-token-0123456789abcdef"
@@ -182,7 +182,7 @@ async def test_kill9_mid_run_then_restart(gw: Proc, tmp_path: Path) -> None:
 
 
 async def test_sigterm_stops_a_running_command_and_records_it(gw: Proc, tmp_path: Path) -> None:
-    from openclaw_gateway.store import Store
+    from openclaw_gateway.state.store import Store
 
     pid_file = tmp_path / "pid"
     # Ignores SIGTERM, so the gateway has to escalate to SIGKILL after its grace.

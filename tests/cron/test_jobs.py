@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from openclaw_gateway.cron import jobs as J
+from openclaw_gateway.server.cron import jobs as J
 
 NOW = 1_795_536_162_804
 EVERY = {"kind": "every", "everyMs": 60_000}

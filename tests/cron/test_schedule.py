@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openclaw_gateway.cron.croner import compile_cron
-from openclaw_gateway.cron.errors import ScheduleError
-from openclaw_gateway.cron.jstime import js_iso, parse_absolute_time_ms
-from openclaw_gateway.cron.schedule import (
+from openclaw_gateway.server.cron.croner import compile_cron
+from openclaw_gateway.server.cron.errors import ScheduleError
+from openclaw_gateway.server.cron.jstime import js_iso, parse_absolute_time_ms
+from openclaw_gateway.server.cron.schedule import (
     DEFAULT_TOP_OF_HOUR_STAGGER_MS,
     MIN_REFIRE_GAP_MS,
     effective_stagger_ms,
@@ -26,7 +26,7 @@ from openclaw_gateway.cron.schedule import (
     normalize_schedule,
     stagger_offset_ms,
 )
-from openclaw_gateway.cron.zones import host_timezone
+from openclaw_gateway.server.cron.zones import host_timezone
 
 NOW = parse_absolute_time_ms("2026-11-24T16:00:00Z") or 0
 MINUTE = 60_000

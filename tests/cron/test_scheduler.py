@@ -15,18 +15,18 @@ import pytest
 import trio
 import trio.testing
 
-from openclaw_gateway.cron import jobs as J
-from openclaw_gateway.cron.payloads import Outcome
-from openclaw_gateway.cron.scheduler import (
+from openclaw_gateway.server.cron import jobs as J
+from openclaw_gateway.server.cron.payloads import Outcome
+from openclaw_gateway.server.cron.scheduler import (
     DEFERRED_AGENT_DELAY_MS,
     INTERRUPTED,
     MAX_CONCURRENT,
     Scheduler,
     run_scheduler,
 )
-from openclaw_gateway.rpc.context import GatewayState
-from openclaw_gateway.store import Store
-from openclaw_gateway.supervisor import build_state
+from openclaw_gateway.server.rpc.context import GatewayState
+from openclaw_gateway.server.supervisor import build_state
+from openclaw_gateway.state.store import Store
 from tests.helpers import make_settings
 
 EPOCH_MS = 1_795_536_000_000

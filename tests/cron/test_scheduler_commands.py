@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import trio
 
-from openclaw_gateway.cron import jobs as J
-from openclaw_gateway.cron.payloads import NO_AGENT, execute, run_command
-from openclaw_gateway.cron.scheduler import INTERRUPTED, Scheduler, run_scheduler
-from openclaw_gateway.rpc.context import GatewayState
-from openclaw_gateway.store import Store
-from openclaw_gateway.supervisor import build_state
+from openclaw_gateway.server.cron import jobs as J
+from openclaw_gateway.server.cron.payloads import NO_AGENT, execute, run_command
+from openclaw_gateway.server.cron.scheduler import INTERRUPTED, Scheduler, run_scheduler
+from openclaw_gateway.server.rpc.context import GatewayState
+from openclaw_gateway.server.supervisor import build_state
+from openclaw_gateway.state.store import Store
 from tests.helpers import make_settings
 
 PY = sys.executable

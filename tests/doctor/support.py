@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from openclaw_gateway.doctor.model import Check, Context
-from openclaw_gateway.doctor.runner import Report, run_doctor
-from openclaw_gateway.service.manager import Context as ServiceContext
+from openclaw_gateway.cli.doctor.model import Check, Context
+from openclaw_gateway.cli.doctor.runner import Report, run_doctor
+from openclaw_gateway.host.service.manager import Context as ServiceContext
 from tests.unit_cli.procs import readline
 
 GOOD_TOKEN = "doctor-good-token-3f9a1c7e5b2d4a60"
@@ -21,7 +21,7 @@ GOOD_TOKEN = "doctor-good-token-3f9a1c7e5b2d4a60"
 # Holds the real StateLock of a state dir until stdin closes.
 LOCK_HOLDER = (
     "import sys; from pathlib import Path\n"
-    "from openclaw_gateway.lock import StateLock\n"
+    "from openclaw_gateway.host.lock import StateLock\n"
     "StateLock(Path(sys.argv[1])).acquire(port=1, config_path=Path(sys.argv[1]) / 'c.json')\n"
     "print('locked', flush=True)\n"
     "sys.stdin.read()\n"

@@ -14,11 +14,11 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from openclaw_gateway.doctor.fixes import fix_lock
-from openclaw_gateway.doctor.model import FAIL, OK, WARN, Check
-from openclaw_gateway.lock import LOCK_NAME
-from openclaw_gateway.service.manager import Context as ServiceContext
-from openclaw_gateway.service.systemd import Completed, UnitSpec, parse_unit, render_unit
+from openclaw_gateway.cli.doctor.fixes import fix_lock
+from openclaw_gateway.cli.doctor.model import FAIL, OK, WARN, Check
+from openclaw_gateway.host.lock import LOCK_NAME
+from openclaw_gateway.host.service.manager import Context as ServiceContext
+from openclaw_gateway.host.service.systemd import Completed, UnitSpec, parse_unit, render_unit
 from tests.doctor.support import GOOD_TOKEN, Install, by_id, dead_pid, lock_holder
 from tests.integration.support import free_port
 from tests.unit_cli.procs import listener

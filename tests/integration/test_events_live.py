@@ -11,7 +11,7 @@ import pytest
 import trio
 from trio_websocket import HandshakeError
 
-from openclaw_gateway.lock import StateLock
+from openclaw_gateway.host.lock import StateLock
 from tests.helpers import RunningGateway, start_gateway
 from tests.integration.support import (
     ADMIN_SCOPES,

@@ -15,7 +15,7 @@ import pytest
 import trio
 import trio.testing
 
-from openclaw_gateway.rpc import methods
+from openclaw_gateway.server.rpc import methods
 from tests.helpers import TOKEN, RunningGateway, connect_params
 from tests.integration.support import (
     ADMIN_SCOPES,

@@ -49,7 +49,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from openclaw_gateway.store import Store, db_path
+from openclaw_gateway.state.store import Store, db_path
 from tests.interop.conftest import (
     STOP_TIMEOUT_S,
     CliResult,

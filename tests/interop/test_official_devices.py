@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from openclaw_gateway.devices import raw_public_key
-from openclaw_gateway.store import Store, db_path
+from openclaw_gateway.security.devices import raw_public_key
+from openclaw_gateway.state.store import Store, db_path
 from tests.interop.conftest import GatewayProcess, _clean_env, _which
 
 pytestmark = pytest.mark.interop

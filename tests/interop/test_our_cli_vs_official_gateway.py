@@ -278,7 +278,7 @@ async def test_python_client_device_identity_is_accepted_by_official_gateway(
     """The official gateway verifies our ed25519 signature, pairs the device silently on
     loopback, issues a device token, and accepts that token alone on the next connect."""
     from openclaw_gateway.client import ClientIdentity
-    from openclaw_gateway.identity import IdentityStore
+    from openclaw_gateway.client.identity import IdentityStore
 
     store = IdentityStore(tmp_path / "identity")
     # A local `gateway-client`/`backend` client skips pairing altogether, so speak as a CLI.
@@ -309,7 +309,7 @@ async def test_our_cli_reuses_a_stored_device_token(
     import trio
 
     from openclaw_gateway.client import ClientIdentity
-    from openclaw_gateway.identity import IdentityStore
+    from openclaw_gateway.client.identity import IdentityStore
 
     home = tmp_path / "home"
     store = IdentityStore(home / ".openclaw" / "identity")

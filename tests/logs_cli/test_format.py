@@ -19,7 +19,7 @@ from openclaw_gateway.cli.logs_cmd import (
     parse_log_line,
     reset_notice,
 )
-from openclaw_gateway.logs import FileLog, Logger
+from openclaw_gateway.core.logs import FileLog, Logger
 
 # A real line of the official gateway (cli.md §8).
 OFFICIAL = (

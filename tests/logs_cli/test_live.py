@@ -24,7 +24,7 @@ from openclaw_gateway.cli.logs_cmd import (
     tail_logs,
 )
 from openclaw_gateway.cli.target import Target
-from openclaw_gateway.supervisor import run_gateway
+from openclaw_gateway.server.supervisor import run_gateway
 from tests.helpers import TOKEN, RunningGateway, make_settings
 from tests.integration.support import free_port
 

@@ -7,7 +7,7 @@ import json
 
 import trio
 
-from openclaw_gateway.cron.payloads import NO_AGENT
+from openclaw_gateway.server.cron.payloads import NO_AGENT
 from tests.devicekit import SigningDevice
 from tests.helpers import RunningGateway
 from tests.nodes.support import node_client, operator_client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openclaw_gateway import node_rules as R
+from openclaw_gateway.security import node_rules as R
 
 
 @pytest.mark.parametrize(

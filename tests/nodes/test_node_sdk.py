@@ -11,7 +11,7 @@ import trio
 import trio.lowlevel
 
 from openclaw_gateway.client import NodeHost
-from openclaw_gateway.identity import IdentityStore
+from openclaw_gateway.client.identity import IdentityStore
 from tests.helpers import TOKEN, RunningGateway
 from tests.nodes.support import operator_client
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from openclaw_gateway.errors import RemoteProtocolError
+from openclaw_gateway.core.errors import RemoteProtocolError
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.frames import RequestFrame
 

@@ -8,10 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openclaw_gateway import scopes as S
-from openclaw_gateway.admission import Admission, Peer, admit
-from openclaw_gateway.auth import AuthPolicy
-from openclaw_gateway.errors import RemoteProtocolError
+from openclaw_gateway.core.errors import RemoteProtocolError
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.frames import CLIENT_MODES, GATEWAY_CLIENT_IDS, RequestFrame
 from openclaw_gateway.protocol.handshake import (
@@ -22,6 +19,9 @@ from openclaw_gateway.protocol.handshake import (
     read_connect,
     truncate_close_reason,
 )
+from openclaw_gateway.security import scopes as S
+from openclaw_gateway.security.auth import AuthPolicy
+from openclaw_gateway.server.admission import Admission, Peer, admit
 
 BOUNDED = settings(max_examples=200, deadline=None)
 SECRET = "s3cret-0123456789"

@@ -16,13 +16,13 @@ from typing import Any
 import attrs
 import trio
 
-from openclaw_gateway.restart import (
+from openclaw_gateway.server.restart import (
     Lifecycle,
     SignalObserver,
     restart_mode,
     service_supervisor,
 )
-from openclaw_gateway.supervisor import RunSettings, run_gateway
+from openclaw_gateway.server.supervisor import RunSettings, run_gateway
 from tests.helpers import TOKEN, make_settings
 from tests.integration.support import read_until_closed, ws_connected
 

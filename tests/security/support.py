@@ -9,7 +9,7 @@ from typing import Any
 
 import trio
 
-from openclaw_gateway.store import Store, db_path
+from openclaw_gateway.state.store import Store, db_path
 from tests.devicekit import SigningDevice
 from tests.helpers import TOKEN, RawClient, RunningGateway, connect_params
 from tests.integration.support import Closed, read_until_closed, ws_client

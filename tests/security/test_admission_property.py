@@ -10,15 +10,15 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from openclaw_gateway import scopes as S
-from openclaw_gateway.admission import Admission, Peer, admit
-from openclaw_gateway.auth import AuthPolicy
-from openclaw_gateway.device_stage import make_stage
-from openclaw_gateway.devices import NonceLedger
-from openclaw_gateway.pairing import Book
-from openclaw_gateway.pairing_rules import access_scopes, normalize_scopes, scopes_allow
 from openclaw_gateway.protocol.handshake import ConnectRequest, Refusal, read_connect
-from openclaw_gateway.store import Store
+from openclaw_gateway.security import scopes as S
+from openclaw_gateway.security.auth import AuthPolicy
+from openclaw_gateway.security.devices import NonceLedger
+from openclaw_gateway.security.pairing_rules import access_scopes, normalize_scopes, scopes_allow
+from openclaw_gateway.server.admission import Admission, Peer, admit
+from openclaw_gateway.server.device_stage import make_stage
+from openclaw_gateway.state.pairing import Book
+from openclaw_gateway.state.store import Store
 from tests.devicekit import SigningDevice
 
 TOKEN = "prop-token-0123456789abcdef"

@@ -10,8 +10,8 @@ from typing import Any
 
 import trio
 
-from openclaw_gateway.auth import AuthPolicy
-from openclaw_gateway.ratelimit import AuthRateLimitPolicy
+from openclaw_gateway.security.auth import AuthPolicy
+from openclaw_gateway.security.ratelimit import AuthRateLimitPolicy
 from tests.helpers import TOKEN
 from tests.integration.conftest import _start as _start  # the `start` fixture
 from tests.integration.support import (

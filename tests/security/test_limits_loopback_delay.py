@@ -18,11 +18,11 @@ import trio
 import trio.testing
 from trio_websocket import WebSocketConnection, wrap_client_stream, wrap_server_stream
 
-from openclaw_gateway.admission import Peer
-from openclaw_gateway.connection import Deps, handle_connection
-from openclaw_gateway.hub import Hub
-from openclaw_gateway.rpc import methods
-from openclaw_gateway.supervisor import build_state
+from openclaw_gateway.server.admission import Peer
+from openclaw_gateway.server.connection import Deps, handle_connection
+from openclaw_gateway.server.hub import Hub
+from openclaw_gateway.server.rpc import methods
+from openclaw_gateway.server.supervisor import build_state
 from tests.helpers import TOKEN, connect_params, make_settings
 
 LOCAL = Peer(remote_ip="127.0.0.1", is_loopback=True)

@@ -22,12 +22,12 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed
 
-from openclaw_gateway import connection
-from openclaw_gateway import scopes as S
-from openclaw_gateway.connection import MAX_PAYLOAD
-from openclaw_gateway.ratelimit import PREAUTH_ENV
-from openclaw_gateway.rpc.context import CallContext
-from openclaw_gateway.rpc.registry import EXEMPT, Registry
+from openclaw_gateway.security import scopes as S
+from openclaw_gateway.security.ratelimit import PREAUTH_ENV
+from openclaw_gateway.server import connection
+from openclaw_gateway.server.connection import MAX_PAYLOAD
+from openclaw_gateway.server.rpc.context import CallContext
+from openclaw_gateway.server.rpc.registry import EXEMPT, Registry
 from tests.helpers import TOKEN, RawClient, RunningGateway
 from tests.integration.conftest import _start as _start  # the `start` fixture
 from tests.integration.support import (
@@ -325,9 +325,10 @@ async def test_control_plane_writes_are_limited_to_30_per_minute(
 
 
 def test_only_officially_flagged_methods_are_control_plane_writes() -> None:
-    from openclaw_gateway.rpc import methods
+    from openclaw_gateway import cli
+    from openclaw_gateway.server.rpc import methods
 
-    tsv = Path(methods.__file__).parent.parent.parent / "cli" / "method-scopes.tsv"
+    tsv = Path(cli.__file__).parent / "method-scopes.tsv"
     flagged = set()
     for line in tsv.read_text().splitlines():
         if line.startswith("#") or not line.strip():

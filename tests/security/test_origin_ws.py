@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import trio
 
-from openclaw_gateway.origin import OriginPolicy
+from openclaw_gateway.security.origin import OriginPolicy
 from tests.devicekit import SigningDevice
 from tests.helpers import TOKEN, RunningGateway
 from tests.integration.conftest import _start as _start  # the `start` fixture

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import trio
 
-from openclaw_gateway.auth import AuthPolicy
-from openclaw_gateway.origin import OriginPolicy
+from openclaw_gateway.security.auth import AuthPolicy
+from openclaw_gateway.security.origin import OriginPolicy
 from tests.helpers import RunningGateway
 from tests.integration.conftest import _start as _start  # the `start` fixture
 from tests.integration.support import (

@@ -17,7 +17,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from openclaw_gateway.service.detached import read_record
+from openclaw_gateway.host.service.detached import read_record
 
 TOKEN = "svc-test-token-0123456789abcdef"
 CLI_TIMEOUT = 40.0  # a start waits up to 30 s for health; a hang must fail the test instead
@@ -91,7 +91,7 @@ def home(tmp_path: Path) -> Iterator[Home]:
 
 def kill_recorded(state: Path) -> None:
     """Teardown: a gateway a failed test left behind is killed by its recorded pid."""
-    from openclaw_gateway.service.detached import is_gateway_process
+    from openclaw_gateway.host.service.detached import is_gateway_process
 
     record = read_record(state / "gateway.pid")
     if record is not None and is_gateway_process(record.pid, record.start_time):

@@ -16,8 +16,8 @@ import trio
 
 from openclaw_gateway.cli.run import _port_conflict_code
 from openclaw_gateway.client import GatewayClient
-from openclaw_gateway.ports import listeners_on
-from openclaw_gateway.service.detached import DetachedService, is_gateway_process, read_record
+from openclaw_gateway.host.ports import listeners_on
+from openclaw_gateway.host.service.detached import DetachedService, is_gateway_process, read_record
 from tests.service.conftest import TOKEN, Home, base_env, write_config
 
 DEADLINE = 15.0

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from openclaw_gateway.cli.service_cmd import run_service_command
-from openclaw_gateway.service import identity
-from openclaw_gateway.service.detached import DetachedService
-from openclaw_gateway.service.manager import Context
-from openclaw_gateway.service.results import ActionResult, ServiceError, failure
+from openclaw_gateway.host.service import identity
+from openclaw_gateway.host.service.detached import DetachedService
+from openclaw_gateway.host.service.manager import Context
+from openclaw_gateway.host.service.results import ActionResult, ServiceError, failure
 from tests.service.conftest import write_config
 from tests.service.test_systemd_unit import FakeSystemctl
 

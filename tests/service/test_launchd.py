@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from openclaw_gateway.service import actions
-from openclaw_gateway.service.launchd import (
+from openclaw_gateway.host.service import actions
+from openclaw_gateway.host.service.launchd import (
     PlistSpec,
     build_plist,
     parse_print,
     render_env_file,
     render_plist,
 )
-from openclaw_gateway.service.manager import Context, inspect
+from openclaw_gateway.host.service.manager import Context, inspect
 from tests.service.conftest import TOKEN, write_config
 
 FAKE_LAUNCHCTL = r"""#!{python}

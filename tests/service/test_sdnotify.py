@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from openclaw_gateway import sdnotify
+from openclaw_gateway.host import sdnotify
 from tests.service.conftest import Home
 
 RECV_TIMEOUT = 15.0

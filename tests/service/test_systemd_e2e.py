@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from openclaw_gateway.service.identity import account_home
+from openclaw_gateway.host.service.identity import account_home
 
 DRIVER = Path(__file__).with_name("systemd_e2e_driver.py")
 HARD_TIMEOUT = 60  # seconds; the run takes ~12 s

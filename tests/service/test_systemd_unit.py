@@ -17,11 +17,11 @@ from pathlib import Path
 import attrs
 import pytest
 
-from openclaw_gateway.paths import profile_env
-from openclaw_gateway.service import actions
-from openclaw_gateway.service.manager import Context, extra_services, inspect
-from openclaw_gateway.service.results import ServiceError
-from openclaw_gateway.service.systemd import (
+from openclaw_gateway.core.paths import profile_env
+from openclaw_gateway.host.service import actions
+from openclaw_gateway.host.service.manager import Context, extra_services, inspect
+from openclaw_gateway.host.service.results import ServiceError
+from openclaw_gateway.host.service.systemd import (
     Completed,
     UnitSpec,
     environment_line,

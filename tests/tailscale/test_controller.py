@@ -12,9 +12,9 @@ import pytest
 import trio
 import trio.testing
 
-from openclaw_gateway import tailscale as ts
-from openclaw_gateway.errors import EXIT_CONFIG, EXIT_FAILURE
-from openclaw_gateway.logs import Logger
+from openclaw_gateway.core.errors import EXIT_CONFIG, EXIT_FAILURE
+from openclaw_gateway.core.logs import Logger
+from openclaw_gateway.server import tailscale as ts
 from tests.tailscale.fake import FakeTailscale
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import trio
 
-from openclaw_gateway.auth import AuthPolicy
-from openclaw_gateway.supervisor import run_gateway
-from openclaw_gateway.tailscale import TailscaleError
+from openclaw_gateway.security.auth import AuthPolicy
+from openclaw_gateway.server.supervisor import run_gateway
+from openclaw_gateway.server.tailscale import TailscaleError
 from tests.helpers import RunningGateway, connected, make_settings, raw_client, start_gateway
 from tests.integration.support import ws_rejection
 from tests.tailscale.fake import FakeTailscale

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from openclaw_gateway.admission import Peer
-from openclaw_gateway.auth import AuthPolicy
 from openclaw_gateway.protocol.handshake import ConnectRequest, read_connect
+from openclaw_gateway.security.auth import AuthPolicy
+from openclaw_gateway.server.admission import Peer
 
 TOKEN = "tok-3f9a1c7e5b2d4a6c8e0f"
 PASSWORD = "pw-9b8c7d6e5f4a3b2c1d0e"

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from openclaw_gateway.admission import Admission, DeviceCheck, DeviceOutcome, Peer, admit
-from openclaw_gateway.auth import AuthPolicy
 from openclaw_gateway.protocol.handshake import Refusal
+from openclaw_gateway.security.auth import AuthPolicy
+from openclaw_gateway.server.admission import Admission, DeviceCheck, DeviceOutcome, Peer, admit
 from tests.unit.builders import (
     LOCAL,
     LOCAL_BEHIND_PROXY,

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from openclaw_gateway import auth
-from openclaw_gateway.auth import AuthPolicy, AuthResult, ClientKind, authorize_shared_secret
+from openclaw_gateway.security import auth
+from openclaw_gateway.security.auth import (
+    AuthPolicy,
+    AuthResult,
+    ClientKind,
+    authorize_shared_secret,
+)
 
 TOKEN = "tok-5e1d9a"
 PASSWORD = "pw-77c2b0"

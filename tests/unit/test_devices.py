@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openclaw_gateway import devices
 from openclaw_gateway.protocol.frames import ConnectParams
 from openclaw_gateway.protocol.handshake import ConnectRequest, read_connect
+from openclaw_gateway.security import devices
 from tests.devicekit import SigningDevice
 
 FIXTURE = Path("/work/shared/reference/fixtures/official-connect-frames.jsonl")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from openclaw_gateway import events
-from openclaw_gateway import scopes as S
+from openclaw_gateway.security import scopes as S
+from openclaw_gateway.server import events
 
 UNGATED = ["tick", "health", "heartbeat", "shutdown"]
 

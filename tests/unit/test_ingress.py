@@ -6,7 +6,7 @@ from typing import Literal
 
 import pytest
 
-from openclaw_gateway.ingress import (
+from openclaw_gateway.security.ingress import (
     attribute,
     attribute_tailscale,
     forwarded_client_ip,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openclaw_gateway.origin import (
+from openclaw_gateway.security.origin import (
     REASON_INVALID,
     REASON_NOT_ALLOWED,
     OriginPolicy,
@@ -138,8 +138,8 @@ def test_host_name() -> None:
 
 
 def test_policy_from_config() -> None:
-    from openclaw_gateway import config
-    from openclaw_gateway.origin import policy_from_config
+    from openclaw_gateway.core import config
+    from openclaw_gateway.security.origin import policy_from_config
 
     loaded = config.structure(
         {

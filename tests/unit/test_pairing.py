@@ -10,10 +10,14 @@ from typing import Any
 
 import pytest
 
-from openclaw_gateway import scopes as S
-from openclaw_gateway.pairing import PENDING_TTL_MS, Book, Forbidden
-from openclaw_gateway.pairing_rules import normalize_scopes, role_token_scopes, scopes_allow
-from openclaw_gateway.store import Store
+from openclaw_gateway.security import scopes as S
+from openclaw_gateway.security.pairing_rules import (
+    normalize_scopes,
+    role_token_scopes,
+    scopes_allow,
+)
+from openclaw_gateway.state.pairing import PENDING_TTL_MS, Book, Forbidden
+from openclaw_gateway.state.store import Store
 
 T0 = 1_800_000_000_000
 

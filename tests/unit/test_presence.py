@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from openclaw_gateway.presence import (
+from openclaw_gateway.state.presence import (
     PRESENCE_MAX_ROWS,
     PRESENCE_TTL_MS,
     PresenceTable,

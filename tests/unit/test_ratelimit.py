@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from openclaw_gateway.ratelimit import (
+from openclaw_gateway.security.ratelimit import (
     DEFAULT_MAX_PREAUTH_PER_IP,
     LOOPBACK_HISTORY_LIMIT,
     PREAUTH_ENV,
@@ -227,8 +227,8 @@ def test_preauth_limit_from_env(value: str, limit: int) -> None:
 
 
 def test_policy_from_config() -> None:
-    from openclaw_gateway import config
-    from openclaw_gateway.ratelimit import policy_from_config
+    from openclaw_gateway.core import config
+    from openclaw_gateway.security.ratelimit import policy_from_config
 
     loaded = config.structure(
         {"gateway": {"auth": {"rateLimit": {"maxAttempts": 3, "exemptLoopback": False}}}}
@@ -248,8 +248,8 @@ def _admission_attempt(
 
 
 def test_admission_records_a_wrong_secret_and_refuses_while_locked() -> None:
-    from openclaw_gateway.admission import Peer, admit
     from openclaw_gateway.protocol.handshake import Refusal
+    from openclaw_gateway.server.admission import Peer, admit
     from tests.unit.builders import TOKEN, TOKEN_POLICY, connect_request
 
     limiters = AuthLimiters.create()
@@ -267,7 +267,7 @@ def test_admission_records_a_wrong_secret_and_refuses_while_locked() -> None:
 
 
 def test_origin_rejection_and_missing_credentials_do_not_touch_the_limiter() -> None:
-    from openclaw_gateway.admission import Peer, admit
+    from openclaw_gateway.server.admission import Peer, admit
     from tests.unit.builders import TOKEN_POLICY, connect_request
 
     limiters = AuthLimiters.create()

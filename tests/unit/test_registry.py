@@ -6,9 +6,15 @@ from typing import Any
 
 import pytest
 
-from openclaw_gateway import scopes as S
-from openclaw_gateway.errors import RpcError
-from openclaw_gateway.rpc.registry import EXEMPT, MethodSpec, Registry, authorize, missing_scope
+from openclaw_gateway.core.errors import RpcError
+from openclaw_gateway.security import scopes as S
+from openclaw_gateway.server.rpc.registry import (
+    EXEMPT,
+    MethodSpec,
+    Registry,
+    authorize,
+    missing_scope,
+)
 
 
 def _handler(ctx: Any, params: Any) -> dict[str, Any]:
@@ -172,7 +178,7 @@ def test_authorize_returns_rpc_errors() -> None:
 
 
 def test_the_gateway_method_table_follows_the_reference() -> None:
-    from openclaw_gateway.rpc.methods import load
+    from openclaw_gateway.server.rpc.methods import load
 
     registry = load()
     expected = {

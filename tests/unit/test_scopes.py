@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openclaw_gateway import scopes as S
+from openclaw_gateway.security import scopes as S
 
 IMPLIED_BY_WRITE = {S.READ, S.TALK, S.SESSIONS_READ, S.SESSIONS_WRITE}
 

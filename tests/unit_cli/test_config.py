@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from openclaw_gateway import config as cfg
-from openclaw_gateway.errors import ConfigError
+from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core.errors import ConfigError
 
 
 def _write(tmp_path: Path, text: str) -> Path:

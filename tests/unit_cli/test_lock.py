@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from openclaw_gateway.lock import LOCK_NAME, StateLock, StateLockError
+from openclaw_gateway.host.lock import LOCK_NAME, StateLock, StateLockError
 from tests.unit_cli.procs import readline
 
 HOLDER = (
-    "import sys; from pathlib import Path; from openclaw_gateway.lock import StateLock; "
+    "import sys; from pathlib import Path; from openclaw_gateway.host.lock import StateLock; "
     "lock = StateLock(Path(sys.argv[1])); lock.acquire(port=1, config_path=Path('c.json')); "
     "print('ready', flush=True); sys.stdin.read()"
 )

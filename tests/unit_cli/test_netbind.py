@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from openclaw_gateway.errors import StartupError
-from openclaw_gateway.netbind import (
+from openclaw_gateway.core.errors import StartupError
+from openclaw_gateway.host.netbind import (
     bind_host,
     default_bind,
     in_container,

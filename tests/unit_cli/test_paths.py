@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from openclaw_gateway.errors import UsageError
-from openclaw_gateway.paths import (
+from openclaw_gateway.core.errors import UsageError
+from openclaw_gateway.core.paths import (
     DEFAULT_PORT,
     fnv1a32,
     home_dir,

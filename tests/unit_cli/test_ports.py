@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from openclaw_gateway.errors import StartupError
-from openclaw_gateway.ports import (
+from openclaw_gateway.core.errors import StartupError
+from openclaw_gateway.host.ports import (
     ForceRefused,
     Listener,
     _hex_addr,

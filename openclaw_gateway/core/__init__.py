@@ -1,0 +1,4 @@
+"""The ground floor: errors, paths, config, logs, atomic files.
+
+Every folder may import core; core imports none of them, and never trio or sockets.
+"""

@@ -1,0 +1,68 @@
+"""Which broadcast events exist and who may receive them (protocol.md §7.3). Pure.
+
+Unknown event names are never delivered (fail closed). An empty scope list means every
+authenticated socket, nodes included; otherwise the recipient must be an operator holding one
+of the scopes (operator.admin and operator.write implications apply).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from openclaw_gateway.security import scopes as S
+
+EVENT_SCOPES: dict[str, tuple[str, ...]] = {
+    "tick": (),
+    "health": (),
+    "heartbeat": (),
+    "shutdown": (),
+    "presence": (S.READ,),
+    "device.pair.requested": (S.PAIRING,),
+    "device.pair.resolved": (S.PAIRING,),
+    "cron": (S.READ,),
+    "node.pair.requested": (S.PAIRING,),
+    "node.pair.resolved": (S.PAIRING,),
+    # Our extension: `channel.*` events from bridge nodes, relayed to readers.
+    "node.event": (S.READ,),
+}
+
+# Events we can emit, in the order hello-ok announces them.
+EVENTS = (
+    "connect.challenge",
+    "presence",
+    "tick",
+    "shutdown",
+    "health",
+    "heartbeat",
+    "cron",
+    "node.pair.requested",
+    "node.pair.resolved",
+    "node.invoke.request",
+    "node.event",
+    "device.pair.requested",
+    "device.pair.resolved",
+)
+# Sent to one socket only (never broadcast).
+DIRECT_EVENTS = frozenset({"connect.challenge", "node.invoke.request"})
+
+# Events that may be dropped (seq still consumed) for a slow consumer instead of closing it.
+DROP_IF_SLOW = frozenset(
+    {
+        "presence",
+        "cron",
+        "device.pair.requested",
+        "device.pair.resolved",
+        "node.pair.requested",
+        "node.pair.resolved",
+        "node.event",
+    }
+)
+
+
+def may_receive(event: str, role: str, granted: Iterable[str]) -> bool:
+    required = EVENT_SCOPES.get(event)
+    if required is None:
+        return False
+    if not required:
+        return True
+    return role == "operator" and S.any_scope_satisfied(required, granted)

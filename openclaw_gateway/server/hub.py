@@ -1,0 +1,160 @@
+"""Fan-out of events to connected sockets (protocol.md §7).
+
+Each connection owns a bounded outbox that its writer task drains. Sending never blocks the
+sender: a frame that does not fit (more than OUTBOX_FRAMES frames, or more than
+maxBufferedBytes queued) either is dropped — for `dropIfSlow` events, with its `seq` still
+consumed so the client sees the gap — or closes that socket with 1008 `slow consumer`.
+`seq` is per socket and starts at 1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+import trio
+
+from openclaw_gateway.protocol import codec
+from openclaw_gateway.server.events import DROP_IF_SLOW, may_receive
+
+OUTBOX_FRAMES = 4096
+MAX_BUFFERED_BYTES = 52_428_800
+
+
+@attrs.frozen
+class CloseRequest:
+    code: int
+    reason: str
+
+
+Outgoing = str | CloseRequest
+
+
+@attrs.define(eq=False)
+class Subscriber:
+    conn_id: str
+    role: str
+    scopes: tuple[str, ...]
+    outbox: trio.MemorySendChannel[Outgoing]
+    # Called to tear the connection down at once (slow consumer): code, reason.
+    abort: Callable[[int, str], None]
+    seq: int = 0
+    queued_bytes: int = 0
+    closing: bool = False
+    # Set when this socket was found too slow: its connection aborts the stream if the close
+    # queued behind the pending frames does not get out in time.
+    stalled: trio.Event = attrs.field(factory=trio.Event)
+    # The paired device behind this socket (signed connect), for credential invalidation.
+    device_id: str | None = None
+    # Set when this socket's own request invalidated it: close right after that reply.
+    close_after_reply: CloseRequest | None = None
+
+    def sent(self, frame: str) -> None:
+        """The writer calls this after a frame left, to release its bytes."""
+        self.queued_bytes -= len(frame)
+
+
+class Hub:
+    def __init__(self, max_buffered_bytes: int = MAX_BUFFERED_BYTES) -> None:
+        self.max_buffered_bytes = max_buffered_bytes
+        self._subs: dict[str, Subscriber] = {}
+        # Sockets still in the handshake (not subscribers yet): cancelled at shutdown.
+        self.handshaking: set[trio.CancelScope] = set()
+
+    def __len__(self) -> int:
+        return len(self._subs)
+
+    def __iter__(self) -> Iterator[Subscriber]:
+        return iter(list(self._subs.values()))
+
+    def add(self, sub: Subscriber) -> None:
+        self._subs[sub.conn_id] = sub
+
+    def remove(self, conn_id: str) -> None:
+        self._subs.pop(conn_id, None)
+
+    def send(self, sub: Subscriber, frame: str, *, drop_if_slow: bool = False) -> bool:
+        """Queue one frame for `sub`. False if it was dropped or the socket is being closed."""
+        if sub.closing:
+            return False
+        size = len(frame)
+        if sub.queued_bytes + size > self.max_buffered_bytes:
+            return self._slow(sub, drop_if_slow)
+        try:
+            sub.outbox.send_nowait(frame)
+        except trio.WouldBlock:
+            return self._slow(sub, drop_if_slow)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return False
+        sub.queued_bytes += size
+        return True
+
+    def _slow(self, sub: Subscriber, drop_if_slow: bool) -> bool:
+        if not drop_if_slow:
+            # Like the official ws.close(): the close frame follows what is already queued,
+            # so a client that catches up sees every frame, then 1008. Cancelling the writer
+            # mid-frame instead would corrupt the stream (the peer sees garbage, not 1008).
+            request_close(sub, 1008, "slow consumer")
+            sub.stalled.set()
+        return False
+
+    def broadcast(
+        self, event: str, payload: Any, *, state_version: dict[str, int] | None = None
+    ) -> int:
+        """Send `event` to every socket allowed to see it. Returns how many got it queued."""
+        head = (
+            '{"type":"event","event":' + json.dumps(event) + ',"payload":' + codec.encode(payload)
+        )
+        tail = "}"
+        if state_version is not None:
+            tail = ',"stateVersion":' + codec.encode(state_version) + "}"
+        drop = event in DROP_IF_SLOW
+        delivered = 0
+        for sub in list(self._subs.values()):
+            if sub.closing or not may_receive(event, sub.role, sub.scopes):
+                continue
+            sub.seq += 1
+            if self.send(sub, f'{head},"seq":{sub.seq}{tail}', drop_if_slow=drop):
+                delivered += 1
+        return delivered
+
+    def device_ids(self) -> set[str]:
+        return {s.device_id for s in self._subs.values() if s.device_id and not s.closing}
+
+    def close_device(
+        self, device_id: str, role: str | None, reason: str, caller_conn_id: str | None = None
+    ) -> int:
+        """Close every live socket of `device_id` (optionally only `role`) with 4001
+        `client invalidated: <reason>` (official closeInvalidatedClient). The caller's own
+        socket closes after the reply to the request that did it. Returns how many."""
+        count = 0
+        for sub in list(self._subs.values()):
+            if sub.device_id != device_id or (role is not None and sub.role != role):
+                continue
+            count += 1
+            close = CloseRequest(4001, f"client invalidated: {reason}")
+            if sub.conn_id == caller_conn_id:
+                sub.close_after_reply = close
+            else:
+                request_close(sub, close.code, close.reason)
+        return count
+
+    def close_all(self, code: int, reason: str) -> None:
+        """Ask every socket to close after what is already queued (graceful), and end
+        handshakes in progress."""
+        for sub in list(self._subs.values()):
+            request_close(sub, code, reason)
+        for scope in list(self.handshaking):
+            scope.cancel()
+
+
+def request_close(sub: Subscriber, code: int, reason: str) -> None:
+    if sub.closing:
+        return
+    sub.closing = True
+    try:
+        sub.outbox.send_nowait(CloseRequest(code, reason))
+    except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
+        sub.abort(code, reason)

@@ -1,0 +1,152 @@
+"""What a handler can see: the gateway's shared state and who is calling.
+
+No trio here: time is read through `GatewayState.clock`, and events leave through the
+`broadcast` callable the supervisor wires to the hub. Handlers therefore test as plain code.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from openclaw_gateway.core.errors import RpcError
+from openclaw_gateway.core.logs import Logger
+from openclaw_gateway.server.nodes import NodeRegistry
+from openclaw_gateway.state.pairing import Book
+from openclaw_gateway.state.presence import PresenceTable
+from openclaw_gateway.state.store import Store
+
+HEALTH_CACHE_MS = 60_000
+MAX_QUEUED_SYSTEM_EVENTS = 20
+
+
+class Broadcast(Protocol):
+    def __call__(
+        self, event: str, payload: Any, *, state_version: dict[str, int] | None = None
+    ) -> object: ...
+
+
+def _no_broadcast(event: str, payload: Any, *, state_version: dict[str, int] | None = None) -> None:
+    return None
+
+
+class CronControl(Protocol):
+    """What the cron methods may ask of the running scheduler (cron/scheduler.py)."""
+
+    def wake(self) -> None: ...  # jobs changed: recompute the next wake-up
+
+    def is_running(self, job_id: str) -> bool: ...
+
+    def next_wake_ms(self) -> int | None: ...
+
+    # Start a run now (manual: leave the natural next slot alone); returns its runId.
+    def run_now(self, job_id: str, *, manual: bool) -> str: ...
+
+
+@attrs.define
+class LoopStats:
+    """Event-loop lag samples from the monitor task (ms); the newest 120 are kept."""
+
+    interval_ms: float = 1000.0
+    samples: collections.deque[float] = attrs.field(factory=lambda: collections.deque(maxlen=120))
+
+    def snapshot(self) -> dict[str, Any]:
+        ordered = sorted(self.samples)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
+        worst = ordered[-1] if ordered else 0.0
+        degraded = p99 > 1000
+        return {
+            "degraded": degraded,
+            "degradedSinceMs": None,
+            "reasons": ["event-loop-delay"] if degraded else [],
+            "intervalMs": round(self.interval_ms, 1),
+            "delayP99Ms": round(p99, 1),
+            "delayMaxMs": round(worst, 1),
+        }
+
+
+@attrs.define
+class GatewayState:
+    """Everything the methods share. Built once by the supervisor."""
+
+    version: str
+    logger: Logger
+    presence: PresenceTable
+    config_path: Path
+    state_dir: Path
+    auth_mode: str
+    log_file: Path | None
+    started_at: float = attrs.field(factory=time.monotonic)
+    clock: Callable[[], float] = time.time  # wall clock, seconds
+    broadcast: Broadcast = _no_broadcast
+    loop: LoopStats = attrs.field(factory=LoopStats)
+    heartbeats_enabled: bool = True
+    last_heartbeat: dict[str, Any] | None = None
+    system_events: collections.deque[str] = attrs.field(
+        factory=lambda: collections.deque(maxlen=MAX_QUEUED_SYSTEM_EVENTS)
+    )
+    health_version: int = 1
+    health_cache: dict[str, Any] = attrs.field(factory=dict)
+    health_cached_at_ms: int | None = None
+    ready: bool = False
+    shutting_down: bool = False
+    # Pairing records and device tokens (store-backed); None when the gateway runs without.
+    pairing: Book | None = None
+    # Close a device's live sockets: (device_id, role or None, reason, caller conn id) -> count.
+    invalidate_device: Callable[[str, str | None, str, str | None], int] = (
+        lambda device_id, role, reason, caller: 0
+    )
+    # Device ids with a live socket (device.pair.list `connected`).
+    connected_devices: Callable[[], set[str]] = set
+    # The state database (cron jobs and runs); None when the gateway runs without.
+    store: Store | None = None
+    # The cron scheduler; None when cron is disabled (cron.enabled:false, OPENCLAW_SKIP_CRON).
+    cron: CronControl | None = None
+    # Tailscale serve/funnel: {mode, state, url, error}, updated in place by tailscale.py;
+    # None when tailscale mode is off.
+    tailscale: dict[str, Any] | None = None
+    host_tz: str = "UTC"
+    # Connected nodes, their capability requests and in-flight invokes (node.*).
+    nodes: NodeRegistry = attrs.field(factory=NodeRegistry)
+
+    def require_pairing(self) -> Book:
+        """The pairing book, or the UNAVAILABLE error methods answer without one."""
+        if self.pairing is None:
+            raise RpcError("UNAVAILABLE", "device pairing store is not available")
+        return self.pairing
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def uptime_ms(self) -> int:
+        return int((time.monotonic() - self.started_at) * 1000)
+
+    def state_version(self) -> dict[str, int]:
+        return {"presence": self.presence.version, "health": self.health_version}
+
+
+@attrs.frozen
+class Caller:
+    conn_id: str
+    role: str
+    scopes: tuple[str, ...]
+    client_id: str
+    client_mode: str
+    remote_ip: str
+    device_id: str | None = None
+    auth_method: str = ""  # hello-ok auth.method; "device-token" scopes device management
+
+
+@attrs.frozen
+class CallContext:
+    state: GatewayState
+    caller: Caller
+
+    @property
+    def is_admin(self) -> bool:
+        return "operator.admin" in self.caller.scopes

@@ -1,0 +1,263 @@
+"""health, status, system-presence, system-event, last-heartbeat, set-heartbeats, wake.
+
+Subsystems this gateway does not have (channels, agents, plugins, sessions, tasks) are reported
+as present and empty, so official clients parse the answers; nothing is invented.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from openclaw_gateway.core.errors import RpcError
+from openclaw_gateway.protocol.schema import NON_EMPTY, AnyValue, Arr, Bool, Num, Str, obj, req
+from openclaw_gateway.security import scopes as S
+from openclaw_gateway.server.rpc.context import HEALTH_CACHE_MS, CallContext, GatewayState
+from openclaw_gateway.server.rpc.methods import registry
+from openclaw_gateway.server.rpc.methods._params import check
+from openclaw_gateway.server.rpc.registry import EXEMPT
+from openclaw_gateway.state.presence import parse_node_presence_text
+
+
+def _rss_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def collect_health(state: GatewayState) -> dict[str, Any]:
+    started = time.perf_counter()
+    snapshot: dict[str, Any] = {
+        "ok": True,
+        "ts": state.now_ms(),
+        "durationMs": 0,
+        "plugins": {"loaded": [], "errors": [], "unavailable": []},
+        "configReload": {"hotReloadStatus": "disabled"},
+        "channels": {},
+        "channelOrder": [],
+        "channelLabels": {},
+        "heartbeatSeconds": 0,
+        "defaultAgentId": "main",
+        "agents": [],
+        "sessions": {"count": 0, "recent": []},
+    }
+    snapshot["eventLoop"] = state.loop.snapshot()
+    if state.tailscale is not None:
+        snapshot["tailscale"] = dict(state.tailscale)
+    snapshot["durationMs"] = int((time.perf_counter() - started) * 1000)
+    return snapshot
+
+
+def refresh_health(state: GatewayState) -> dict[str, Any]:
+    """Collect a fresh snapshot, commit it (health version + 1) and broadcast it."""
+    snapshot = collect_health(state)
+    state.health_cache = snapshot
+    state.health_cached_at_ms = snapshot["ts"]
+    state.health_version += 1
+    state.broadcast("health", snapshot, state_version=state.state_version())
+    return snapshot
+
+
+def _cache_fresh(state: GatewayState, now_ms: int) -> bool:
+    at = state.health_cached_at_ms
+    return at is not None and 0 <= now_ms - at < HEALTH_CACHE_MS
+
+
+@registry.method("health", scope=EXEMPT)
+def health(ctx: CallContext, params: Any) -> dict[str, Any]:
+    state = ctx.state
+    probe = isinstance(params, dict) and params.get("probe") is True
+    if probe or not _cache_fresh(state, state.now_ms()):
+        snapshot = refresh_health(state)
+    else:
+        snapshot = state.health_cache
+    live: dict[str, Any] = {}
+    if state.tailscale is not None:  # a route claim that died shows at once, not after the cache
+        live["tailscale"] = dict(state.tailscale)
+    return {
+        **snapshot,
+        "modelRuntime": {"degraded": False, "pendingAgents": []},
+        "eventLoop": state.loop.snapshot(),
+        **live,
+    }
+
+
+@registry.method("status", scope=S.READ)
+def status(ctx: CallContext, params: Any) -> dict[str, Any]:
+    state = ctx.state
+    statuses = ("queued", "running", "succeeded", "failed", "timed_out", "cancelled", "lost")
+    memory: dict[str, Any] = {}
+    rss = _rss_bytes()
+    if rss is not None:
+        memory["rssBytes"] = rss
+    result: dict[str, Any] = {
+        "runtimeVersion": state.version,
+        "heartbeat": {"defaultAgentId": "main", "agents": []},
+        "channelSummary": [],
+        "queuedSystemEvents": list(state.system_events),
+        "degradedSecretOwners": [],
+        "degradedPlugins": [],
+        "tasks": {
+            "total": 0,
+            "active": 0,
+            "terminal": 0,
+            "failures": 0,
+            "byStatus": dict.fromkeys(statuses, 0),
+            "byRuntime": {"subagent": 0, "acp": 0, "cli": 0, "cron": 0},
+        },
+        "taskAudit": {"total": 0, "warnings": 0, "errors": 0, "byCode": {}},
+        "sessions": {
+            "paths": [],
+            "count": 0,
+            "defaults": {"model": None, "contextTokens": None},
+            "recent": [],
+            "byAgent": [],
+        },
+        "modelRuntime": {"degraded": False, "pendingAgents": []},
+        "eventLoop": state.loop.snapshot(),
+        "processMemory": memory,
+        "pid": os.getpid(),
+        "uptimeMs": state.uptime_ms(),
+    }
+    if state.tailscale is not None:
+        result["tailscale"] = dict(state.tailscale)
+    if ctx.is_admin:
+        result["configPath"] = str(state.config_path)
+        result["stateDir"] = str(state.state_dir)
+    return result
+
+
+def presence_for(ctx: CallContext) -> list[dict[str, Any]]:
+    if ctx.caller.role != "operator" or not S.scope_satisfied(S.READ, ctx.caller.scopes):
+        return []
+    return ctx.state.presence.entries(ctx.state.now_ms())
+
+
+@registry.method("system-presence", scope=S.READ)
+def system_presence(ctx: CallContext, params: Any) -> list[dict[str, Any]]:
+    return presence_for(ctx)
+
+
+SYSTEM_EVENT_SCHEMA = obj(
+    text=req(Str()),
+    idempotencyKey=NON_EMPTY,
+    sessionKey=Str(),
+    wake=Bool(),
+    deviceId=Str(),
+    instanceId=Str(),
+    host=Str(),
+    ip=Str(),
+    mode=Str(),
+    version=Str(),
+    platform=Str(),
+    deviceFamily=Str(),
+    modelIdentifier=Str(),
+    lastInputSeconds=Num(),
+    reason=Str(),
+    roles=Arr(Str()),
+    scopes=Arr(Str()),
+    tags=Arr(Str()),
+)
+_PRESENCE_FIELDS = (
+    "deviceId",
+    "instanceId",
+    "host",
+    "ip",
+    "mode",
+    "version",
+    "platform",
+    "deviceFamily",
+    "modelIdentifier",
+    "reason",
+    "roles",
+    "scopes",
+    "tags",
+    "lastInputSeconds",
+)
+
+
+def broadcast_presence(state: GatewayState) -> None:
+    entries = state.presence.entries(state.now_ms())
+    state.broadcast("presence", {"presence": entries}, state_version=state.state_version())
+
+
+@registry.method("system-event", scope=S.ADMIN)
+def system_event(ctx: CallContext, params: Any) -> dict[str, Any]:
+    p = check("system-event", SYSTEM_EVENT_SCHEMA, params)
+    text = p["text"].strip()
+    if not text:
+        raise RpcError("INVALID_REQUEST", "text required")
+    node_line = text.startswith("Node:")
+    wake = p.get("wake") is True
+    if wake and node_line:
+        raise RpcError("INVALID_REQUEST", "wake is not supported for node presence events")
+    session_key = (p.get("sessionKey") or "").strip()
+    if wake and session_key:
+        # This gateway keeps no agent sessions, so no session key can be woken.
+        raise RpcError("INVALID_REQUEST", f'Unknown or archived session "{session_key}"')
+    state = ctx.state
+    parsed: dict[str, Any] = dict(parse_node_presence_text(text) or {})
+    fields = dict(parsed)
+    for name in _PRESENCE_FIELDS:
+        if name in p:
+            fields[name] = p[name]
+    fields["text"] = text
+    # As the official updateSystemPresence: explicit ids first, then what the text says.
+    key = (
+        (p.get("deviceId") or "").strip()
+        or (p.get("instanceId") or "").strip()
+        or parsed.get("host")
+        or parsed.get("ip")
+        or text[:64]
+    )
+    state.presence.upsert(str(key), fields, state.now_ms())
+    if not node_line:
+        state.system_events.append(text)
+    broadcast_presence(state)
+    return {"ok": True}
+
+
+@registry.method("last-heartbeat", scope=S.READ)
+def last_heartbeat(ctx: CallContext, params: Any) -> dict[str, Any] | None:
+    return ctx.state.last_heartbeat
+
+
+@registry.method("set-heartbeats", scope=S.ADMIN)
+def set_heartbeats(ctx: CallContext, params: Any) -> dict[str, Any]:
+    enabled = params.get("enabled") if isinstance(params, dict) else None
+    if not isinstance(enabled, bool):
+        raise RpcError(
+            "INVALID_REQUEST", "invalid set-heartbeats params: enabled (boolean) required"
+        )
+    ctx.state.heartbeats_enabled = enabled
+    return {"ok": True, "enabled": enabled}
+
+
+WAKE_SCHEMA = obj(
+    closed=False,
+    mode=req(AnyValue()),
+    text=req(AnyValue()),
+    sessionKey=NON_EMPTY,
+    agentId=NON_EMPTY,
+)
+
+
+@registry.method("wake", scope=S.WRITE)
+def wake(ctx: CallContext, params: Any) -> dict[str, Any]:
+    p = check("wake", WAKE_SCHEMA, params)
+    if p["mode"] not in ("now", "next-heartbeat"):
+        raise RpcError(
+            "INVALID_REQUEST",
+            "invalid wake params: at /mode: must be equal to one of the allowed values",
+        )
+    text = p["text"].strip() if isinstance(p["text"], str) else ""
+    if not text:
+        return {"ok": False}
+    if "sessionKey" in p:
+        # No agent sessions live in this gateway, so an explicit session cannot be woken.
+        return {"ok": False, "reason": "unwakeable-session-key"}
+    ctx.state.system_events.append(text)
+    return {"ok": True}

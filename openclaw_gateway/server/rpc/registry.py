@@ -1,0 +1,84 @@
+"""The method table: `@registry.method(...)` records a handler and returns it unchanged.
+
+Authorization follows the official `authorizeGatewayMethod` (protocol.md §1.6, §5):
+`health` is exempt; node-only methods need role node and everything else role operator;
+operator.admin passes every scope check; unknown methods count as admin-only, so non-admins
+learn nothing about which names exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import attrs
+
+from openclaw_gateway.core.errors import RpcError
+from openclaw_gateway.security import scopes as S
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXEMPT = "exempt"
+
+
+@attrs.frozen
+class MethodSpec:
+    name: str
+    handler: Callable[..., Any]
+    scope: str  # a scope, or EXEMPT
+    role: str = "operator"
+    control_plane_write: bool = False
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._methods: dict[str, MethodSpec] = {}
+
+    def method(
+        self, name: str, *, scope: str, role: str = "operator", control_plane_write: bool = False
+    ) -> Callable[[F], F]:
+        def record(fn: F) -> F:
+            if name in self._methods:
+                raise ValueError(f"method {name!r} registered twice")
+            self._methods[name] = MethodSpec(name, fn, scope, role, control_plane_write)
+            return fn
+
+        return record
+
+    def get(self, name: str) -> MethodSpec | None:
+        return self._methods.get(name)
+
+    def names(self) -> list[str]:
+        return list(self._methods)
+
+
+def missing_scope(scope: str) -> RpcError:
+    return RpcError(
+        "FORBIDDEN",
+        f"missing scope: {scope}",
+        details={"code": "MISSING_SCOPE", "missingScope": scope, "requiredScopes": [scope]},
+    )
+
+
+def authorize(
+    spec: MethodSpec | None, method: str, role: str, granted: Iterable[str]
+) -> RpcError | None:
+    """None if the caller may run `method`, else the error to answer with."""
+    have = tuple(granted)
+    if spec is not None and spec.scope == EXEMPT:
+        return None
+    required_role = spec.role if spec is not None else "operator"
+    if role != required_role:
+        return RpcError("INVALID_REQUEST", f"unauthorized role: {role}")
+    if role == "node":
+        return None
+    if S.ADMIN in have:
+        if spec is None:
+            if method == "connect":
+                return RpcError("INVALID_REQUEST", "connect is only valid as the first request")
+            return RpcError("INVALID_REQUEST", f"unknown method: {method}")
+        return None
+    if spec is None:
+        return missing_scope(S.ADMIN)
+    if not S.scope_satisfied(spec.scope, have):
+        return missing_scope(spec.scope)
+    return None

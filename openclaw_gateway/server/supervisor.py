@@ -1,0 +1,404 @@
+"""run_gateway(): builds the shared objects and owns THE task tree and the shutdown order.
+
+trio.run(run_gateway)
+└─ services nursery              signals (SIGINT/SIGTERM -> shutdown), cron scheduler,
+   │                             tailscale route claim (torn down after the listeners closed),
+   │                             discovery (wide-area zone, Bonjour announcer)
+   │                             sd_notify (READY once listening, STOPPING, WATCHDOG pings)
+   └─ handlers nursery           one task per connection; outlives the accept loop (drain)
+      └─ edge nursery            accept loop (server), ticker, loop monitor
+
+Shutdown, in order: Bonjour goodbye (while the listener still accepts), stop accepting
+(cancel edge), publish `shutdown`, ask every socket to
+close with 1012 after its queued frames, give them DRAIN_TIMEOUT, cancel what is left, stop
+the services (the tailscale claim: SIGTERM, SIGKILL after 2 s, optional reset; shielded), then
+release the state lock and remove the runtime token file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import signal
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+import trio
+
+from openclaw_gateway.core.errors import GatewayError
+from openclaw_gateway.core.logs import Logger
+from openclaw_gateway.discovery.runtime import DiscoveryPlan, run_discovery
+from openclaw_gateway.host.lock import StateLock
+from openclaw_gateway.host.netbind import BindPlan
+from openclaw_gateway.host.sdnotify import run_notifier
+from openclaw_gateway.security.auth import AuthPolicy, safe_equal
+from openclaw_gateway.security.ingress import Transport
+from openclaw_gateway.security.origin import OriginPolicy
+from openclaw_gateway.security.ratelimit import (
+    AuthLimiters,
+    AuthRateLimitPolicy,
+    PreauthBudget,
+    preauth_limit_from_env,
+)
+from openclaw_gateway.server import probes
+from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_connection
+from openclaw_gateway.server.cron.scheduler import run_scheduler
+from openclaw_gateway.server.cron.zones import host_timezone
+from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
+from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
+from openclaw_gateway.server.restart import Lifecycle, SignalObserver
+from openclaw_gateway.server.rpc import methods
+from openclaw_gateway.server.rpc.context import GatewayState
+from openclaw_gateway.server.rpc.methods.system import broadcast_presence, refresh_health
+from openclaw_gateway.server.rpc.registry import Registry
+from openclaw_gateway.server.tailscale import run_tailscale
+from openclaw_gateway.state.pairing import Book
+from openclaw_gateway.state.presence import PresenceTable, self_entry
+from openclaw_gateway.state.store import Store
+
+if TYPE_CHECKING:
+    from openclaw_gateway.discovery.announcer import Announcer
+
+DRAIN_TIMEOUT = 5.0
+CLEANUP_TIMEOUT = 2.0
+HEALTH_REFRESH_INTERVAL = 60.0
+LOOP_MONITOR_INTERVAL = 1.0
+
+
+@attrs.frozen
+class RunSettings:
+    version: str
+    port: int
+    bind: BindPlan
+    policy: AuthPolicy
+    state_dir: Path
+    config_path: Path
+    logger: Logger
+    log_file: Path | None = None
+    runtime_token_path: Path | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    allow_real_ip_fallback: bool = False  # gateway.allowRealIpFallback
+    # gateway.controlUi.allowedOrigins / dangerouslyAllowHostHeaderOriginFallback
+    origin_policy: OriginPolicy = attrs.field(factory=OriginPolicy)
+    # gateway.auth.rateLimit
+    auth_rate_limit: AuthRateLimitPolicy = attrs.field(factory=AuthRateLimitPolicy)
+    # None: OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP, else 32.
+    max_preauth_per_ip: int | None = None
+    max_buffered_bytes: int = MAX_BUFFERED_BYTES  # slow-consumer threshold (tests lower it)
+    # Tests swap the method table (e.g. to exercise the control-plane write limit).
+    registry_factory: Callable[[], Registry] | None = None
+    handshake_timeout: float = 15.0
+    tick_interval_ms: int = TICK_INTERVAL_MS
+    drain_timeout: float = DRAIN_TIMEOUT
+    handle_signals: bool = True
+    clock: Callable[[], float] = time.time
+    # cron.enabled (env OPENCLAW_SKIP_CRON=1 also disables) and cron.skipMissedJobs
+    cron_enabled: bool = True
+    cron_skip_missed: bool = False
+    # --tailscale / gateway.tailscale.mode ("off" | "serve" | "funnel"), torn down last.
+    tailscale_mode: str = "off"
+    tailscale_reset_on_exit: bool = False  # --tailscale-reset-on-exit / tailscale.resetOnExit
+    tailscale_binary: str | None = None  # None: look it up as the official CLI does
+    tailscale_ready_timeout: float = 15.0
+    # Bonjour announcer + wide-area zone (discovery/runtime.py); None: no discovery at all.
+    discovery: DiscoveryPlan | None = None
+    # commands.restart: false makes an external SIGUSR2 a logged no-op.
+    restart_allowed: bool = True
+    # Counts repeated signals across in-process restarts (the CLI passes one per process).
+    signal_observer: SignalObserver | None = None
+
+
+def _primary_ipv4() -> str:
+    from openclaw_gateway.host.netbind import interface_ipv4s
+
+    found = interface_ipv4s()
+    for preferred in ("en0", "eth0"):
+        for name, ip in found:
+            if name == preferred:
+                return ip
+    return found[0][1] if found else socket.gethostname()
+
+
+def _platform_label() -> tuple[str, str]:
+    system = platform.system()
+    if system == "Darwin":
+        return f"macos {platform.mac_ver()[0]}", "Mac"
+    if system == "Windows":
+        return f"windows {platform.release()}", "Windows"
+    return f"{system.lower()} {platform.release()}", system or "Linux"
+
+
+def build_state(settings: RunSettings) -> GatewayState:
+    now_ms = int(settings.clock() * 1000)
+    label, family = _platform_label()
+    entry = self_entry(
+        socket.gethostname(), _primary_ipv4(), settings.version, label, family, str(uuid.uuid4())
+    )
+    return GatewayState(
+        version=settings.version,
+        logger=settings.logger,
+        presence=PresenceTable(entry, now_ms),
+        config_path=settings.config_path,
+        state_dir=settings.state_dir,
+        auth_mode=settings.policy.mode,
+        log_file=settings.log_file,
+        clock=settings.clock,
+        host_tz=host_timezone(),
+    )
+
+
+async def _watch_signals(
+    shutdown: trio.Event, log: Logger, lifecycle: Lifecycle, observer: SignalObserver | None
+) -> None:
+    """SIGINT/SIGTERM stop, SIGUSR2 restarts (unless commands.restart=false); a second signal
+    during shutdown is logged and ignored; the same signal 3 times in 5 min warns."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR2) as signals:
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            hint = observer.observe(name) if observer is not None else None
+            if hint is not None:
+                log.warn("gateway", hint)
+            if shutdown.is_set() and lifecycle.action is None:
+                lifecycle.action = "stop"  # stopped by the caller's event, not a signal
+            verdict, lines = lifecycle.decide(name)
+            for level, subsystem, message in lines:
+                log.log(level, subsystem, message)
+            if verdict != "ignored":
+                shutdown.set()
+
+
+async def _ticker(state: GatewayState, interval_s: float) -> None:
+    """tick every interval, presence expiry, and the periodic health refresh (no drift)."""
+    start = trio.current_time()
+    next_tick = start + interval_s
+    next_health = start + HEALTH_REFRESH_INTERVAL
+    while True:
+        await trio.sleep_until(min(next_tick, next_health))
+        now = trio.current_time()
+        if now >= next_tick:
+            state.broadcast("tick", {"ts": state.now_ms()})
+            if state.presence.prune(state.now_ms()):
+                broadcast_presence(state)
+            next_tick += interval_s
+        if now >= next_health:
+            refresh_health(state)
+            next_health += HEALTH_REFRESH_INTERVAL
+
+
+async def _loop_monitor(state: GatewayState) -> None:
+    state.loop.interval_ms = LOOP_MONITOR_INTERVAL * 1000
+    while True:
+        before = trio.current_time()
+        await trio.sleep(LOOP_MONITOR_INTERVAL)
+        lag = (trio.current_time() - before - LOOP_MONITOR_INTERVAL) * 1000
+        state.loop.samples.append(max(0.0, lag))
+
+
+async def _cancel_on(event: trio.Event, scope: trio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
+
+
+@contextlib.asynccontextmanager
+async def _services_nursery() -> AsyncIterator[trio.Nursery]:
+    """The services nursery; a start-up failure of one service surfaces as itself."""
+    try:
+        async with trio.open_nursery() as nursery:
+            yield nursery
+    except BaseExceptionGroup as group:
+        only = group.exceptions[0] if len(group.exceptions) == 1 else None
+        if isinstance(only, GatewayError):
+            raise only from None
+        raise
+
+
+async def run_gateway(
+    settings: RunSettings,
+    *,
+    shutdown: trio.Event | None = None,
+    lifecycle: Lifecycle | None = None,
+    task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED,
+) -> str:
+    """Run until `shutdown` is set (or SIGINT/SIGTERM/SIGUSR2 when handling signals).
+
+    Returns "restart" when the run ended for a restart (lifecycle.action), else "stop"; the
+    caller (cli/run.py) redoes the whole start-up for a restart.
+    """
+    log = settings.logger
+    if lifecycle is None:
+        lifecycle = Lifecycle(restart_allowed=settings.restart_allowed)
+    state = build_state(settings)
+    hub = Hub(settings.max_buffered_bytes)
+    registry = (settings.registry_factory or methods.load)()
+    state.broadcast = hub.broadcast
+    state.invalidate_device = hub.close_device
+    state.connected_devices = hub.device_ids
+    deps = Deps(
+        state=state,
+        hub=hub,
+        registry=registry,
+        auth_policy=lambda: settings.policy,
+        handshake_timeout=settings.handshake_timeout,
+        tick_interval_ms=settings.tick_interval_ms,
+        origin_policy=lambda: settings.origin_policy,
+        limiters=AuthLimiters.create(settings.auth_rate_limit),
+    )
+    state.health_cache = {}
+    shutdown = trio.Event() if shutdown is None else shutdown
+
+    def bearer_ok(token: str) -> bool:
+        secret = (
+            settings.policy.token if settings.policy.mode == "token" else settings.policy.password
+        )
+        return settings.policy.mode != "none" and bool(secret) and safe_equal(token, secret or "")
+
+    hooks = EdgeHooks(
+        on_websocket=lambda ws, peer, abort, authenticated: handle_connection(
+            ws, peer, deps, abort, authenticated
+        ),
+        probe_view=lambda: probes.ProbeView(
+            ready=state.ready and not state.shutting_down,
+            uptime_ms=state.uptime_ms(),
+            version=state.version,
+            event_loop=state.loop.snapshot(),
+        ),
+        bearer_ok=bearer_ok,
+        trusted_proxies=settings.trusted_proxies,
+        allow_real_ip_fallback=settings.allow_real_ip_fallback,
+        preauth=PreauthBudget(
+            settings.max_preauth_per_ip
+            if settings.max_preauth_per_ip is not None
+            else preauth_limit_from_env(os.environ)
+        ),
+        log_error=lambda msg: log.error("gateway", msg),
+    )
+    lock = StateLock(settings.state_dir)
+    lock.acquire(port=settings.port, config_path=settings.config_path)
+    listeners: list[trio.SocketListener] = []  # every listener, closed in `finally`
+    ingress_listeners: list[trio.SocketListener] = []  # the managed Tailscale ingress
+    store: Store | None = None
+    try:
+        # Opened under the state lock: one gateway writes a state dir's database.
+        store = Store.open(settings.state_dir)
+        state.pairing = Book(store)
+        state.store = store
+        listeners = await open_listeners(
+            settings.bind.hosts, settings.port, lambda msg: log.warn("gateway", msg)
+        )
+        gateway_listeners = list(listeners)
+        async with _services_nursery() as services:
+            if settings.handle_signals:
+                services.start_soon(
+                    _watch_signals, shutdown, log, lifecycle, settings.signal_observer
+                )
+            # sd_notify (READY/STOPPING/WATCHDOG) when systemd runs us as Type=notify.
+            notifier = await services.start(run_notifier)
+            if settings.cron_enabled and os.environ.get("OPENCLAW_SKIP_CRON") != "1":
+                await services.start(
+                    lambda task_status: run_scheduler(
+                        state,
+                        store,
+                        now=state.now_ms,
+                        skip_missed=settings.cron_skip_missed,
+                        task_status=task_status,
+                    )
+                )
+            if settings.tailscale_mode != "off":
+                # Started before the edge and cancelled after it: the listener is closed
+                # (serve_listeners) before the route claim is torn down.
+                report: dict[str, object] = {}
+                state.tailscale = report
+                # The managed ingress: a loopback listener of its own on an ephemeral port, the
+                # only thing Tailscale is pointed at, so its proxied requests are attributed by
+                # Tailscale's rules while the gateway port stays for local clients (official).
+                ingress_listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+                listeners.extend(ingress_listeners)
+                target = ingress_listeners[0].socket.getsockname()[1]
+                log.info("gateway", f"tailscale ingress listening on 127.0.0.1:{target}")
+                # SIGINT/SIGTERM during the (up to ~2 min) claim start-up stops the gateway.
+                starting = trio.CancelScope()
+                services.start_soon(_cancel_on, shutdown, starting)
+                with starting:
+                    await services.start(
+                        lambda task_status: run_tailscale(
+                            settings.tailscale_mode,
+                            target,
+                            report,
+                            log,
+                            gateway_port=settings.port,
+                            binary=settings.tailscale_binary,
+                            reset_on_exit=settings.tailscale_reset_on_exit,
+                            ready_timeout=settings.tailscale_ready_timeout,
+                            task_status=task_status,
+                        )
+                    )
+                if starting.cancelled_caught:
+                    state.shutting_down = True
+                    services.cancel_scope.cancel()
+                    await trio.lowlevel.checkpoint()  # leaves the services nursery
+            announcer: Announcer | None = None
+            if settings.discovery is not None:
+                plan = settings.discovery
+                ts_url = state.tailscale.get("url") if state.tailscale else None
+                # Never fails the start: a broken announcer is a warning (discovery off).
+                announcer = await services.start(
+                    lambda task_status: run_discovery(
+                        plan,
+                        log,
+                        tailscale_url=ts_url if isinstance(ts_url, str) else None,
+                        task_status=task_status,
+                    )
+                )
+            async with trio.open_nursery() as handlers:
+                async with trio.open_nursery() as edge:
+                    addresses = await edge.start(run_server, gateway_listeners, hooks, handlers)
+                    if ingress_listeners:
+                        transport = Transport(
+                            "managed-tailscale",
+                            "funnel" if settings.tailscale_mode == "funnel" else "serve",
+                        )
+                        tailnet_hooks = attrs.evolve(hooks, transport=transport)
+                        await edge.start(run_server, ingress_listeners, tailnet_hooks, handlers)
+                    edge.start_soon(_ticker, state, settings.tick_interval_ms / 1000)
+                    edge.start_soon(_loop_monitor, state)
+                    refresh_health(state)
+                    state.ready = True
+                    log.info("gateway", f"listening on {settings.bind.mode} port {settings.port}")
+                    log.info("gateway", "ready")
+                    notifier.ready(f"listening on port {settings.port}")
+                    task_status.started(addresses)
+                    await shutdown.wait()
+                    if lifecycle.action != "restart":
+                        notifier.stopping()
+                    state.ready = False
+                    state.shutting_down = True
+                    if announcer is not None:
+                        # The goodbye goes out while the listener still accepts (shielded,
+                        # bounded); the official stops bonjour first as well.
+                        await announcer.withdraw()
+                    edge.cancel_scope.cancel()
+                # Accepting has stopped; tell everyone, then close them after what is queued.
+                hub.broadcast("shutdown", lifecycle.shutdown_payload())
+                hub.close_all(1012, "service restart")
+                handlers.cancel_scope.deadline = trio.current_time() + settings.drain_timeout
+            services.cancel_scope.cancel()
+    finally:
+        with trio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+            for listener in listeners:
+                with contextlib.suppress(OSError):
+                    await listener.aclose()
+        if settings.runtime_token_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                settings.runtime_token_path.unlink()
+        if store is not None:
+            store.close()
+        lock.release()
+        if state.shutting_down:
+            log.info("shutdown", "completed cleanly")
+    return "restart" if lifecycle.action == "restart" else "stop"
