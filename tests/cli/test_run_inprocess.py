@@ -21,7 +21,7 @@ from openclaw_gateway.cli.run import RunOptions, run_gateway_command
 from openclaw_gateway.core.errors import StartupError
 from openclaw_gateway.host.lock import StateLock
 from tests.cli.support import STAMP, base_env, local_config, unstamp, write_config
-from tests.unit_cli.procs import listener, readline
+from tests.host.procs import listener, readline
 
 MISSING = (
     "Missing config. Run `openclaw setup` or set gateway.mode=local (or pass --allow-unconfigured)."

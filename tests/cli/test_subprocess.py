@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.support import base_env, cli, free_port, local_config, unstamp, wait_for
-from tests.unit_cli.procs import listener, wait_dead
+from tests.host.procs import listener, wait_dead
 
 SECRET = "subprocess-secret-4e5f6a7b"
 

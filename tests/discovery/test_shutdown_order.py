@@ -22,7 +22,7 @@ from tests.discovery.netns import (
     wait_for_line,
     write_config,
 )
-from tests.tailscale.fake import install
+from tests.server.tailscale.fake import install
 
 PORT = 19641
 

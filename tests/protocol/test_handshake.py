@@ -17,7 +17,7 @@ from openclaw_gateway.protocol.handshake import (
     read_connect,
     truncate_close_reason,
 )
-from tests.unit.builders import (
+from tests.security.builders import (
     REQUEST_ID,
     TOKEN,
     client,

@@ -23,7 +23,7 @@ covered here
 not covered by the device modules (and why)
   1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,
       probes belong to the edge/auth work: see test_limits_*.py, test_origin_ws.py,
-      test_proxy_trusted.py in this package and tests/integration, tests/unit.
+      test_proxy_trusted.py and the rule tests in this package, and tests/server/integration.
   metadata-upgrade (pinned platform/deviceFamily), setup-code bootstrap tokens, trusted-proxy
       device auto-approve, trusted-CIDR / SSH-verified node approval: not implemented yet.
 """

@@ -13,8 +13,8 @@ import trio
 from openclaw_gateway.security.auth import AuthPolicy
 from openclaw_gateway.security.ratelimit import AuthRateLimitPolicy
 from tests.helpers import TOKEN
-from tests.integration.conftest import _start as _start  # the `start` fixture
-from tests.integration.support import (
+from tests.server.integration.conftest import _start as _start  # the `start` fixture
+from tests.server.integration.support import (
     ADMIN_SCOPES,
     Closed,
     StartGateway,

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import trio
 
-from tests.integration.conftest import _start as _start  # the `start` fixture
-from tests.integration.support import NODE_CONNECT, StartGateway, read_until_closed, ws_connected
+from tests.server.integration.conftest import _start as _start  # the `start` fixture
+from tests.server.integration.support import (
+    NODE_CONNECT,
+    StartGateway,
+    read_until_closed,
+    ws_connected,
+)
 
 TIMEOUT = 10
 

@@ -12,8 +12,8 @@ from openclaw_gateway.security import scopes as S
 from openclaw_gateway.server.connection import MAX_PENDING_REQUESTS
 from openclaw_gateway.server.rpc.context import CallContext
 from openclaw_gateway.server.rpc.registry import EXEMPT, Registry
-from tests.integration.conftest import _start as _start  # the `start` fixture
-from tests.integration.support import ADMIN_SCOPES, StartGateway, ws_connected
+from tests.server.integration.conftest import _start as _start  # the `start` fixture
+from tests.server.integration.support import ADMIN_SCOPES, StartGateway, ws_connected
 
 TIMEOUT = 10
 BUSY = {

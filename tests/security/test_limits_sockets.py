@@ -29,8 +29,8 @@ from openclaw_gateway.server.connection import MAX_PAYLOAD
 from openclaw_gateway.server.rpc.context import CallContext
 from openclaw_gateway.server.rpc.registry import EXEMPT, Registry
 from tests.helpers import TOKEN, RawClient, RunningGateway
-from tests.integration.conftest import _start as _start  # the `start` fixture
-from tests.integration.support import (
+from tests.server.integration.conftest import _start as _start  # the `start` fixture
+from tests.server.integration.support import (
     ADMIN_SCOPES,
     StartGateway,
     http_request,

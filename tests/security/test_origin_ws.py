@@ -15,8 +15,9 @@ import trio
 from openclaw_gateway.security.origin import OriginPolicy
 from tests.devicekit import SigningDevice
 from tests.helpers import TOKEN, RunningGateway
-from tests.integration.conftest import _start as _start  # the `start` fixture
-from tests.integration.support import (
+from tests.security.support import EMPTY, refused, send_connect, snapshot
+from tests.server.integration.conftest import _start as _start  # the `start` fixture
+from tests.server.integration.support import (
     ADMIN_SCOPES,
     MAC_APP_CONNECT,
     Closed,
@@ -25,7 +26,6 @@ from tests.integration.support import (
     ws_client,
     ws_connected,
 )
-from tests.security.support import EMPTY, refused, send_connect, snapshot
 
 TIMEOUT = 10
 ORIGIN_MESSAGE = (

@@ -7,7 +7,6 @@ import trio
 
 from tests.devicekit import SigningDevice
 from tests.helpers import RunningGateway
-from tests.integration.support import read_until_closed, ws_client, ws_connected
 from tests.security.support import (
     APP_CLIENT,
     CLI_CLIENT,
@@ -18,6 +17,7 @@ from tests.security.support import (
     send_connect,
     snapshot,
 )
+from tests.server.integration.support import read_until_closed, ws_client, ws_connected
 
 BOUND = 10
 

@@ -11,15 +11,15 @@ from typing import Any
 import trio
 
 from tests.devicekit import SigningDevice
-from tests.integration.support import free_port, wait_http_ok, ws_client, ws_connected
-from tests.integration.test_cli_subprocess import (
+from tests.security.support import APP_CLIENT, CLI_CLIENT, refused, remote_client, send_connect
+from tests.server.integration.support import free_port, wait_http_ok, ws_client, ws_connected
+from tests.server.integration.test_cli_subprocess import (
     CLI_TOKEN,
     START_BOUND,
     STOP_BOUND,
     Home,
     launch,
 )
-from tests.security.support import APP_CLIENT, CLI_CLIENT, refused, remote_client, send_connect
 
 
 def _home(tmp_path: Path) -> Home:

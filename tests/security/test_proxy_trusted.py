@@ -13,8 +13,8 @@ import pytest
 import trio
 
 from tests.helpers import TOKEN
-from tests.integration.conftest import _start as _start  # the `start` fixture
-from tests.integration.support import (
+from tests.server.integration.conftest import _start as _start  # the `start` fixture
+from tests.server.integration.support import (
     ADMIN_SCOPES,
     MAC_APP_CONNECT,
     StartGateway,

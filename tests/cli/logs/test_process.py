@@ -1,0 +1,110 @@
+"""`openclaw logs --follow` as a real process across an in-process gateway restart.
+
+The gateway runs with a generated runtime token (no token in config), so after SIGUSR2 the
+token is new: the follower must re-read credentials and keep tailing the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.server.integration.support import free_port
+
+LOGS = [sys.executable, "-m", "openclaw_gateway", "logs"]
+BOUND = 40.0  # real seconds for any one wait
+SUPERVISOR_ENV = ("INVOCATION_ID", "SYSTEMD_EXEC_PID", "JOURNAL_STREAM", "NOTIFY_SOCKET")
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("OPENCLAW_") and k not in SUPERVISOR_ENV
+    }
+    env.update(HOME=str(home), PYTHONUNBUFFERED="1", NO_COLOR="1", OPENCLAW_SKIP_CRON="1")
+    return env
+
+
+def _wait(path: Path, predicate: str, count: int, *procs: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + BOUND
+    while True:
+        text = path.read_text(errors="replace") if path.exists() else ""
+        if text.count(predicate) >= count:
+            return text
+        for proc in procs:
+            assert proc.poll() is None, f"pid {proc.pid} exited {proc.returncode}:\n{text}"
+        assert time.monotonic() < deadline, f"no {count}x {predicate!r} in {BOUND}s:\n{text}"
+        time.sleep(0.05)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+        raise
+
+
+def test_follow_survives_an_in_process_restart(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / ".openclaw").mkdir(parents=True)
+    log_file = tmp_path / "gw.log"
+    config = {
+        "gateway": {"mode": "local", "bind": "loopback", "port": free_port()},
+        "logging": {"file": str(log_file)},
+    }
+    (home / ".openclaw" / "openclaw.json").write_text(json.dumps(config))
+    token_file = home / ".openclaw" / "gateway.runtime-token"
+    env = _env(home)
+    gw_out, logs_out, logs_err = tmp_path / "gw.out", tmp_path / "logs.out", tmp_path / "logs.err"
+    with gw_out.open("wb") as sink:
+        gateway = subprocess.Popen(
+            [sys.executable, "-m", "openclaw_gateway", "gateway", "run"],
+            env=env,
+            cwd=home,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    follower: subprocess.Popen[bytes] | None = None
+    try:
+        _wait(gw_out, "[gateway] ready", 1, gateway)
+        first_token = token_file.read_text()
+        with logs_out.open("wb") as out, logs_err.open("wb") as err:
+            follower = subprocess.Popen(
+                [*LOGS, "--follow", "--json", "--interval", "200"],
+                env=env,
+                cwd=home,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+            )
+        _wait(logs_out, '"message":"ready"', 1, gateway, follower)
+        gateway.send_signal(signal.SIGUSR2)
+        _wait(gw_out, "[gateway] ready", 2, gateway)
+        text = _wait(logs_out, '"message":"ready"', 2, gateway, follower)
+        assert token_file.read_text() != first_token  # a new runtime token after the restart
+        records = [json.loads(line) for line in text.splitlines()]
+        messages = [r.get("message") for r in records if r["type"] == "log"]
+        assert "received SIGUSR2; restarting" in messages
+        assert any(str(m).startswith("restart mode: in-process restart (") for m in messages)
+        assert [r["type"] for r in records].count("meta") == 1  # same file, one source
+        # Every line of the file exactly once, in order, across the restart.
+        raws = [r["raw"] for r in records if r["type"] == "log"]
+        assert raws == log_file.read_text().splitlines()[: len(raws)]
+        for secret in (first_token.strip(), token_file.read_text().strip()):
+            assert secret not in text + logs_err.read_text()
+    finally:
+        if follower is not None:
+            follower.send_signal(signal.SIGINT)
+            follower.wait(timeout=20)
+        assert _stop(gateway) == 0
