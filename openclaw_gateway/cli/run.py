@@ -27,9 +27,9 @@ import time
 import attrs
 import trio
 
+from openclaw_gateway.cli.dev_config import ensure_dev_config
 from openclaw_gateway.cli.run_checks import (
     RuntimeConsole,
-    ensure_dev_config,
     is_invalid_secret,
     miskey_hints,
     present,
