@@ -22,7 +22,7 @@ from openclaw_gateway.cli.target import CliFailure, resolve_target
 from openclaw_gateway.client import GatewayRequestError, GatewayTransportError
 from openclaw_gateway.core.config import load_snapshot
 from openclaw_gateway.core.paths import resolve_paths
-from openclaw_gateway.host.service import lifecycle as actions
+from openclaw_gateway.host.service import actions
 from openclaw_gateway.host.service.manager import Context
 from openclaw_gateway.host.service.results import ActionResult
 

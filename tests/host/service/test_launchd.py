@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from openclaw_gateway.host.service import lifecycle as actions
+from openclaw_gateway.host.service import actions
 from openclaw_gateway.host.service.launchd import (
     PlistSpec,
     build_plist,

@@ -18,7 +18,7 @@ import attrs
 import pytest
 
 from openclaw_gateway.core.paths import profile_env
-from openclaw_gateway.host.service import lifecycle as actions
+from openclaw_gateway.host.service import actions
 from openclaw_gateway.host.service.manager import Context, extra_services, inspect
 from openclaw_gateway.host.service.results import ServiceError
 from openclaw_gateway.host.service.systemd import (
