@@ -17,10 +17,8 @@ and output parsers are pure (tailscale_commands.py); this module runs them.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 import subprocess
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +28,7 @@ import trio
 
 from openclaw_gateway.core.errors import EXIT_CONFIG, EXIT_FAILURE, StartupError
 from openclaw_gateway.core.logs import Logger
+from openclaw_gateway.host.terminate import terminate
 from openclaw_gateway.server.tailscale_commands import (
     SUDO_NONINTERACTIVE_AUTH_ERROR,
     ExecFailed,
@@ -204,30 +203,14 @@ class _Claim:
         return detail or "Tailscale route owner exited before claiming route"
 
     async def stop(self) -> None:
-        """SIGTERM the process group, SIGKILL after STOP_GRACE; always reaps and closes pipes."""
-        proc = self.process
+        """SIGTERM the process group, SIGKILL after STOP_GRACE, all within STOP_TIMEOUT (reaped
+        unless the limit ran out); always closes the pipes."""
         try:
-            if proc.returncode is None:
-                _signal_group(proc, signal.SIGTERM)
-                with trio.move_on_after(STOP_GRACE):
-                    await proc.wait()
-                if proc.returncode is None:
-                    _signal_group(proc, signal.SIGKILL)
-                    await proc.wait()
+            await terminate(self.process, STOP_GRACE, group=True, limit=STOP_TIMEOUT)
         finally:
-            for stream in (proc.stdout, proc.stderr):
+            for stream in (self.process.stdout, self.process.stderr):
                 if stream is not None:
                     await stream.aclose()  # closes the fd even when cancelled
-
-
-def _signal_group(proc: trio.Process, signum: int) -> None:
-    try:
-        os.killpg(proc.pid, signum)
-    except (ProcessLookupError, PermissionError):
-        try:
-            proc.send_signal(signum)
-        except ProcessLookupError:
-            pass
 
 
 async def _open_claim(argv: Sequence[str]) -> _Claim:
@@ -432,7 +415,7 @@ class _Route:
         finally:
             # Shielded and bounded: runs on shutdown (cancellation) and after a failed start.
             if claim is not None:
-                with trio.move_on_after(STOP_TIMEOUT, shield=True):
+                with trio.CancelScope(shield=True):  # bounded by STOP_TIMEOUT inside
                     await claim.stop()
                 if self.report.get("state") == "active":
                     self.report.update(state="stopped")
