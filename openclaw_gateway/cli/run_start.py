@@ -11,7 +11,6 @@ restart ends the round with RestartRequested once everything it held is released
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
 import sys
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,7 @@ from openclaw_gateway.cli.run_checks import (
     weak_secret_error,
 )
 from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core.atomicfile import write_atomic
 from openclaw_gateway.core.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, StartupError
 from openclaw_gateway.core.logs import FileLog, Logger, Redactor, configured_log_path
 from openclaw_gateway.core.paths import Paths
@@ -187,7 +187,7 @@ def _serve(
         redactor.add(generated)
         policy = attrs.evolve(policy, token=generated)
         runtime_token_path = paths.runtime_token_path
-        _write_secret_file(runtime_token_path, generated)
+        write_atomic(runtime_token_path, generated + "\n", 0o600)
         console.warn(
             "gateway",
             "auth token was missing. Generated a runtime token for this startup without "
@@ -302,15 +302,6 @@ def _cron_option(raw: Mapping[str, object], key: str, default: bool) -> bool:
     section = raw.get("cron")
     value = section.get(key) if isinstance(section, dict) else None
     return value if isinstance(value, bool) else default
-
-
-def _write_secret_file(path: Path, secret: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(secret + "\n")
-    os.replace(tmp, path)
 
 
 def _set_process_title() -> None:
