@@ -117,7 +117,11 @@ def _describe(pid: int, entry: Path) -> Listener:
 
 
 def looks_like_gateway(listener: Listener) -> bool:
-    """An OpenClaw gateway (official or ours): the process title, or `openclaw ... gateway`."""
+    """An OpenClaw gateway (official or ours): the process title, or `openclaw ... gateway`.
+
+    Two on purpose: this one is loose because a match only refuses a kill or names a conflict;
+    detached.looks_like_gateway is strict (exact argv words) because a match there is signalled.
+    """
     if listener.command == "openclaw-gateway":
         return True
     words = listener.cmdline.split()

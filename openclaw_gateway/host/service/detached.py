@@ -69,7 +69,11 @@ def proc_cmdline(pid: int, proc: Path = Path("/proc")) -> list[str]:
 
 
 def looks_like_gateway(argv: Sequence[str]) -> bool:
-    """`python -m openclaw_gateway gateway …`, `openclaw gateway …`, `openclaw-gateway …`."""
+    """`python -m openclaw_gateway gateway …`, `openclaw gateway …`, `openclaw-gateway …`.
+
+    Two on purpose: this one is strict because a match lets us signal the pid; the loose
+    ports.looks_like_gateway (comm + any "openclaw" word) only makes --force refuse a kill.
+    """
     names = [os.path.basename(a) for a in argv]
     if "openclaw_gateway" in argv and "gateway" in argv:
         return True
