@@ -48,6 +48,7 @@ PURE_MODULES = (
     "server.events",
     "server.probes",
     "server.restart",
+    "server.tailscale_commands",
     "server.rpc.registry",
     "server.rpc.context",
     "server.rpc.methods",

@@ -3,7 +3,10 @@
 Root options: `--dev`/`--profile` are taken from raw argv first (cli/argv.py, as the official
 CLI does), so `openclaw --dev gateway` selects the dev profile while `openclaw gateway --dev` and
 `openclaw gateway run --dev` reach the run option. The meta app then parses `--log-level` and
-`--no-color` and runs the command with the resulting environment.
+`--no-color` and runs the command with the resulting environment (params.COMMAND_ENV).
+
+The `gateway` group is gateway_app.py, the service commands and the `daemon` alias
+service_app.py; the root commands (config, doctor, logs) and the argv handling live here.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import signal
 import sys
 from typing import Annotated
 
-import attrs
 from cyclopts import App, Group, Parameter
 
 from openclaw_gateway import __version__
+from openclaw_gateway.cli.gateway_app import gateway
+from openclaw_gateway.cli.params import COMMAND_ENV, JSON, NO_FLAGS, GatewayFlags, command_env
+from openclaw_gateway.cli.service_app import daemon
 
 GLOBAL = Group("Global options", sort_key=100)
 
@@ -27,380 +32,10 @@ app = App(
     backend="trio",
     help_format="plaintext",
 )
-gateway = App(
-    name="gateway",
-    help="Run, inspect and query the WebSocket gateway.",
-    help_format="plaintext",
-)
 config_app = App(name="config", help="Read the configuration.", help_format="plaintext")
 app.command(gateway)
 app.command(config_app)
-
-_ENV: dict[str, str] = {}
-
-
-def _env() -> dict[str, str]:
-    return _ENV if _ENV else dict(os.environ)
-
-
-def _run(
-    *,
-    port: Annotated[str | None, Parameter(help="Port for the gateway WebSocket.")] = None,
-    bind: Annotated[
-        str | None,
-        Parameter(
-            help='Bind mode ("loopback"|"lan"|"tailnet"|"auto"|"custom"). Defaults to config '
-            "gateway.bind (or loopback)."
-        ),
-    ] = None,
-    token: Annotated[
-        str | None,
-        Parameter(
-            help="Shared token required in connect.params.auth.token (default: "
-            "OPENCLAW_GATEWAY_TOKEN env if set)."
-        ),
-    ] = None,
-    auth: Annotated[
-        str | None, Parameter(help='Gateway auth mode ("none"|"token"|"password"|"trusted-proxy").')
-    ] = None,
-    password: Annotated[str | None, Parameter(help="Password for auth mode=password.")] = None,
-    password_file: Annotated[str | None, Parameter(help="Read gateway password from file.")] = None,
-    tailscale: Annotated[
-        str | None, Parameter(help='Tailscale exposure mode ("off"|"serve"|"funnel").')
-    ] = None,
-    tailscale_reset_on_exit: Annotated[bool, Parameter(show=False, negative="")] = False,
-    allow_unconfigured: Annotated[
-        bool,
-        Parameter(
-            negative="",
-            help="Allow gateway start without enforcing gateway.mode=local in config (does not "
-            "repair config).",
-        ),
-    ] = False,
-    dev: Annotated[
-        bool,
-        Parameter(
-            negative="",
-            help="Create a dev config + workspace if missing (no BOOTSTRAP.md). Before the "
-            "command (openclaw --dev gateway) it selects the dev profile instead.",
-        ),
-    ] = False,
-    reset: Annotated[
-        bool,
-        Parameter(
-            negative="",
-            help="Reset dev config + credentials + sessions + workspace (requires --dev).",
-        ),
-    ] = False,
-    ambient_channels: Annotated[
-        bool,
-        Parameter(
-            negative="",
-            help="Allow the gateway to auto-configure channels from ambient environment variables.",
-        ),
-    ] = False,
-    dev_ambient_channels: Annotated[bool, Parameter(show=False, negative="")] = False,
-    force: Annotated[
-        bool,
-        Parameter(
-            negative="", help="Kill any existing listener on the target port before starting."
-        ),
-    ] = False,
-    verbose: Annotated[
-        bool, Parameter(negative="", help="Verbose logging to stdout/stderr.")
-    ] = False,
-    ws_log: Annotated[
-        str, Parameter(help='WebSocket log style ("auto"|"full"|"compact").')
-    ] = "auto",
-    compact: Annotated[bool, Parameter(negative="", help='Alias for "--ws-log compact".')] = False,
-    cli_backend_logs: Annotated[
-        bool,
-        Parameter(
-            negative="",
-            help="Only show CLI backend logs in the console (includes stdout/stderr).",
-        ),
-    ] = False,
-    claude_cli_logs: Annotated[bool, Parameter(show=False, negative="")] = False,
-    raw_stream: Annotated[
-        bool, Parameter(negative="", help="Log raw model stream events to jsonl.")
-    ] = False,
-    raw_stream_path: Annotated[str | None, Parameter(help="Raw stream jsonl path.")] = None,
-) -> int:
-    from openclaw_gateway.cli.run import RunOptions, run_gateway_command
-
-    opts = RunOptions(
-        port=port,
-        bind=bind,
-        token=token,
-        auth=auth,
-        password=password,
-        password_file=password_file,
-        tailscale=tailscale,
-        tailscale_reset_on_exit=tailscale_reset_on_exit,
-        allow_unconfigured=allow_unconfigured,
-        dev=dev,
-        reset=reset,
-        ambient_channels=ambient_channels or dev_ambient_channels,
-        force=force,
-        verbose=verbose,
-        ws_log=ws_log,
-        compact=compact,
-        cli_backend_logs=cli_backend_logs or claude_cli_logs,
-        raw_stream=raw_stream,
-        raw_stream_path=raw_stream_path,
-    )
-    return run_gateway_command(opts, _env())
-
-
-# `openclaw gateway` with no subcommand is `gateway run`.
-gateway.default(_run)
-gateway.command(_run, name="run", help="Run the WebSocket Gateway (foreground).")
-
-
-_URL = Parameter(help="Gateway WebSocket URL (credentials are never taken from config with it).")
-_PORT = Parameter(help="Local gateway port (ws://127.0.0.1:<port>).")
-_TOKEN = Parameter(help="Gateway token.")
-_PASSWORD = Parameter(help="Gateway password.")
-_TIMEOUT = Parameter(help="Timeout in ms (default 10000).")
-_JSON = Parameter(name="--json", negative="", help="Output JSON.")
-
-
-@Parameter(name="*")  # flattened: --url, --port, --token, --password on each command
-@attrs.frozen
-class GatewayFlags:
-    """Where the gateway is and how to authenticate (cli.md §1.3), shared by the RPC commands."""
-
-    url: Annotated[str | None, _URL] = None
-    port: Annotated[str | None, _PORT] = None
-    token: Annotated[str | None, _TOKEN] = None
-    password: Annotated[str | None, _PASSWORD] = None
-    expect_final: Annotated[bool, Parameter(negative="", show=False)] = False  # accepted, unused
-
-    def opts(self) -> dict[str, object]:
-        return {"url": self.url, "port": self.port, "token": self.token, "password": self.password}
-
-
-_NO_FLAGS = GatewayFlags()
-
-
-@gateway.command(name="call")
-def _call(
-    method: str,
-    *,
-    params: Annotated[str, Parameter(help="JSON object string for params.")] = "{}",
-    gateway_flags: GatewayFlags = _NO_FLAGS,
-    timeout: Annotated[str | None, _TIMEOUT] = None,
-    json_output: Annotated[bool, _JSON] = False,
-) -> int:
-    """Call a Gateway method and print the result."""
-    from openclaw_gateway.cli.rpc_cmds import run_rpc
-
-    opts = {**gateway_flags.opts(), "timeout": timeout, "json": json_output}
-    return run_rpc(method, params, opts, _env(), render="call")
-
-
-@gateway.command(name="status")
-def _status(
-    *,
-    gateway_flags: GatewayFlags = _NO_FLAGS,
-    timeout: Annotated[str | None, _TIMEOUT] = None,
-    no_probe: Annotated[bool, Parameter(negative="", help="Skip the RPC probe.")] = False,
-    deep: Annotated[
-        bool, Parameter(negative="", help="Also scan system-level and other gateway units.")
-    ] = False,
-    require_rpc: Annotated[
-        bool, Parameter(negative="", help="Probe with a read RPC and exit 1 if it fails.")
-    ] = False,
-    json_output: Annotated[bool, _JSON] = False,
-) -> int:
-    """Show gateway service status and probe the Gateway."""
-    from openclaw_gateway.cli.status_cmd import run_status
-
-    opts = {
-        **gateway_flags.opts(),
-        "timeout": timeout,
-        "no_probe": no_probe,
-        "deep": deep,
-        "require_rpc": require_rpc,
-        "json": json_output,
-    }
-    return run_status(opts, _env())
-
-
-@gateway.command(name="probe")
-def _probe(
-    *,
-    url: Annotated[
-        str | None, Parameter(help="Explicit Gateway URL to probe (also probes localhost).")
-    ] = None,
-    port: Annotated[str | None, _PORT] = None,
-    ssh: Annotated[str | None, Parameter(help="SSH target for a tunnel: user@host[:port].")] = None,
-    ssh_identity: Annotated[str | None, Parameter(help="SSH identity file.")] = None,
-    ssh_auto: Annotated[
-        bool, Parameter(negative="", help="Pick an SSH target from discovery.")
-    ] = False,
-    token: Annotated[str | None, _TOKEN] = None,
-    password: Annotated[str | None, _PASSWORD] = None,
-    timeout: Annotated[
-        str | None, Parameter(help="Overall probe budget in ms (default 3000).")
-    ] = None,
-    json_output: Annotated[bool, _JSON] = False,
-) -> int:
-    """Show gateway reachability + discovery + health + status summary (local + remote)."""
-    from openclaw_gateway.cli.probe_cmd import run_probe
-
-    opts = {
-        "url": url,
-        "port": port,
-        "ssh": ssh,
-        "ssh_identity": ssh_identity,
-        "ssh_auto": ssh_auto,
-        "token": token,
-        "password": password,
-        "timeout": timeout,
-        "json": json_output,
-    }
-    return run_probe(opts, _env())
-
-
-# Service commands (service/, cli/service_cmd.py); `daemon …` is the legacy alias.
-daemon = App(
-    name="daemon", help="Manage the Gateway service (legacy alias).", help_format="plaintext"
-)
 app.command(daemon)
-daemon.command(_status, name="status")
-
-
-def _service(action: str, **opts: object) -> int:
-    from openclaw_gateway.cli.service_cmd import run_service_command
-
-    return run_service_command(action, opts, _env())
-
-
-def _install(
-    *,
-    port: Annotated[str | None, Parameter(help="Gateway port.")] = None,
-    runtime: Annotated[str | None, Parameter(help='Daemon runtime ("python").')] = None,
-    runtime_path: Annotated[
-        str | None, Parameter(help="Pin an absolute Python executable path.")
-    ] = None,
-    token: Annotated[str | None, Parameter(help="Gateway token (token auth).")] = None,
-    wrapper: Annotated[
-        str | None, Parameter(help="Executable wrapper for the service command (OPENCLAW_WRAPPER).")
-    ] = None,
-    allow_unconfigured: Annotated[
-        bool, Parameter(negative="", help="Allow the service to start without gateway.mode=local.")
-    ] = False,
-    force: Annotated[
-        bool, Parameter(negative="", help="Reinstall if already installed (restarts the Gateway).")
-    ] = False,
-    json_output: Annotated[bool, _JSON] = False,
-) -> int:
-    """Install and start the Gateway service (launchd/systemd; detached mode has none)."""
-    return _service(
-        "install",
-        port=port,
-        runtime=runtime,
-        runtime_path=runtime_path,
-        token=token,
-        wrapper=wrapper,
-        allow_unconfigured=allow_unconfigured,
-        force=force,
-        json=json_output,
-    )
-
-
-def _uninstall(*, json_output: Annotated[bool, _JSON] = False) -> int:
-    """Uninstall the Gateway service (launchd/systemd; stops a detached gateway)."""
-    return _service("uninstall", json=json_output)
-
-
-def _start(*, json_output: Annotated[bool, _JSON] = False) -> int:
-    """Start the Gateway service (launchd/systemd, or detached without a service manager)."""
-    return _service("start", json=json_output)
-
-
-def _stop(
-    *,
-    force: Annotated[
-        bool, Parameter(negative="", help="Allow stop from a non-interactive shell.")
-    ] = False,
-    disable: Annotated[
-        bool,
-        Parameter(negative="", help="Persistently disable so it does not respawn (launchd only)."),
-    ] = False,
-    json_output: Annotated[bool, _JSON] = False,
-) -> int:
-    """Stop the Gateway service (launchd/systemd/detached)."""
-    return _service("stop", force=force, disable=disable, json=json_output)
-
-
-def _restart(
-    *,
-    force: Annotated[bool, Parameter(negative="", help="Begin restart now.")] = False,
-    safe: Annotated[
-        bool, Parameter(negative="", help="OpenClaw-aware restart after work drains.")
-    ] = False,
-    skip_deferral: Annotated[
-        bool, Parameter(negative="", help="Bypass the safe-restart deferral (requires --safe).")
-    ] = False,
-    wait: Annotated[str | None, Parameter(help="Wait duration before restart.")] = None,
-    preserve_definition: Annotated[
-        bool, Parameter(negative="", help="Keep the native service definition.")
-    ] = False,
-    json_output: Annotated[bool, _JSON] = False,
-) -> int:
-    """Restart the Gateway service, or signal a foreground Gateway (SIGUSR2)."""
-    problem = None
-    if skip_deferral and not safe:
-        problem = "--skip-deferral requires --safe"
-    elif force and wait is not None:
-        problem = "--force cannot be combined with --wait"
-    elif safe:
-        problem = "--safe is not supported by this gateway (no gateway.restart.request method)"
-    elif wait is not None:
-        problem = "--wait is not supported by this gateway (it has no active-work deferral)"
-    if problem is not None:
-        print(f"[openclaw] {problem}", file=sys.stderr)
-        return 1
-    # --preserve-definition: restart never rewrites the definition here, so it always holds.
-    return _service("restart", json=json_output)
-
-
-for _sub in (gateway, daemon):
-    _sub.command(_install, name="install")
-    _sub.command(_uninstall, name="uninstall")
-    _sub.command(_start, name="start")
-    _sub.command(_stop, name="stop")
-    _sub.command(_restart, name="restart")
-
-
-@gateway.command(name="discover")
-def _discover(
-    *,
-    timeout: Annotated[
-        str | None, Parameter(help="Per-command timeout in ms (default 2000).")
-    ] = None,
-    json_output: Annotated[bool, _JSON] = False,
-) -> int:
-    """Discover gateways via Bonjour (local + wide-area if configured)."""
-    from openclaw_gateway.cli.discover_cmd import run_discover
-
-    return run_discover({"timeout": timeout, "json": json_output}, _env())
-
-
-@gateway.command(name="health")
-def _health(
-    *,
-    gateway_flags: GatewayFlags = _NO_FLAGS,
-    timeout: Annotated[str | None, _TIMEOUT] = None,
-    json_output: Annotated[bool, _JSON] = False,
-) -> int:
-    """Fetch Gateway health."""
-    from openclaw_gateway.cli.rpc_cmds import run_rpc
-
-    opts = {**gateway_flags.opts(), "timeout": timeout, "json": json_output}
-    return run_rpc("health", None, opts, _env(), render="health")
 
 
 @config_app.command(name="get")
@@ -410,7 +45,7 @@ def config_get(
     """Print a config value (secrets redacted). `gateway` shows the effective gateway view."""
     from openclaw_gateway.cli.config_cmd import config_get_command
 
-    return config_get_command(path, _env(), json_output)
+    return config_get_command(path, command_env(), json_output)
 
 
 @config_app.command(name="set")
@@ -418,13 +53,13 @@ def config_set(path: str, value: str) -> int:
     """Set a config value (dotted path; JSON5 values, else a string) and save atomically."""
     from openclaw_gateway.cli.config_cmd import config_set_command
 
-    return config_set_command(path, value, _env())
+    return config_set_command(path, value, command_env())
 
 
 @app.command(name="doctor")
 def _doctor(
     *,
-    json_output: Annotated[bool, _JSON] = False,
+    json_output: Annotated[bool, JSON] = False,
     fix: Annotated[
         bool,
         Parameter(
@@ -436,7 +71,7 @@ def _doctor(
     """Check config, secrets, locks, port and service; --fix repairs the safe ones."""
     from openclaw_gateway.cli.doctor_cmd import run_doctor_command
 
-    return run_doctor_command(_env(), as_json=json_output, fix=fix)
+    return run_doctor_command(command_env(), as_json=json_output, fix=fix)
 
 
 @app.command(name="logs")
@@ -459,7 +94,7 @@ def _logs(
         bool, Parameter(negative="", help="Display timestamps in local timezone (default).")
     ] = False,
     utc: Annotated[bool, Parameter(negative="", help="Display timestamps in UTC.")] = False,
-    gateway_flags: GatewayFlags = _NO_FLAGS,
+    gateway_flags: GatewayFlags = NO_FLAGS,
     timeout: Annotated[str | None, Parameter(help="Timeout in ms (default 30000).")] = None,
 ) -> int:
     """Tail gateway file logs via RPC."""
@@ -472,12 +107,12 @@ def _logs(
         "interval": interval,
         "json": json_output,
         "plain": plain,
-        "no_color": no_color or bool(_env().get("NO_COLOR")),
+        "no_color": no_color or bool(command_env().get("NO_COLOR")),
         "utc": utc,
         **gateway_flags.opts(),
         "timeout": timeout,
     }
-    return run_logs(opts, _env())
+    return run_logs(opts, command_env())
 
 
 @app.meta.default
@@ -513,7 +148,7 @@ def _meta(
 ) -> int:
     # main() applies --dev/--profile from raw argv first (cli/argv.py), so these are normally
     # unset here; they are declared for help, and honoured if the meta app is called directly.
-    env = dict(_ENV) if _ENV else dict(os.environ)
+    env = dict(COMMAND_ENV) if COMMAND_ENV else dict(os.environ)
     if dev or profile:
         from openclaw_gateway.core.errors import UsageError
         from openclaw_gateway.core.paths import profile_env
@@ -527,14 +162,14 @@ def _meta(
         env["OPENCLAW_LOG_LEVEL"] = log_level
     if no_color:
         env["NO_COLOR"] = "1"
-    _ENV.clear()
-    _ENV.update(env)
+    COMMAND_ENV.clear()
+    COMMAND_ENV.update(env)
     result = app(tokens, result_action="return_value")
     return result if isinstance(result, int) else 0
 
 
 def prepare(argv: list[str]) -> tuple[int | None, list[str]]:
-    """Apply the root --dev/--profile to a copy of the environment (kept in _ENV).
+    """Apply the root --dev/--profile to a copy of the environment (kept in COMMAND_ENV).
 
     Returns (exit code, None) on an argument error, else (None, remaining argv).
     """
@@ -549,8 +184,8 @@ def prepare(argv: list[str]) -> tuple[int | None, list[str]]:
     except ArgumentError as exc:
         print(f"[openclaw] {exc}", file=sys.stderr)
         return exc.exit_code, []
-    _ENV.clear()
-    _ENV.update(env)
+    COMMAND_ENV.clear()
+    COMMAND_ENV.update(env)
     return None, list(_hoist_gateway_options(scanned.argv))
 
 

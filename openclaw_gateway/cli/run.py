@@ -14,36 +14,30 @@ Order (official `run-*.mjs` and its pre-action hook, checked against the real pr
 9. `starting...`, then start-up failures as `Gateway failed to start: …`: invalid config (78),
    weak secrets (1), effective-config conflicts (78), bind planning (1), tailscale (1), the
    state lock (78) and a busy port (1, with the owner listing).
+
+Steps 1-8 and the restart loop live here; step 9, the start-up stage, is run_start.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import secrets
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import attrs
 import trio
 
-from openclaw_gateway import __version__
+from openclaw_gateway.cli.dev_config import ensure_dev_config
 from openclaw_gateway.cli.run_checks import (
-    ResolvedAuth,
     RuntimeConsole,
-    effective_config_conflict,
-    ensure_dev_config,
     is_invalid_secret,
     miskey_hints,
     present,
     read_secret_file,
     resolve_auth,
     start_guard_errors,
-    weak_secret_error,
 )
+from openclaw_gateway.cli.run_start import Prepared, RestartRequested, RunExit, log_level, start
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import (
     EXIT_CONFIG,
@@ -54,27 +48,11 @@ from openclaw_gateway.core.errors import (
     StartupError,
     UsageError,
 )
-from openclaw_gateway.core.logs import WS_STYLES, FileLog, Logger, Redactor, configured_log_path
-from openclaw_gateway.core.paths import (
-    Paths,
-    invalid_port_option,
-    parse_port,
-    resolve_paths,
-    resolve_port,
-)
-from openclaw_gateway.discovery.runtime import plan_discovery
-from openclaw_gateway.host.netbind import (
-    BindPlan,
-    bind_host,
-    default_bind,
-    in_container,
-    is_loopback_host,
-    plan,
-)
-from openclaw_gateway.host.ports import Listener, looks_like_gateway
-from openclaw_gateway.security import origin, ratelimit
-from openclaw_gateway.security.auth import AUTH_MODES, AuthPolicy
-from openclaw_gateway.server.restart import SignalObserver, restart_mode, service_supervisor
+from openclaw_gateway.core.logs import WS_STYLES, Logger, Redactor
+from openclaw_gateway.core.paths import invalid_port_option, parse_port, resolve_paths, resolve_port
+from openclaw_gateway.host.netbind import bind_host, default_bind, in_container, is_loopback_host
+from openclaw_gateway.security.auth import AUTH_MODES
+from openclaw_gateway.server.restart import SignalObserver
 
 
 @attrs.frozen
@@ -100,68 +78,6 @@ class RunOptions:
     raw_stream_path: str | None = None
 
 
-@attrs.frozen
-class _Prepared:
-    """Everything the checks resolved, handed to the start-up stage."""
-
-    opts: RunOptions
-    env: dict[str, str]
-    paths: Paths
-    loaded: cfg.LoadedConfig
-    auth: ResolvedAuth
-    tailscale: str
-    bind_mode: str
-    host: str
-    port: int
-    ws_style: str
-    container: bool
-
-
-class _Exit(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
-
-
-class _Restart(Exception):
-    """The run ended for an in-process restart; everything it held is released."""
-
-
-# -- the command -----------------------------------------------------------------------------
-
-
-def _open_logger(
-    opts: RunOptions,
-    paths: Paths,
-    config: cfg.Config,
-    env: Mapping[str, str],
-    ws_style: str,
-    redactor: Redactor,
-) -> tuple[Logger, Path | None]:
-    target: Path | None = configured_log_path(config.logging.file, paths.profile, dt.datetime.now())
-    file_log: FileLog | None = None
-    if target is not None:
-        file_log = FileLog(target, config.logging.max_file_bytes or 100 * 1024 * 1024)
-        try:
-            file_log.open()
-        except OSError as exc:
-            print(f"Warning: cannot open log file {target}: {exc.strerror}", file=sys.stderr)
-            file_log, target = None, None
-    logger = Logger(
-        redactor=redactor,
-        file_log=file_log,
-        verbose=opts.verbose,
-        ws_style=ws_style,
-        level=_log_level(env, config),
-    )
-    return logger, target
-
-
-def _log_level(env: Mapping[str, str], config: cfg.Config) -> str:
-    """--log-level / OPENCLAW_LOG_LEVEL beat logging.level (`silent` keeps only fatal)."""
-    raw = (env.get("OPENCLAW_LOG_LEVEL") or config.logging.level or "info").strip().lower()
-    return "fatal" if raw == "silent" else raw
-
-
 def run_gateway_command(opts: RunOptions, env: dict[str, str]) -> int:
     """The checks and the run; a SIGUSR2 restart redoes all of it (same pid, same flags).
 
@@ -171,7 +87,7 @@ def run_gateway_command(opts: RunOptions, env: dict[str, str]) -> int:
     warning says), so nothing is carried over but the flags, the console and the redactor.
     """
     redactor = Redactor([opts.token, opts.password])
-    console = Logger(redactor=redactor, verbose=opts.verbose, level=_log_level(env, cfg.Config()))
+    console = Logger(redactor=redactor, verbose=opts.verbose, level=log_level(env, cfg.Config()))
     out = RuntimeConsole(redactor)
     observer = SignalObserver(time.monotonic)
     # A SIGUSR2 between two rounds (no trio receiver installed) must not kill the process.
@@ -184,10 +100,10 @@ def run_gateway_command(opts: RunOptions, env: dict[str, str]) -> int:
         while True:
             try:
                 return _run(opts, env, redactor, console, out, observer)
-            except _Restart:
+            except RestartRequested:
                 # Never wipe the dev config or kill listeners again on a restart.
                 opts = attrs.evolve(opts, reset=False, force=False)
-            except _Exit as done:
+            except RunExit as done:
                 return done.code
             except UsageError as exc:
                 out.error(str(exc))
@@ -202,9 +118,9 @@ def run_gateway_command(opts: RunOptions, env: dict[str, str]) -> int:
             signal.signal(signal.SIGUSR2, previous)
 
 
-def _fail(out: RuntimeConsole, message: str, code: int) -> _Exit:
+def _fail(out: RuntimeConsole, message: str, code: int) -> RunExit:
     out.error(message)
-    return _Exit(code)
+    return RunExit(code)
 
 
 def _run(
@@ -304,7 +220,7 @@ def _run(
     for line in errors:
         out.error(line)
     if errors:
-        raise _Exit(EXIT_CONFIG)
+        raise RunExit(EXIT_CONFIG)
 
     hints = miskey_hints(loaded.config.raw)
     try:
@@ -358,212 +274,22 @@ def _run(
         )
 
     console.info("gateway", "starting...")
-    prepared = _Prepared(
-        opts, env, paths, loaded, auth, tailscale, bind_mode, host, port, ws_style, container
-    )
-    return _start(prepared, redactor, console, out, observer)
-
-
-def _start_failure(out: RuntimeConsole, message: str, code: int) -> _Exit:
-    out.error(
-        f"Gateway failed to start: {message}. Run openclaw gateway status --deep for diagnostics."
-    )
-    return _Exit(code)
-
-
-def _start(
-    p: _Prepared,
-    redactor: Redactor,
-    console: Logger,
-    out: RuntimeConsole,
-    observer: SignalObserver,
-) -> int:
-    """Start-up refusals (official "Gateway failed to start" stage), then the lock and serve."""
-    opts, paths, loaded, auth = p.opts, p.paths, p.loaded, p.auth
-    gw = loaded.config.gateway
-    if not loaded.valid:
-        lines = (
-            list(loaded.issues)
-            if loaded.issues
-            else [f"<root>: JSON5 parse failed: SyntaxError: JSON5: {loaded.parse_error}"]
-        )
-        out.error(
-            f"Gateway failed to start: {cfg.invalid_config_message(paths.config_path, lines)}"
-        )
-        if not opts.allow_unconfigured:
-            out.error('Run "openclaw doctor --fix" to repair the config, then retry.')
-        raise _Exit(EXIT_CONFIG)
-    weak = weak_secret_error(auth)
-    if weak is not None:
-        raise _start_failure(out, weak, EXIT_FAILURE)
-    conflict = effective_config_conflict(auth, p.tailscale, p.host, gw)
-    if conflict is not None:
-        raise _start_failure(out, conflict, EXIT_CONFIG)
-    if auth.mode == "trusted-proxy":
-        raise _start_failure(
-            out,
-            "gateway.auth.mode=trusted-proxy is not supported by this gateway yet; use token or "
-            "password",
-            EXIT_CONFIG,
-        )
-    try:
-        bind_plan = plan(p.bind_mode, custom_host=gw.custom_bind_host, container=p.container)
-    except StartupError as exc:
-        raise _start_failure(out, str(exc), exc.exit_code) from None
-    from openclaw_gateway.host.lock import StateLock, StateLockError
-
-    # Own the state dir before writing into it: a second gateway must not replace (or, on its
-    # way out, delete) the first one's runtime token. The supervisor's acquire nests in this.
-    lock = StateLock(paths.state_dir)
-    try:
-        lock.acquire(port=p.port, config_path=paths.config_path)
-    except StateLockError as exc:
-        out.error(
-            f"Gateway failed to start: {exc}\nIf the gateway is supervised, stop it with: "
-            "openclaw gateway stop"
-        )
-        raise _Exit(exc.exit_code) from None
-    try:
-        return _serve(p, bind_plan, redactor, console, out, observer)
-    finally:
-        lock.release()
-
-
-def _serve(
-    p: _Prepared,
-    bind_plan: BindPlan,
-    redactor: Redactor,
-    console: Logger,
-    out: RuntimeConsole,
-    observer: SignalObserver,
-) -> int:
-    opts, env, paths, loaded, auth, port = p.opts, p.env, p.paths, p.loaded, p.auth, p.port
-    from openclaw_gateway.host.lock import StateLockError
-    from openclaw_gateway.server.supervisor import RunSettings, run_gateway
-
-    gw = loaded.config.gateway
-    policy = AuthPolicy(mode=auth.mode, token=auth.token, password=auth.password)  # type: ignore[arg-type]
-    runtime_token_path: Path | None = None
-    if policy.mode == "token" and not policy.token:
-        generated = secrets.token_urlsafe(32)
-        redactor.add(generated)
-        policy = attrs.evolve(policy, token=generated)
-        runtime_token_path = paths.runtime_token_path
-        _write_secret_file(runtime_token_path, generated)
-        console.warn(
-            "gateway",
-            "auth token was missing. Generated a runtime token for this startup without "
-            "changing config; restart will generate a different token. Persist one with "
-            "`openclaw config set gateway.auth.mode token` and `openclaw config set "
-            "gateway.auth.token <token>`.",
-        )
-    if not bind_plan.loopback_only:
-        console.warn(
-            "gateway",
-            "⚠️  Gateway is binding to a non-loopback address. Ensure authentication is "
-            "configured before exposing to public networks.",
-        )
-    logger, log_path = _open_logger(opts, paths, loaded.config, env, p.ws_style, redactor)
-    if log_path is not None:
-        logger.info("gateway", f"log file: {log_path}")
-    _set_process_title()
-    handshake_ms = env.get("OPENCLAW_HANDSHAKE_TIMEOUT_MS")
-    settings = RunSettings(
-        version=__version__,
+    prepared = Prepared(
+        allow_unconfigured=opts.allow_unconfigured,
+        verbose=opts.verbose,
+        tailscale_reset_on_exit=opts.tailscale_reset_on_exit,
+        env=env,
+        paths=paths,
+        loaded=loaded,
+        auth=auth,
+        tailscale=tailscale,
+        bind_mode=bind_mode,
+        host=host,
         port=port,
-        bind=bind_plan,
-        policy=policy,
-        state_dir=paths.state_dir,
-        config_path=paths.config_path,
-        logger=logger,
-        log_file=log_path,
-        runtime_token_path=runtime_token_path,
-        trusted_proxies=gw.trusted_proxies,
-        allow_real_ip_fallback=gw.allow_real_ip_fallback,
-        origin_policy=origin.policy_from_config(gw.control_ui),
-        auth_rate_limit=ratelimit.policy_from_config(gw.auth.rate_limit),
-        handshake_timeout=int(handshake_ms) / 1000
-        if handshake_ms and handshake_ms.isdigit()
-        else 15.0,
-        cron_enabled=_cron_option(loaded.config.raw, "enabled", True),
-        cron_skip_missed=_cron_option(loaded.config.raw, "skipMissedJobs", False),
-        tailscale_mode=p.tailscale,
-        tailscale_reset_on_exit=opts.tailscale_reset_on_exit or gw.tailscale.reset_on_exit,
-        restart_allowed=_restart_allowed(loaded.config.raw),
-        signal_observer=observer,
-        discovery=plan_discovery(
-            loaded.config.raw,
-            env,
-            port=port,
-            bind=bind_plan,
-            state_dir=paths.state_dir,
-            config_path=paths.config_path,
-            container=p.container,
-        ),
+        ws_style=ws_style,
+        container=container,
     )
-    outcome = "stop"
-    try:
-        outcome = trio.run(run_gateway, settings)
-    except StateLockError as exc:
-        out.error(
-            f"Gateway failed to start: {exc}\nIf the gateway is supervised, stop it with: "
-            "openclaw gateway stop"
-        )
-        raise _Exit(exc.exit_code) from None
-    except StartupError as exc:
-        if "EADDRINUSE" in str(exc):
-            from openclaw_gateway.host.ports import describe_owners, listeners_on
-
-            out.error(
-                f"Gateway failed to start: {exc}\nIf the gateway is supervised, stop it with: "
-                "openclaw gateway stop"
-            )
-            owners = listeners_on(port)
-            if owners:
-                for line in describe_owners(port, owners).splitlines():
-                    out.error(line)
-            raise _Exit(_port_conflict_code(exc.exit_code, owners, p.env)) from None
-        raise _start_failure(out, str(exc), exc.exit_code) from None
-    finally:
-        if runtime_token_path is not None:
-            runtime_token_path.unlink(missing_ok=True)
-        if outcome == "restart":
-            mode = restart_mode(env)
-            logger.info("gateway", mode.log_line)
-            if mode.in_process:
-                outcome = "again"
-        logger.close()
-    if outcome == "again":
-        raise _Restart
-    # A stop, or a restart that a service manager performs (it restarts after a clean exit).
-    return EXIT_OK
-
-
-def _restart_allowed(raw: Mapping[str, object]) -> bool:
-    """commands.restart: only an explicit false blocks an external SIGUSR2 (official)."""
-    section = raw.get("commands")
-    return not (isinstance(section, dict) and section.get("restart") is False)
-
-
-def _port_conflict_code(code: int, owners: Sequence[Listener], env: Mapping[str, str]) -> int:
-    """Under a service manager, another gateway on the port is exit 78, not 1 (cli.md §7).
-
-    The unit has `Restart=always` + `RestartPreventExitStatus=78`: exiting 1 because a
-    gateway already serves the port would restart us every 5 s forever. In the foreground the
-    official exit 1 stays.
-    """
-    if service_supervisor(env) is None:
-        return code
-    if any(looks_like_gateway(owner) for owner in owners):  # comm + cmdline, already read
-        return EXIT_CONFIG
-    return code
-
-
-def _cron_option(raw: Mapping[str, object], key: str, default: bool) -> bool:
-    """cron.enabled / cron.skipMissedJobs from the config file (booleans only)."""
-    section = raw.get("cron")
-    value = section.get(key) if isinstance(section, dict) else None
-    return value if isinstance(value, bool) else default
+    return start(prepared, redactor, console, out, observer)
 
 
 def _force_free(
@@ -592,23 +318,3 @@ def _force_free(
         )
     except StartupError as exc:
         raise _fail(out, str(exc), EXIT_FAILURE) from None
-
-
-def _write_secret_file(path: Path, secret: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(secret + "\n")
-    os.replace(tmp, path)
-
-
-def _set_process_title() -> None:
-    """`ps`/`ss` show `openclaw-gateway`, as for the official gateway (Linux prctl)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        libc.prctl(15, b"openclaw-gateway", 0, 0, 0)  # PR_SET_NAME
-    except (OSError, AttributeError):
-        pass

@@ -1,7 +1,8 @@
-"""The checks `gateway run` makes, as pure-ish helpers (the sequence lives in run.py).
+"""The checks `gateway run` makes, as pure-ish helpers (the sequence lives in run.py; the
+dev config is dev_config.py).
 
-Mode guard, dev config and --reset, the secret-file policy, auth resolution, weak-secret and
-effective-config refusals, config miskey hints, and the official runtime console.
+Mode guard, the secret-file policy, auth resolution, weak-secret and effective-config
+refusals, config miskey hints, and the official runtime console.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import os
 import re
 import stat
 import sys
-import uuid
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, TextIO
 
 import attrs
@@ -22,7 +21,7 @@ import attrs
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import UsageError
 from openclaw_gateway.core.logs import Redactor, iso_local
-from openclaw_gateway.core.paths import Paths, shorten_home, user_path
+from openclaw_gateway.core.paths import user_path
 from openclaw_gateway.host.netbind import is_loopback_host
 
 SECRET_FILE_MAX_BYTES = 16 * 1024
@@ -96,81 +95,6 @@ def start_guard_errors(
     # The official second line points at a config-audit store this gateway does not keep,
     # so it is left out rather than pointing users at nothing.
     return [first]
-
-
-# -- dev config (cli.md §2.6) --------------------------------------------------------------
-
-DEV_IDENTITY = {"name": "C3-PO", "theme": "protocol droid", "emoji": "🤖"}
-DEV_WORKSPACE_FILES = {
-    "AGENTS.md": "# AGENTS.md - OpenClaw Dev Workspace\n\n"
-    "Default dev workspace for openclaw gateway --dev.\n",
-    "SOUL.md": "# SOUL.md - Dev Persona\n\nProtocol droid for debugging and operations.\n",
-    "IDENTITY.md": "# IDENTITY.md - Agent Identity\n\n- Name: C3-PO\n- Creature: protocol droid\n"
-    "- Vibe: protocol droid\n- Emoji: 🤖\n",
-    "USER.md": "# USER.md - User Profile\n\n- Name:\n- Preferred address:\n- Notes:\n",
-}
-
-
-def dev_workspace_dir(env: Mapping[str, str], paths: Paths) -> Path:
-    """`<workspace>-dev`, or the profile's own workspace under `openclaw --dev`."""
-    explicit = (env.get("OPENCLAW_WORKSPACE_DIR") or "").strip()
-    if explicit:
-        base = user_path(explicit, env)
-    elif (env.get("OPENCLAW_STATE_DIR") or "").strip():
-        base = paths.state_dir / "workspace"
-    elif paths.profile:
-        base = paths.home / f".openclaw-{paths.profile}" / "workspace"
-    else:
-        base = paths.home / ".openclaw" / "workspace"
-    if (env.get("OPENCLAW_PROFILE") or "").strip().lower() == "dev":
-        return base
-    return base.with_name(base.name + "-dev")
-
-
-def dev_config(workspace: Path) -> dict[str, Any]:
-    return {
-        "gateway": {"mode": "local", "bind": "loopback"},
-        "agents": {
-            "defaults": {"workspace": str(workspace), "skipBootstrap": True},
-            "entries": {
-                "dev": {"default": True, "workspace": str(workspace), "identity": DEV_IDENTITY}
-            },
-        },
-    }
-
-
-def _move_to_trash(target: Path, paths: Paths, env: Mapping[str, str], out: RuntimeConsole) -> None:
-    if not target.exists() and not target.is_symlink():
-        return
-    stamp = f"{int(dt.datetime.now().timestamp() * 1000)}-{uuid.uuid4().hex[:8]}"
-    trash = paths.home / ".Trash" / f".fs-safe-trash-{stamp}"
-    trash.mkdir(parents=True, exist_ok=True)
-    os.replace(target, trash / target.name)
-    out.log(f"Moved to Trash: {shorten_home(target, env)}")
-
-
-def ensure_dev_config(
-    paths: Paths, env: Mapping[str, str], out: RuntimeConsole, *, reset: bool
-) -> None:
-    workspace = dev_workspace_dir(env, paths)
-    if reset:
-        _move_to_trash(paths.config_path, paths, env, out)
-        _move_to_trash(paths.config_path.parent / "credentials", paths, env, out)
-        agents = paths.state_dir / "agents"
-        if agents.is_dir():
-            for sessions in sorted(agents.glob("*/sessions")):
-                _move_to_trash(sessions, paths, env, out)
-        _move_to_trash(workspace, paths, env, out)
-    if not reset and paths.config_path.exists():
-        return
-    workspace.mkdir(parents=True, exist_ok=True)
-    for name, text in DEV_WORKSPACE_FILES.items():
-        target = workspace / name
-        if not target.exists():
-            target.write_text(text, encoding="utf-8")
-    cfg.save_atomic(paths.config_path, dev_config(workspace))
-    out.log(f"Dev config ready: {shorten_home(paths.config_path, env)}")
-    out.log(f"Dev workspace ready: {shorten_home(workspace, env)}")
 
 
 # -- secrets ---------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from contextlib import asynccontextmanager
 import attrs
 import trio
 
+from openclaw_gateway.host.terminate import terminate
+
 SYSTEM_DIRS = ("/usr/bin", "/bin", "/usr/local/bin")
 STOP_GRACE = 1.5
 READY_FLOOR = 0.25
@@ -215,20 +217,6 @@ def _exit_text(returncode: int | None) -> str:
     return f"ssh exited ({returncode})"
 
 
-async def _stop(process: trio.Process) -> None:
-    """SIGTERM, then SIGKILL after STOP_GRACE; always reaps the process."""
-    with trio.CancelScope(shield=True):
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-            with trio.move_on_after(STOP_GRACE):
-                await process.wait()
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
-
-
 @asynccontextmanager
 async def open_ssh_tunnel(
     target: str,
@@ -291,7 +279,7 @@ async def open_ssh_tunnel(
         yield SshTunnel(target, chosen, remote_port, process.pid)
     finally:
         with trio.CancelScope(shield=True):
-            await _stop(process)
+            await terminate(process, STOP_GRACE)
             if process.stderr is not None:
                 await process.stderr.aclose()
 
@@ -335,7 +323,7 @@ async def _wait_ready(
                 if exited.is_set()
                 else f"ssh tunnel did not start listening on localhost:{port}"
             )
-            await _stop(process)
+            await terminate(process, STOP_GRACE)
             # ssh is gone, so its stderr reaches EOF: collect the last words.
             with trio.move_on_after(0.5):
                 await drained.wait()

@@ -16,6 +16,7 @@ import attrs
 import trio
 
 from openclaw_gateway.core.errors import StartupError
+from openclaw_gateway.host.terminate import stop_pids
 
 TERM_GRACE = 0.7
 KILL_DEADLINE = 2.0
@@ -116,7 +117,11 @@ def _describe(pid: int, entry: Path) -> Listener:
 
 
 def looks_like_gateway(listener: Listener) -> bool:
-    """An OpenClaw gateway (official or ours): the process title, or `openclaw ... gateway`."""
+    """An OpenClaw gateway (official or ours): the process title, or `openclaw ... gateway`.
+
+    Two on purpose: this one is loose because a match only refuses a kill or names a conflict;
+    detached.looks_like_gateway is strict (exact argv words) because a match there is signalled.
+    """
     if listener.command == "openclaw-gateway":
         return True
     words = listener.cmdline.split()
@@ -295,18 +300,19 @@ async def free_port(
     escalated = False
     waited = 0.0
     if victims:
-        signal_all(victims, signal.SIGTERM)
         started = trio.current_time()
-        if not await _poll_until(lambda: not current(), started + TERM_GRACE, POLL):
-            escalated = True
-            signal_all(current(), signal.SIGKILL)
-            await _poll_until(lambda: not current(), started + KILL_DEADLINE, POLL)
+        ending = await stop_pids(
+            lambda signum: signal_all(current(), signum),
+            lambda: not current(),
+            grace=TERM_GRACE,
+            kill_wait=KILL_DEADLINE - TERM_GRACE,
+            poll=POLL,
+        )
+        escalated = ending == "sigkill"
+        if ending == "alive":
             remaining = current()
-            if remaining:
-                pids = ", ".join(str(p) for p in dict.fromkeys(r.pid for r in remaining))
-                raise _could_not_free(
-                    port, f"port {port} still has listeners after --force: {pids}"
-                )
+            pids = ", ".join(str(p) for p in dict.fromkeys(r.pid for r in remaining))
+            raise _could_not_free(port, f"port {port} still has listeners after --force: {pids}")
         waited = trio.current_time() - started
     for victim in killed:
         command = f" ({victim.command})" if victim.command else ""

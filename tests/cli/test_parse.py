@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from openclaw_gateway.cli import app as app_mod
+from openclaw_gateway.cli import params
 from openclaw_gateway.cli.app import app, prepare
 
 
@@ -21,11 +22,11 @@ def parse(
     monkeypatch.setenv("HOME", str(home))
     code, rest = prepare(argv)
     assert code is None
-    env = dict(app_mod._ENV)
+    env = dict(params.COMMAND_ENV)
     _, meta_bound, _ = app.meta.parse_args(rest, print_error=False, exit_on_error=False)
     tokens = list(meta_bound.arguments.get("tokens", ()))
     command, bound, _ = app.parse_args(tokens, print_error=False, exit_on_error=False)
-    app_mod._ENV.clear()
+    params.COMMAND_ENV.clear()
     return command, dict(bound.arguments), env
 
 

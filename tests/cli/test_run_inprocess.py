@@ -17,6 +17,7 @@ import pytest
 
 import openclaw_gateway.server.supervisor as supervisor
 from openclaw_gateway.cli import run as run_mod
+from openclaw_gateway.cli import run_start
 from openclaw_gateway.cli.run import RunOptions, run_gateway_command
 from openclaw_gateway.core.errors import StartupError
 from openclaw_gateway.host.lock import StateLock
@@ -50,7 +51,7 @@ def _never_serve(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("the gateway would have started")
 
     monkeypatch.setattr(supervisor, "run_gateway", tripwire)
-    monkeypatch.setattr(run_mod, "_set_process_title", lambda: None)
+    monkeypatch.setattr(run_start, "_set_process_title", lambda: None)
 
 
 @pytest.fixture(name="home")

@@ -119,6 +119,9 @@ def test_runtime_token_survives_a_second_gateway_on_the_same_state_dir(home: Pat
     try:
         wait_for(out, "[gateway] ready", first)
         token = token_file.read_text()
+        # Written atomically (core/atomicfile): owner-only, no temp file left beside it.
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        assert list(token_file.parent.glob(".gateway.runtime-token*")) == []
         second, _, err2 = _start(home, "second", "--port", str(free_port()))
         try:
             assert second.wait(timeout=60) == 78

@@ -20,7 +20,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +30,7 @@ import attrs
 from openclaw_gateway.core.atomicfile import write_atomic
 from openclaw_gateway.host.service import files
 from openclaw_gateway.host.service.results import ServiceError
+from openclaw_gateway.host.terminate import signal_pid, stop_pids_blocking
 
 PIDFILE_NAME = "gateway.pid"
 START_TIMEOUT = 30.0  # the systemd unit's TimeoutStartSec
@@ -69,7 +69,11 @@ def proc_cmdline(pid: int, proc: Path = Path("/proc")) -> list[str]:
 
 
 def looks_like_gateway(argv: Sequence[str]) -> bool:
-    """`python -m openclaw_gateway gateway …`, `openclaw gateway …`, `openclaw-gateway …`."""
+    """`python -m openclaw_gateway gateway …`, `openclaw gateway …`, `openclaw-gateway …`.
+
+    Two on purpose: this one is strict because a match lets us signal the pid; the loose
+    ports.looks_like_gateway (comm + any "openclaw" word) only makes --force refuse a kill.
+    """
     names = [os.path.basename(a) for a in argv]
     if "openclaw_gateway" in argv and "gateway" in argv:
         return True
@@ -233,23 +237,20 @@ class DetachedService:
             self.sleep(POLL)
 
     def stop(self, record: PidRecord, timeout: float = STOP_TIMEOUT) -> str:
-        """SIGTERM, wait, SIGKILL if needed; removes the pidfile. Returns "sigterm"/"sigkill"."""
-        how = "sigterm"
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(record.pid, signal.SIGTERM)
-        if not self._wait_gone(record, timeout):
-            how = "sigkill"
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(record.pid, signal.SIGKILL)
-            if not self._wait_gone(record, KILL_WAIT):
-                raise ServiceError(f"Gateway pid {record.pid} did not exit after SIGKILL.")
-        files.remove(self.pidfile)
-        return how
+        """SIGTERM, SIGKILL after `timeout` (host/terminate.py); removes the pidfile.
 
-    def _wait_gone(self, record: PidRecord, timeout: float) -> bool:
-        deadline = self.monotonic() + timeout
-        while _alive(record):
-            if self.monotonic() >= deadline:
-                return False
-            self.sleep(POLL)
-        return True
+        Returns "sigterm" or "sigkill"; ServiceError when even SIGKILL did not end it.
+        """
+        ending = stop_pids_blocking(
+            signal_pid(record.pid),
+            lambda: not _alive(record),
+            grace=timeout,
+            kill_wait=KILL_WAIT,
+            poll=POLL,
+            sleep=self.sleep,
+            clock=self.monotonic,
+        )
+        if ending == "alive":
+            raise ServiceError(f"Gateway pid {record.pid} did not exit after SIGKILL.")
+        files.remove(self.pidfile)
+        return "sigkill" if ending == "sigkill" else "sigterm"

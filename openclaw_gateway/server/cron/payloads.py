@@ -24,6 +24,7 @@ import attrs
 import trio
 
 from openclaw_gateway.core.errors import RpcError
+from openclaw_gateway.host.terminate import terminate
 from openclaw_gateway.server.nodes import NodeSession
 from openclaw_gateway.server.rpc.context import GatewayState
 
@@ -99,25 +100,6 @@ async def run_agent_turn(state: GatewayState, job: dict[str, Any]) -> Outcome:
     return Outcome("ok", summary=summary[:2000], extra={"agentNodeId": node.node_id})
 
 
-def _signal_group(proc: trio.Process, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)
-    with contextlib.suppress(ProcessLookupError, OSError):
-        proc.send_signal(sig)
-
-
-async def _stop(proc: trio.Process, grace: float) -> None:
-    """SIGTERM, wait up to `grace`, then SIGKILL; always reaps. Runs shielded."""
-    with trio.CancelScope(shield=True):
-        if proc.returncode is None:
-            _signal_group(proc, signal.SIGTERM)
-            with trio.move_on_after(grace):
-                await proc.wait()
-        if proc.returncode is None:
-            _signal_group(proc, signal.SIGKILL)
-            await proc.wait()
-
-
 def _describe_exit(code: int) -> str:
     if code < 0:
         try:
@@ -190,7 +172,7 @@ async def run_command(payload: dict[str, Any], *, kill_grace: float = KILL_GRACE
                 killed_for = f"command produced no output for {quiet_limit}s"
             else:
                 continue
-            await _stop(proc, kill_grace)
+            await terminate(proc, kill_grace, group=True)
             cancel.cancel()
             return
 
@@ -203,7 +185,7 @@ async def run_command(payload: dict[str, Any], *, kill_grace: float = KILL_GRACE
             await proc.wait()
             nursery.cancel_scope.cancel()
     except BaseException:
-        await _stop(proc, kill_grace)
+        await terminate(proc, kill_grace, group=True)
         raise
     finally:
         with trio.CancelScope(shield=True):
@@ -212,7 +194,7 @@ async def run_command(payload: dict[str, Any], *, kill_grace: float = KILL_GRACE
                     with contextlib.suppress(Exception):
                         await stream.aclose()
     if proc.returncode is None:
-        await _stop(proc, kill_grace)
+        await terminate(proc, kill_grace, group=True)
     summary = output.decode("utf-8", errors="replace")
     extra: dict[str, Any] = {"exitCode": proc.returncode}
     if truncated:

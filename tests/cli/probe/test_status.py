@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from openclaw_gateway.cli import status_cmd
+from openclaw_gateway.cli import status_cmd, status_render
 from openclaw_gateway.cli.status_cmd import run_status
 from openclaw_gateway.host.service.manager import Context
 from tests.cli.probe.support import cli_env, free_port, status, write_config
@@ -79,7 +79,7 @@ async def test_status_human(gateway: RunningGateway, tmp_path: Path) -> None:
             "Service: no supported service manager detected; detached gateway not running "
             "(diagnostic only, not the probe target)"
         )
-        assert status_cmd.SERVICE_DETAIL in err
+        assert status_render.SERVICE_DETAIL in err
     assert "Config (cli): ~/.openclaw/openclaw.json (missing)" in lines
     assert f"Gateway: bind=loopback (127.0.0.1), port={gateway.port} (cli)" in lines
     assert f"Probe target: {gateway.url}" in lines

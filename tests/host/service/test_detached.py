@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from openclaw_gateway.cli.run import _port_conflict_code
+from openclaw_gateway.cli.run_start import port_conflict_code
 from openclaw_gateway.client import GatewayClient
 from openclaw_gateway.host.ports import listeners_on
 from openclaw_gateway.host.service.detached import DetachedService, is_gateway_process, read_record
@@ -281,8 +281,8 @@ def test_port_taken_by_another_gateway_is_78_under_a_service_manager(
         assert second.returncode == 78, second.stderr
         assert f"Port {home.port} is already in use." in second.stderr
         owners = listeners_on(home.port)
-        assert _port_conflict_code(1, owners, {}) == 1
-        assert _port_conflict_code(1, owners, {"INVOCATION_ID": "x"}) == 78
+        assert port_conflict_code(1, owners, {}) == 1
+        assert port_conflict_code(1, owners, {"INVOCATION_ID": "x"}) == 78
     finally:
         first.terminate()
         first.wait(DEADLINE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openclaw_gateway.server import tailscale as ts
+from openclaw_gateway.server import tailscale_commands as ts
 
 
 def test_argv_builders() -> None:

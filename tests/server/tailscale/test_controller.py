@@ -15,6 +15,7 @@ import trio.testing
 from openclaw_gateway.core.errors import EXIT_CONFIG, EXIT_FAILURE
 from openclaw_gateway.core.logs import Logger
 from openclaw_gateway.server import tailscale as ts
+from openclaw_gateway.server import tailscale_commands as commands
 from tests.server.tailscale.fake import FakeTailscale
 
 
@@ -25,13 +26,13 @@ class Recorder:
         self.calls: list[list[str]] = []
         self.states = list(states)
 
-    async def __call__(self, argv: Sequence[str], limit_s: float) -> ts.ExecResult:
+    async def __call__(self, argv: Sequence[str], limit_s: float) -> commands.ExecResult:
         self.calls.append(list(argv))
         out = "{}"
         if list(argv[1:]) == ["status", "--json"]:
             state = self.states.pop(0) if self.states else "Running"
             out = json.dumps({"BackendState": state, "Self": {"DNSName": "h.ts.net."}})
-        return ts.ExecResult(tuple(argv), 0, out, "")
+        return commands.ExecResult(tuple(argv), 0, out, "")
 
 
 def logger() -> tuple[Logger, io.StringIO, io.StringIO]:
@@ -63,8 +64,10 @@ async def test_backend_wait_is_bounded(autojump_clock: trio.testing.MockClock) -
 
 
 async def test_backend_wait_stops_on_a_hard_error(autojump_clock: trio.testing.MockClock) -> None:
-    async def broken(argv: Sequence[str], limit_s: float) -> ts.ExecResult:
-        raise ts.ExecFailed("Command failed with ENOENT: tailscale status --json", code="ENOENT")
+    async def broken(argv: Sequence[str], limit_s: float) -> commands.ExecResult:
+        raise commands.ExecFailed(
+            "Command failed with ENOENT: tailscale status --json", code="ENOENT"
+        )
 
     start = trio.current_time()
     await ts.wait_for_backend(["tailscale"], lambda _: None, broken)
@@ -207,22 +210,24 @@ def _legacy(port: int, *, handlers: dict[str, Any] | None = None, host: str = "h
 
 
 def test_legacy_root_route_detection() -> None:
-    assert ts.has_legacy_root_route(json.dumps(_legacy(18789)), 18789)
-    assert ts.has_legacy_root_route("noise\n" + json.dumps(_legacy(18789)), 18789)
+    assert commands.has_legacy_root_route(json.dumps(_legacy(18789)), 18789)
+    assert commands.has_legacy_root_route("noise\n" + json.dumps(_legacy(18789)), 18789)
     localhost = _legacy(18789, handlers={"/": {"Proxy": "http://localhost:18789/"}})
-    assert ts.has_legacy_root_route(json.dumps(localhost), 18789)
+    assert commands.has_legacy_root_route(json.dumps(localhost), 18789)
     # Anything else is somebody else's route: left alone.
-    assert not ts.has_legacy_root_route(json.dumps(_legacy(18790)), 18789)
+    assert not commands.has_legacy_root_route(json.dumps(_legacy(18790)), 18789)
     extra = {"/": {"Proxy": "http://127.0.0.1:18789"}, "/x": {"Proxy": "http://127.0.0.1:1"}}
-    assert not ts.has_legacy_root_route(json.dumps(_legacy(18789, handlers=extra)), 18789)
-    assert not ts.has_legacy_root_route(json.dumps(_legacy(18789, host="h.ts.net:8443")), 18789)
+    assert not commands.has_legacy_root_route(json.dumps(_legacy(18789, handlers=extra)), 18789)
+    assert not commands.has_legacy_root_route(
+        json.dumps(_legacy(18789, host="h.ts.net:8443")), 18789
+    )
     remote = {"/": {"Proxy": "http://10.0.0.2:18789"}}
-    assert not ts.has_legacy_root_route(json.dumps(_legacy(18789, handlers=remote)), 18789)
+    assert not commands.has_legacy_root_route(json.dumps(_legacy(18789, handlers=remote)), 18789)
     no_https = _legacy(18789)
     no_https["TCP"] = {"443": {"HTTPS": False}}
-    assert not ts.has_legacy_root_route(json.dumps(no_https), 18789)
-    assert not ts.has_legacy_root_route("{}", 18789)
-    assert not ts.has_legacy_root_route("not json", 18789)
+    assert not commands.has_legacy_root_route(json.dumps(no_https), 18789)
+    assert not commands.has_legacy_root_route("{}", 18789)
+    assert not commands.has_legacy_root_route("not json", 18789)
 
 
 async def test_legacy_route_is_adopted_before_the_claim(fake: FakeTailscale) -> None:

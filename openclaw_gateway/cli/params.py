@@ -1,0 +1,45 @@
+"""What every command shares: the environment it runs with, and the gateway flags.
+
+`COMMAND_ENV` is set once per invocation by app.prepare() (root --dev/--profile from raw argv)
+and the meta app (--log-level, --no-color); commands read it through command_env().
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import attrs
+from cyclopts import Parameter
+
+COMMAND_ENV: dict[str, str] = {}
+
+
+def command_env() -> dict[str, str]:
+    return COMMAND_ENV if COMMAND_ENV else dict(os.environ)
+
+
+URL = Parameter(help="Gateway WebSocket URL (credentials are never taken from config with it).")
+PORT = Parameter(help="Local gateway port (ws://127.0.0.1:<port>).")
+TOKEN = Parameter(help="Gateway token.")
+PASSWORD = Parameter(help="Gateway password.")
+TIMEOUT = Parameter(help="Timeout in ms (default 10000).")
+JSON = Parameter(name="--json", negative="", help="Output JSON.")
+
+
+@Parameter(name="*")  # flattened: --url, --port, --token, --password on each command
+@attrs.frozen
+class GatewayFlags:
+    """Where the gateway is and how to authenticate (cli.md §1.3), shared by the RPC commands."""
+
+    url: Annotated[str | None, URL] = None
+    port: Annotated[str | None, PORT] = None
+    token: Annotated[str | None, TOKEN] = None
+    password: Annotated[str | None, PASSWORD] = None
+    expect_final: Annotated[bool, Parameter(negative="", show=False)] = False  # accepted, unused
+
+    def opts(self) -> dict[str, object]:
+        return {"url": self.url, "port": self.port, "token": self.token, "password": self.password}
+
+
+NO_FLAGS = GatewayFlags()

@@ -1,0 +1,315 @@
+"""`gateway run`, the start-up stage: what follows `starting...` (step 9 in run.py).
+
+Start-up refusals (official "Gateway failed to start: …"): an invalid config (78), weak
+secrets (1), effective-config conflicts (78), bind planning (1); then the state lock, the
+runtime token, the logger and the supervisor (`server.supervisor.run_gateway`), whose
+failures are mapped here: the lock (78), a busy port (1, or 78 under a service manager when
+another gateway holds it) and anything else that stops the start (tailscale…). A SIGUSR2
+restart ends the round with RestartRequested once everything it held is released.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import attrs
+import trio
+
+from openclaw_gateway import __version__
+from openclaw_gateway.cli.run_checks import (
+    ResolvedAuth,
+    RuntimeConsole,
+    effective_config_conflict,
+    weak_secret_error,
+)
+from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core.atomicfile import write_atomic
+from openclaw_gateway.core.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, StartupError
+from openclaw_gateway.core.logs import FileLog, Logger, Redactor, configured_log_path
+from openclaw_gateway.core.paths import Paths
+from openclaw_gateway.discovery.runtime import plan_discovery
+from openclaw_gateway.host.netbind import BindPlan, plan
+from openclaw_gateway.host.ports import Listener, looks_like_gateway
+from openclaw_gateway.security import origin, ratelimit
+from openclaw_gateway.security.auth import AuthPolicy
+from openclaw_gateway.server.restart import SignalObserver, restart_mode, service_supervisor
+
+
+@attrs.frozen
+class Prepared:
+    """Everything the checks resolved, handed to the start-up stage."""
+
+    allow_unconfigured: bool
+    verbose: bool
+    tailscale_reset_on_exit: bool
+    env: dict[str, str]
+    paths: Paths
+    loaded: cfg.LoadedConfig
+    auth: ResolvedAuth
+    tailscale: str
+    bind_mode: str
+    host: str
+    port: int
+    ws_style: str
+    container: bool
+
+
+class RunExit(Exception):
+    """The command ends with `code`; what it had to say is already printed."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+class RestartRequested(Exception):
+    """The run ended for an in-process restart; everything it held is released."""
+
+
+def _open_logger(
+    verbose: bool,
+    paths: Paths,
+    config: cfg.Config,
+    env: Mapping[str, str],
+    ws_style: str,
+    redactor: Redactor,
+) -> tuple[Logger, Path | None]:
+    target: Path | None = configured_log_path(config.logging.file, paths.profile, dt.datetime.now())
+    file_log: FileLog | None = None
+    if target is not None:
+        file_log = FileLog(target, config.logging.max_file_bytes or 100 * 1024 * 1024)
+        try:
+            file_log.open()
+        except OSError as exc:
+            print(f"Warning: cannot open log file {target}: {exc.strerror}", file=sys.stderr)
+            file_log, target = None, None
+    logger = Logger(
+        redactor=redactor,
+        file_log=file_log,
+        verbose=verbose,
+        ws_style=ws_style,
+        level=log_level(env, config),
+    )
+    return logger, target
+
+
+def log_level(env: Mapping[str, str], config: cfg.Config) -> str:
+    """--log-level / OPENCLAW_LOG_LEVEL beat logging.level (`silent` keeps only fatal)."""
+    raw = (env.get("OPENCLAW_LOG_LEVEL") or config.logging.level or "info").strip().lower()
+    return "fatal" if raw == "silent" else raw
+
+
+def start_failure(out: RuntimeConsole, message: str, code: int) -> RunExit:
+    out.error(
+        f"Gateway failed to start: {message}. Run openclaw gateway status --deep for diagnostics."
+    )
+    return RunExit(code)
+
+
+def start(
+    p: Prepared,
+    redactor: Redactor,
+    console: Logger,
+    out: RuntimeConsole,
+    observer: SignalObserver,
+) -> int:
+    """Start-up refusals (official "Gateway failed to start" stage), then the lock and serve."""
+    paths, loaded, auth = p.paths, p.loaded, p.auth
+    gw = loaded.config.gateway
+    if not loaded.valid:
+        lines = (
+            list(loaded.issues)
+            if loaded.issues
+            else [f"<root>: JSON5 parse failed: SyntaxError: JSON5: {loaded.parse_error}"]
+        )
+        out.error(
+            f"Gateway failed to start: {cfg.invalid_config_message(paths.config_path, lines)}"
+        )
+        if not p.allow_unconfigured:
+            out.error('Run "openclaw doctor --fix" to repair the config, then retry.')
+        raise RunExit(EXIT_CONFIG)
+    weak = weak_secret_error(auth)
+    if weak is not None:
+        raise start_failure(out, weak, EXIT_FAILURE)
+    conflict = effective_config_conflict(auth, p.tailscale, p.host, gw)
+    if conflict is not None:
+        raise start_failure(out, conflict, EXIT_CONFIG)
+    if auth.mode == "trusted-proxy":
+        raise start_failure(
+            out,
+            "gateway.auth.mode=trusted-proxy is not supported by this gateway yet; use token or "
+            "password",
+            EXIT_CONFIG,
+        )
+    try:
+        bind_plan = plan(p.bind_mode, custom_host=gw.custom_bind_host, container=p.container)
+    except StartupError as exc:
+        raise start_failure(out, str(exc), exc.exit_code) from None
+    from openclaw_gateway.host.lock import StateLock, StateLockError
+
+    # Own the state dir before writing into it: a second gateway must not replace (or, on its
+    # way out, delete) the first one's runtime token. The supervisor's acquire nests in this.
+    lock = StateLock(paths.state_dir)
+    try:
+        lock.acquire(port=p.port, config_path=paths.config_path)
+    except StateLockError as exc:
+        out.error(
+            f"Gateway failed to start: {exc}\nIf the gateway is supervised, stop it with: "
+            "openclaw gateway stop"
+        )
+        raise RunExit(exc.exit_code) from None
+    try:
+        return _serve(p, bind_plan, redactor, console, out, observer)
+    finally:
+        lock.release()
+
+
+def _serve(
+    p: Prepared,
+    bind_plan: BindPlan,
+    redactor: Redactor,
+    console: Logger,
+    out: RuntimeConsole,
+    observer: SignalObserver,
+) -> int:
+    env, paths, loaded, auth, port = p.env, p.paths, p.loaded, p.auth, p.port
+    from openclaw_gateway.host.lock import StateLockError
+    from openclaw_gateway.server.supervisor import RunSettings, run_gateway
+
+    gw = loaded.config.gateway
+    policy = AuthPolicy(mode=auth.mode, token=auth.token, password=auth.password)  # type: ignore[arg-type]
+    runtime_token_path: Path | None = None
+    if policy.mode == "token" and not policy.token:
+        generated = secrets.token_urlsafe(32)
+        redactor.add(generated)
+        policy = attrs.evolve(policy, token=generated)
+        runtime_token_path = paths.runtime_token_path
+        write_atomic(runtime_token_path, generated + "\n", 0o600)
+        console.warn(
+            "gateway",
+            "auth token was missing. Generated a runtime token for this startup without "
+            "changing config; restart will generate a different token. Persist one with "
+            "`openclaw config set gateway.auth.mode token` and `openclaw config set "
+            "gateway.auth.token <token>`.",
+        )
+    if not bind_plan.loopback_only:
+        console.warn(
+            "gateway",
+            "⚠️  Gateway is binding to a non-loopback address. Ensure authentication is "
+            "configured before exposing to public networks.",
+        )
+    logger, log_path = _open_logger(p.verbose, paths, loaded.config, env, p.ws_style, redactor)
+    if log_path is not None:
+        logger.info("gateway", f"log file: {log_path}")
+    _set_process_title()
+    handshake_ms = env.get("OPENCLAW_HANDSHAKE_TIMEOUT_MS")
+    settings = RunSettings(
+        version=__version__,
+        port=port,
+        bind=bind_plan,
+        policy=policy,
+        state_dir=paths.state_dir,
+        config_path=paths.config_path,
+        logger=logger,
+        log_file=log_path,
+        runtime_token_path=runtime_token_path,
+        trusted_proxies=gw.trusted_proxies,
+        allow_real_ip_fallback=gw.allow_real_ip_fallback,
+        origin_policy=origin.policy_from_config(gw.control_ui),
+        auth_rate_limit=ratelimit.policy_from_config(gw.auth.rate_limit),
+        handshake_timeout=int(handshake_ms) / 1000
+        if handshake_ms and handshake_ms.isdigit()
+        else 15.0,
+        cron_enabled=_cron_option(loaded.config.raw, "enabled", True),
+        cron_skip_missed=_cron_option(loaded.config.raw, "skipMissedJobs", False),
+        tailscale_mode=p.tailscale,
+        tailscale_reset_on_exit=p.tailscale_reset_on_exit or gw.tailscale.reset_on_exit,
+        restart_allowed=_restart_allowed(loaded.config.raw),
+        signal_observer=observer,
+        discovery=plan_discovery(
+            loaded.config.raw,
+            env,
+            port=port,
+            bind=bind_plan,
+            state_dir=paths.state_dir,
+            config_path=paths.config_path,
+            container=p.container,
+        ),
+    )
+    outcome = "stop"
+    try:
+        outcome = trio.run(run_gateway, settings)
+    except StateLockError as exc:
+        out.error(
+            f"Gateway failed to start: {exc}\nIf the gateway is supervised, stop it with: "
+            "openclaw gateway stop"
+        )
+        raise RunExit(exc.exit_code) from None
+    except StartupError as exc:
+        if "EADDRINUSE" in str(exc):
+            from openclaw_gateway.host.ports import describe_owners, listeners_on
+
+            out.error(
+                f"Gateway failed to start: {exc}\nIf the gateway is supervised, stop it with: "
+                "openclaw gateway stop"
+            )
+            owners = listeners_on(port)
+            if owners:
+                for line in describe_owners(port, owners).splitlines():
+                    out.error(line)
+            raise RunExit(port_conflict_code(exc.exit_code, owners, p.env)) from None
+        raise start_failure(out, str(exc), exc.exit_code) from None
+    finally:
+        if runtime_token_path is not None:
+            runtime_token_path.unlink(missing_ok=True)
+        if outcome == "restart":
+            mode = restart_mode(env)
+            logger.info("gateway", mode.log_line)
+            if mode.in_process:
+                outcome = "again"
+        logger.close()
+    if outcome == "again":
+        raise RestartRequested
+    # A stop, or a restart that a service manager performs (it restarts after a clean exit).
+    return EXIT_OK
+
+
+def _restart_allowed(raw: Mapping[str, object]) -> bool:
+    """commands.restart: only an explicit false blocks an external SIGUSR2 (official)."""
+    section = raw.get("commands")
+    return not (isinstance(section, dict) and section.get("restart") is False)
+
+
+def port_conflict_code(code: int, owners: Sequence[Listener], env: Mapping[str, str]) -> int:
+    """Under a service manager, another gateway on the port is exit 78, not 1 (cli.md §7).
+
+    The unit has `Restart=always` + `RestartPreventExitStatus=78`: exiting 1 because a
+    gateway already serves the port would restart us every 5 s forever. In the foreground the
+    official exit 1 stays.
+    """
+    if service_supervisor(env) is None:
+        return code
+    if any(looks_like_gateway(owner) for owner in owners):  # comm + cmdline, already read
+        return EXIT_CONFIG
+    return code
+
+
+def _cron_option(raw: Mapping[str, object], key: str, default: bool) -> bool:
+    """cron.enabled / cron.skipMissedJobs from the config file (booleans only)."""
+    section = raw.get("cron")
+    value = section.get(key) if isinstance(section, dict) else None
+    return value if isinstance(value, bool) else default
+
+
+def _set_process_title() -> None:
+    """`ps`/`ss` show `openclaw-gateway`, as for the official gateway (Linux prctl)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.prctl(15, b"openclaw-gateway", 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
