@@ -9,23 +9,22 @@ The public names live here; the modules behind them are session (one connection)
 reconnecting (GatewayClient), sync (SyncGatewayClient), node_host (NodeHost) and identity.
 """
 
+from openclaw_gateway.client.node_host import NodeCommand, NodeHost
+from openclaw_gateway.client.reconnecting import GatewayClient
 from openclaw_gateway.client.session import (
     DEFAULT_CALL_TIMEOUT,
     DEFAULT_CONNECT_TIMEOUT,
     ClientIdentity,
     Connector,
     Event,
-    GatewayClient,
     GatewayRequestError,
     GatewayTransportError,
-    NodeCommand,
-    NodeHost,
     Session,
     Signer,
-    SyncGatewayClient,
     connect_params,
     open_session,
 )
+from openclaw_gateway.client.sync import SyncGatewayClient
 
 __all__ = [
     "DEFAULT_CALL_TIMEOUT",
