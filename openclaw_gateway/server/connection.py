@@ -1,11 +1,58 @@
-"""One WebSocket connection (the code lives in dispatch.py while it is being split)."""
+"""One WebSocket connection: challenge -> connect -> hello-ok -> requests and events.
 
-from openclaw_gateway.server.dispatch import (
-    MAX_PAYLOAD,
-    MAX_PENDING_REQUESTS,
-    TICK_INTERVAL_MS,
-    Deps,
-    handle_connection,
-)
+handshake.py admits the socket (or refuses it); dispatch.py serves it once admitted. This
+module owns the socket's life around both: the ws log lines, the pre-auth budget release,
+and the close on every exit path. Nothing raised by a peer escapes it (errors are mapped to
+close codes).
+"""
 
-__all__ = ["MAX_PAYLOAD", "MAX_PENDING_REQUESTS", "TICK_INTERVAL_MS", "Deps", "handle_connection"]
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from openclaw_gateway.server import admission
+from openclaw_gateway.server.dispatch import CLOSE_TIMEOUT, serve
+from openclaw_gateway.server.handshake import CloseCause, Deps, handshake
+
+
+async def handle_connection(
+    ws: WebSocketConnection,
+    peer: admission.Peer,
+    deps: Deps,
+    abort_stream: Callable[[], Any],
+    on_authenticated: Callable[[], None] | None = None,
+) -> None:
+    """Serve one upgraded socket until it closes. Never raises for peer behaviour.
+
+    `on_authenticated` runs once hello-ok is decided: the socket leaves the pre-auth budget."""
+    state = deps.state
+    log = state.logger
+    conn_id = str(uuid.uuid4())
+    opened = time.monotonic()
+    close = CloseCause()
+    log.ws_open(conn_id, peer.remote_ip, "")
+    try:
+        granted_pair = await handshake(ws, peer, deps, conn_id, close)
+        if granted_pair is None:
+            return
+        request, granted = granted_pair
+        if on_authenticated is not None:
+            on_authenticated()
+        await serve(ws, peer, deps, conn_id, request, granted, close, abort_stream)
+    except ConnectionClosed:
+        pass
+    finally:
+        with trio.move_on_after(CLOSE_TIMEOUT, shield=True) as scope:
+            if close.code is not None:
+                await ws.aclose(close.code, close.reason or None)
+            else:
+                await ws.aclose()
+        if scope.cancelled_caught:
+            await abort_stream()
+        log.ws_close(conn_id, close.code, (time.monotonic() - opened) * 1000, "closed")

@@ -9,7 +9,7 @@
    the requested scopes inside the approved ones passes; anything else files a pending request,
    approved silently for local peers (§4.5) and otherwise refused NOT_PAIRED;
 4. the device token for (device, role) that hello-ok returns.
-No trio: time, the nonce and the event sink come in from connection.py.
+No trio: time, the nonce and the event sink come in from handshake.py.
 """
 
 from __future__ import annotations

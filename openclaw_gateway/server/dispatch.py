@@ -1,11 +1,11 @@
-"""One WebSocket connection: challenge -> connect -> hello-ok -> requests and events.
+"""An admitted socket: hello-ok, then requests and events until it closes.
 
 Task shape (inside the connection's own nursery):
-  reader (this coroutine)   get_message -> handshake, then dispatch
-  writer                    drains the bounded outbox (responses and events, in order)
-  keepalive                 ping every 25 s; no pong within 25 s -> drop the TCP stream
-Every exit path ends in `finally`: unregister from the hub, presence `disconnect`, close.
-Nothing raised by a peer escapes this module (errors are mapped to close codes here).
+  reader (the calling task)  get_message -> authorize -> dispatch to the method handlers
+  writer                     drains the bounded outbox (responses and events, in order)
+  keepalive                  ping every 25 s; no pong within 25 s -> drop the TCP stream
+  stall watchdog             a slow consumer's stream is dropped after SLOW_CONSUMER_GRACE
+On the way out: unregister from the hub and the node registry, presence `disconnect`.
 """
 
 from __future__ import annotations
@@ -13,43 +13,34 @@ from __future__ import annotations
 import inspect
 import math
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-import attrs
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.protocol import codec
-from openclaw_gateway.protocol.frames import PROTOCOL_VERSION, RequestFrame
-from openclaw_gateway.protocol.handshake import ConnectRequest, Refusal, negotiate, read_connect
-from openclaw_gateway.security.auth import AuthPolicy
-from openclaw_gateway.security.devices import NonceLedger
-from openclaw_gateway.security.origin import OriginPolicy
-from openclaw_gateway.security.ratelimit import (
-    AuthLimiters,
-    ControlPlaneWriteLimiter,
-    is_loopback_ip,
-)
+from openclaw_gateway.protocol.frames import RequestFrame
+from openclaw_gateway.protocol.handshake import ConnectRequest
+from openclaw_gateway.security.ratelimit import is_loopback_ip
 from openclaw_gateway.server import admission
-from openclaw_gateway.server.device_stage import make_stage
-from openclaw_gateway.server.events import EVENTS
-from openclaw_gateway.server.hub import CloseRequest, Hub, Outgoing, Subscriber, request_close
+from openclaw_gateway.server.handshake import (
+    MAX_PAYLOAD,
+    CloseCause,
+    Deps,
+    build_hello,
+    close_cause,
+)
+from openclaw_gateway.server.hub import CloseRequest, Outgoing, Subscriber, request_close
 from openclaw_gateway.server.rpc.context import CallContext, Caller, GatewayState
 from openclaw_gateway.server.rpc.methods.nodes import attach_node, detach_node
 from openclaw_gateway.server.rpc.methods.system import broadcast_presence
-from openclaw_gateway.server.rpc.registry import Registry, authorize
+from openclaw_gateway.server.rpc.registry import authorize
 
-HANDSHAKE_TIMEOUT = 15.0
 KEEPALIVE_INTERVAL = 25.0
 PONG_TIMEOUT = 25.0
 CLOSE_TIMEOUT = 2.0
-PREAUTH_MAX_PAYLOAD = 65_536
-MAX_PAYLOAD = 26_214_400
-MAX_BUFFERED_BYTES = 52_428_800
-TICK_INTERVAL_MS = 30_000
 MAX_PENDING_REQUESTS = 256
 MAX_UNAUTHORIZED_ROLE_CALLS = 10
 UNAUTHORIZED_LOG_EVERY = 100
@@ -57,72 +48,6 @@ UNAUTHORIZED_LOG_EVERY = 100
 # stream is dropped (a client that never reads must not pin ~maxBufferedBytes forever).
 SLOW_CONSUMER_GRACE = 5.0
 EPHEMERAL_MODES = frozenset({"cli", "backend", "probe"})
-
-
-@attrs.frozen
-class Deps:
-    state: GatewayState
-    hub: Hub
-    registry: Registry
-    auth_policy: Callable[[], AuthPolicy]
-    handshake_timeout: float = HANDSHAKE_TIMEOUT
-    tick_interval_ms: int = TICK_INTERVAL_MS
-    origin_policy: Callable[[], OriginPolicy] = OriginPolicy
-    limiters: AuthLimiters = attrs.field(factory=AuthLimiters.create)
-    write_limiter: ControlPlaneWriteLimiter = attrs.field(factory=ControlPlaneWriteLimiter)
-    # Device-proof nonces already spent in this process (never accepted twice).
-    nonces: NonceLedger = attrs.field(factory=NonceLedger)
-
-
-@attrs.define
-class _Close:
-    code: int | None = None
-    reason: str = ""
-
-
-def _close_cause(close: _Close, code: int, reason: str) -> None:
-    if close.code is None:
-        close.code, close.reason = code, reason
-
-
-def challenge_frame(nonce: str, ts: int) -> str:
-    return codec.event("connect.challenge", {"nonce": nonce, "ts": ts})
-
-
-def build_hello(deps: Deps, conn_id: str, granted: admission.Admission) -> dict[str, Any]:
-    state = deps.state
-    may_read = granted.role == "operator" and any(
-        s in granted.scopes for s in ("operator.read", "operator.write", "operator.admin")
-    )
-    snapshot: dict[str, Any] = {
-        "presence": state.presence.entries(state.now_ms()) if may_read else [],
-        "health": state.health_cache,
-        "stateVersion": state.state_version(),
-        "uptimeMs": state.uptime_ms(),
-        "suspension": {"phase": "accepting"},
-        "sessionDefaults": {
-            "defaultAgentId": "main",
-            "mainKey": "main",
-            "mainSessionKey": "agent:main:main",
-        },
-    }
-    if "operator.admin" in granted.scopes:
-        snapshot["configPath"] = str(state.config_path)
-        snapshot["stateDir"] = str(state.state_dir)
-        snapshot["authMode"] = state.auth_mode
-    return {
-        "type": "hello-ok",
-        "protocol": PROTOCOL_VERSION,
-        "server": {"version": state.version, "connId": conn_id},
-        "features": {"methods": deps.registry.names(), "events": list(EVENTS)},
-        "snapshot": snapshot,
-        "auth": _hello_auth(granted),
-        "policy": {
-            "maxPayload": MAX_PAYLOAD,
-            "maxBufferedBytes": MAX_BUFFERED_BYTES,
-            "tickIntervalMs": deps.tick_interval_ms,
-        },
-    }
 
 
 def _presence_fields(
@@ -150,124 +75,14 @@ def _presence_fields(
     }
 
 
-async def handle_connection(
-    ws: WebSocketConnection,
-    peer: admission.Peer,
-    deps: Deps,
-    abort_stream: Callable[[], Any],
-    on_authenticated: Callable[[], None] | None = None,
-) -> None:
-    """Serve one upgraded socket until it closes. Never raises for peer behaviour.
-
-    `on_authenticated` runs once hello-ok is decided: the socket leaves the pre-auth budget."""
-    state = deps.state
-    log = state.logger
-    conn_id = str(uuid.uuid4())
-    opened = time.monotonic()
-    close = _Close()
-    log.ws_open(conn_id, peer.remote_ip, "")
-    try:
-        granted_pair = await _handshake(ws, peer, deps, conn_id, close)
-        if granted_pair is None:
-            return
-        request, granted = granted_pair
-        if on_authenticated is not None:
-            on_authenticated()
-        await _serve(ws, peer, deps, conn_id, request, granted, close, abort_stream)
-    except ConnectionClosed:
-        pass
-    finally:
-        with trio.move_on_after(CLOSE_TIMEOUT, shield=True) as scope:
-            if close.code is not None:
-                await ws.aclose(close.code, close.reason or None)
-            else:
-                await ws.aclose()
-        if scope.cancelled_caught:
-            await abort_stream()
-        log.ws_close(conn_id, close.code, (time.monotonic() - opened) * 1000, "closed")
-
-
-def _hello_auth(granted: admission.Admission) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "method": granted.method,
-        "role": granted.role,
-        "scopes": list(granted.scopes),
-    }
-    if granted.device_token is not None:
-        # protocol.md §4.6: returned on every successful signed connect of a paired device.
-        out["deviceToken"] = granted.device_token
-        out["issuedAtMs"] = granted.issued_at_ms
-    return out
-
-
-def _device_stage(deps: Deps, nonce: str) -> admission.DeviceStage | None:
-    state = deps.state
-    if state.pairing is None:
-        return None
-    return make_stage(state.pairing, nonce, state.now_ms(), deps.nonces, state.broadcast)
-
-
-async def _handshake(
-    ws: WebSocketConnection, peer: admission.Peer, deps: Deps, conn_id: str, close: _Close
-) -> tuple[ConnectRequest, admission.Admission] | None:
-    state = deps.state
-    # The nonce a device must sign: it binds a proof to this socket (protocol.md §4.3 check 4).
-    nonce = str(uuid.uuid4())
-    await ws.send_message(challenge_frame(nonce, state.now_ms()))
-    with trio.move_on_after(deps.handshake_timeout) as scope:
-        deps.hub.handshaking.add(scope)
-        try:
-            message = await ws.get_message()
-            outcome: ConnectRequest | Refusal = read_connect(message)
-            if isinstance(outcome, ConnectRequest):
-                refusal = negotiate(outcome)
-                if refusal is None:
-                    attempt = deps.limiters.attempt(peer.remote_ip, peer.origin, state.now_ms())
-                    decided = admission.admit(
-                        outcome,
-                        peer,
-                        deps.auth_policy(),
-                        _device_stage(deps, nonce),
-                        origin_policy=deps.origin_policy(),
-                        attempt=attempt,
-                    )
-                    if isinstance(decided, admission.Admission):
-                        return outcome, decided
-                    refusal = decided
-                    if attempt.delay_ms:
-                        # Loopback is never locked out; each wrong secret costs a growing wait.
-                        await trio.sleep(attempt.delay_ms / 1000)
-                    c = outcome.params.client
-                    state.logger.warn(
-                        "ws",
-                        f"rejected conn={conn_id} remote={peer.remote_ip} client={c.id} {c.mode} "
-                        f"v{c.version} role={outcome.params.role} "
-                        f"reason={(refusal.error or {}).get('message', refusal.close_reason)}",
-                    )
-            else:
-                refusal = outcome
-            if refusal.error is not None and refusal.request_id is not None:
-                await ws.send_message(codec.error_response(refusal.request_id, refusal.error))
-            _close_cause(close, refusal.close_code, refusal.close_reason)
-            return None
-        finally:
-            deps.hub.handshaking.discard(scope)
-    if state.shutting_down:
-        _close_cause(close, 1012, "service restart")
-        return None
-    # Handshake timeout: the official server closes with 1000 and no reason.
-    _close_cause(close, 1000, "")
-    return None
-
-
-async def _serve(
+async def serve(
     ws: WebSocketConnection,
     peer: admission.Peer,
     deps: Deps,
     conn_id: str,
     request: ConnectRequest,
     granted: admission.Admission,
-    close: _Close,
+    close: CloseCause,
     abort_stream: Callable[[], Any],
 ) -> None:
     state, hub = deps.state, deps.hub
@@ -295,7 +110,7 @@ async def _serve(
     async with trio.open_nursery() as nursery:
 
         def abort(code: int, reason: str) -> None:
-            _close_cause(close, code, reason)
+            close_cause(close, code, reason)
             nursery.cancel_scope.cancel()
 
         sub = Subscriber(
@@ -354,7 +169,7 @@ async def _writer(
     ws: WebSocketConnection,
     receive: trio.MemoryReceiveChannel[Outgoing],
     sub: Subscriber,
-    close: _Close,
+    close: CloseCause,
     scope: trio.CancelScope,
     done: trio.Event,
 ) -> None:
@@ -362,7 +177,7 @@ async def _writer(
         async with receive:
             async for item in receive:
                 if isinstance(item, CloseRequest):
-                    _close_cause(close, item.code, item.reason)
+                    close_cause(close, item.code, item.reason)
                     scope.cancel()
                     return
                 try:
@@ -376,11 +191,11 @@ async def _writer(
 
 
 async def _stall_watchdog(
-    sub: Subscriber, close: _Close, abort_stream: Callable[[], Any], scope: trio.CancelScope
+    sub: Subscriber, close: CloseCause, abort_stream: Callable[[], Any], scope: trio.CancelScope
 ) -> None:
     await sub.stalled.wait()
     await trio.sleep(SLOW_CONSUMER_GRACE)
-    _close_cause(close, 1008, "slow consumer")
+    close_cause(close, 1008, "slow consumer")
     await abort_stream()
     scope.cancel()
 
@@ -438,7 +253,7 @@ async def _reader(
     ctx: CallContext,
     sub: Subscriber,
     nursery: trio.Nursery,
-    close: _Close,
+    close: CloseCause,
 ) -> None:
     hub, log = deps.hub, deps.state.logger
     pending = 0
@@ -491,7 +306,7 @@ async def _reader(
         except ConnectionClosed as exc:
             reason = exc.reason
             if reason is not None and reason.code == 1009:
-                _close_cause(close, 1009, "")
+                close_cause(close, 1009, "")
             return
         try:
             frame = codec.decode_request(message)

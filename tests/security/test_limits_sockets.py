@@ -25,7 +25,7 @@ from trio_websocket import ConnectionClosed
 from openclaw_gateway.security import scopes as S
 from openclaw_gateway.security.ratelimit import PREAUTH_ENV
 from openclaw_gateway.server import dispatch
-from openclaw_gateway.server.connection import MAX_PAYLOAD
+from openclaw_gateway.server.handshake import MAX_PAYLOAD
 from openclaw_gateway.server.rpc.context import CallContext
 from openclaw_gateway.server.rpc.registry import EXEMPT, Registry
 from tests.helpers import TOKEN, RawClient, RunningGateway
