@@ -20,10 +20,10 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from openclaw_gateway.core.errors import RpcError
+from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.frames import RequestFrame
 from openclaw_gateway.protocol.handshake import ConnectRequest
-from openclaw_gateway.security.ratelimit import is_loopback_ip
 from openclaw_gateway.server import admission
 from openclaw_gateway.server.handshake import (
     MAX_PAYLOAD,
@@ -59,7 +59,7 @@ def _presence_fields(
         "host": host,
         "clientId": c.id,
         # The attributed client (a trusted proxy's forwarded IP), never a loopback address.
-        "ip": None if peer.direct_local or is_loopback_ip(peer.remote_ip) else peer.remote_ip,
+        "ip": None if peer.direct_local or is_loopback(peer.remote_ip) else peer.remote_ip,
         "version": c.version,
         "platform": c.platform,
         "deviceFamily": c.device_family,
@@ -139,7 +139,7 @@ async def serve(
                     lambda frame: hub.send(sub, frame),
                     client,
                     request.params.raw,
-                    None if is_loopback_ip(peer.remote_ip) else peer.remote_ip,
+                    None if is_loopback(peer.remote_ip) else peer.remote_ip,
                 )
             nursery.start_soon(_writer, ws, receive, sub, close, nursery.cancel_scope, writer_done)
             nursery.start_soon(

@@ -10,7 +10,6 @@ read. Both libraries are sans-IO-cored and maintained by the same group.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -20,6 +19,7 @@ import trio
 import trio_websocket
 
 from openclaw_gateway.core.errors import StartupError
+from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.security import ingress
 from openclaw_gateway.security.ratelimit import PreauthBudget
 from openclaw_gateway.server import probes
@@ -66,16 +66,6 @@ class HttpRequest:
     target: str
     headers: dict[str, str]
     raw: bytes
-
-
-def is_loopback(ip: str) -> bool:
-    try:
-        addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return addr.is_loopback
 
 
 def has_proxy_headers(headers: dict[str, str]) -> bool:
