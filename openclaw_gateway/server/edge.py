@@ -30,8 +30,6 @@ MAX_REQUEST_HEAD = 16_384
 LISTEN_RETRIES = 20
 LISTEN_RETRY_DELAY = 0.5
 PREAUTH_MAX_PAYLOAD = 65_536
-PROXY_HEADER_PREFIXES = ("x-forwarded-", "tailscale-")
-PROXY_HEADERS = frozenset({"forwarded", "x-real-ip"})
 PREAUTH_BUDGET_MESSAGE = "Too many unauthenticated sockets"
 
 
@@ -66,10 +64,6 @@ class HttpRequest:
     target: str
     headers: dict[str, str]
     raw: bytes
-
-
-def has_proxy_headers(headers: dict[str, str]) -> bool:
-    return any(name in PROXY_HEADERS or name.startswith(PROXY_HEADER_PREFIXES) for name in headers)
 
 
 async def read_request_head(stream: trio.abc.ReceiveStream) -> HttpRequest | int:
@@ -169,7 +163,7 @@ async def _handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
         return
     upgrade = head.headers.get("upgrade", "")
     local = is_loopback(peer_ip)
-    proxied = has_proxy_headers(head.headers)
+    proxied = ingress.has_proxy_headers(head.headers)
     if not upgrade:
         auth_header = head.headers.get("authorization", "")
         token = auth_header[7:].strip() if auth_header.lower().startswith("bearer ") else ""
@@ -258,7 +252,7 @@ async def _upgrade(
     peer = Peer(
         remote_ip=attribution.client_ip,
         is_loopback=is_loopback(attribution.peer_ip),
-        has_proxy_headers=has_proxy_headers(head.headers),
+        has_proxy_headers=ingress.has_proxy_headers(head.headers),
         origin=head.headers.get("origin"),
         host=head.headers.get("host"),
     )

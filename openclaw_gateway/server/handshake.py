@@ -27,14 +27,12 @@ from openclaw_gateway.security.ratelimit import AuthLimiters, ControlPlaneWriteL
 from openclaw_gateway.server import admission
 from openclaw_gateway.server.device_stage import make_stage
 from openclaw_gateway.server.events import EVENTS
-from openclaw_gateway.server.hub import Hub
+from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.rpc.registry import Registry
 
 HANDSHAKE_TIMEOUT = 15.0
-PREAUTH_MAX_PAYLOAD = 65_536
 MAX_PAYLOAD = 26_214_400
-MAX_BUFFERED_BYTES = 52_428_800
 TICK_INTERVAL_MS = 30_000
 
 
