@@ -30,6 +30,7 @@ from openclaw_gateway.server.admission import (
     DeviceCheck,
     DeviceOutcome,
     DeviceStage,
+    is_local_backend,
 )
 from openclaw_gateway.state.pairing import Book
 from openclaw_gateway.state.store import Record
@@ -185,15 +186,8 @@ def make_stage(
                 rid, "NOT_PAIRED", message, details=details, close_reason=message + suffix
             )
 
-        backend_self = (
-            client.id == "gateway-client"
-            and client.mode == "backend"
-            and locality in ("direct_local", "shared_secret_loopback_local")
-            and not check.peer.has_origin
-            and (
-                method in ("none", "device-token")
-                or (check.shared_ok and method in ("token", "password"))
-            )
+        backend_self = is_local_backend(
+            client, locality, check.peer.has_origin, method, check.shared_ok
         )
         ui_auth_none = client.id in CONTROL_UI_CLIENTS and role == "operator"
         ui_auth_none = ui_auth_none and check.auth_mode == "none"
