@@ -40,6 +40,7 @@ PURE_MODULES = (
     "core",
     "state.store",
     "state.pairing",
+    "state.device_records",
     "state.presence",
     "host.lock",
     "host.netbind",
