@@ -18,7 +18,10 @@ from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from openclaw_gateway.server import admission
 from openclaw_gateway.server.dispatch import CLOSE_TIMEOUT, serve
-from openclaw_gateway.server.handshake import CloseCause, Deps, handshake
+from openclaw_gateway.server.handshake import TICK_INTERVAL_MS, CloseCause, Deps, handshake
+
+# The supervisor builds a connection's Deps here, next to the handler that takes them.
+__all__ = ["TICK_INTERVAL_MS", "Deps", "handle_connection"]
 
 
 async def handle_connection(

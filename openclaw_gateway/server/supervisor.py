@@ -47,11 +47,10 @@ from openclaw_gateway.security.ratelimit import (
     preauth_limit_from_env,
 )
 from openclaw_gateway.server import probes
-from openclaw_gateway.server.connection import handle_connection
+from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_connection
 from openclaw_gateway.server.cron.scheduler import run_scheduler
 from openclaw_gateway.server.cron.zones import host_timezone
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
-from openclaw_gateway.server.handshake import TICK_INTERVAL_MS, Deps
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.server.restart import Lifecycle, SignalObserver
 from openclaw_gateway.server.rpc import methods
