@@ -40,6 +40,7 @@ PURE_MODULES = (
     "core",
     "state.store",
     "state.pairing",
+    "state.device_records",
     "state.presence",
     "host.lock",
     "host.netbind",
@@ -67,7 +68,13 @@ PURE_MODULES = (
 SOCKET_FACTS = ("host.netbind", "core.logs")
 # Third-party libraries and the only modules allowed to import them.
 HOMES: dict[str, tuple[str, ...]] = {
-    "trio_websocket": ("server.edge", "server.connection", "client"),
+    "trio_websocket": (
+        "server.edge",
+        "server.connection",
+        "server.handshake",
+        "server.dispatch",
+        "client",
+    ),
     "h11": ("server.edge",),
     "wsproto": (),
     "json5": ("core.config",),

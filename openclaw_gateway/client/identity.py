@@ -8,10 +8,7 @@ atomically. The identity is created on first use; signing follows protocol.md §
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ import attrs
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from openclaw_gateway.core.atomicfile import write_atomic
 from openclaw_gateway.protocol.frames import ConnectParams
 from openclaw_gateway.security import devices
 
@@ -27,20 +25,8 @@ AUTH_FILE = "device-auth.json"
 
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON readable only by the owner: temp file (0600) then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """JSON readable only by the owner, replaced atomically."""
+    write_atomic(path, json.dumps(data, indent=2), mode=0o600)
 
 
 @attrs.frozen

@@ -2,7 +2,8 @@
 
 Readers see the old file or the new one, never a torn one, and a crash right after the call
 returns keeps the new content (the directory entry is synced too). Used for the config file,
-service definitions and secret env files, the detached pidfile and the wide-area DNS zone.
+service definitions and secret env files, the detached pidfile, the wide-area DNS zone and
+the client's device identity and device tokens.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import attrs
 import trio
 
 from openclaw_gateway.core.logs import Logger
+from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.discovery import wide_area
 from openclaw_gateway.discovery.txt import (
     AdvertiseContext,
@@ -34,7 +35,7 @@ from openclaw_gateway.discovery.txt import (
     tailnet_dns_hint,
     wide_area_domain_setting,
 )
-from openclaw_gateway.host.netbind import BindPlan, interface_ipv4s, is_loopback_host
+from openclaw_gateway.host.netbind import BindPlan, interface_ipv4s
 
 if TYPE_CHECKING:
     from openclaw_gateway.discovery.announcer import Announcer
@@ -79,7 +80,7 @@ def plan_discovery(
         machine_display_name=machine_display_name(host),
         host_label=mdns_host_label(env, host),
         minimal=minimal,
-        direct_reachable=not all(is_loopback_host(h) for h, _ in bind.hosts),
+        direct_reachable=not all(is_loopback(h) for h, _ in bind.hosts),
         ssh_port=None if minimal else parse_tcp_port(env.get("OPENCLAW_SSH_PORT")),
         cli_path=None
         if minimal

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from openclaw_gateway.core.errors import StartupError
+from openclaw_gateway.core.netaddr import is_loopback
 
 TAILNET = ipaddress.ip_network("100.64.0.0/10")
 _SIOCGIFADDR = 0x8915
@@ -30,14 +31,11 @@ class BindPlan:
 
     @property
     def loopback_only(self) -> bool:
-        return all(is_loopback_host(h) for h, _ in self.hosts)
+        return all(is_loopback(h) for h, _ in self.hosts)
 
 
-def is_loopback_host(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+# cli/run.py, cli/run_checks.py and the doctor ask about bind hosts under this name.
+is_loopback_host = is_loopback
 
 
 def interface_ipv4s() -> list[tuple[str, str]]:
@@ -52,7 +50,7 @@ def interface_ipv4s() -> list[tuple[str, str]]:
             except OSError:
                 continue
             ip = socket.inet_ntoa(packed[20:24])
-            if not ipaddress.ip_address(ip).is_loopback:
+            if not is_loopback(ip):
                 out.append((name, ip))
     return out
 

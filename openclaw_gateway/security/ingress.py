@@ -25,7 +25,7 @@ from typing import Literal
 
 import attrs
 
-from openclaw_gateway.security.ratelimit import is_loopback_ip, normalize_ip
+from openclaw_gateway.core.netaddr import is_loopback, normalize_ip
 
 Kind = Literal[
     "direct-local",
@@ -106,7 +106,7 @@ def forwarded_client_ip(forwarded_for: str | None, trusted_proxies: Sequence[str
         return None
     chain = [hop for hop in (_parse_hop(p) for p in (forwarded_for or "").split(",")) if hop]
     for hop in reversed(chain):
-        if is_loopback_ip(hop):
+        if is_loopback(hop):
             continue
         if not is_trusted_proxy(hop, trusted_proxies):
             return hop
@@ -123,13 +123,13 @@ def attribute(
     """Classify one request; `headers` are lower-case names."""
     peer = normalize_ip(peer_ip) or peer_ip
     proxied = has_proxy_headers(headers)
-    if is_loopback_ip(peer) and not proxied:
+    if is_loopback(peer) and not proxied:
         return Attribution("direct-local", peer, peer)
     if is_trusted_proxy(peer, trusted_proxies):
         client = forwarded_client_ip(headers.get("x-forwarded-for"), trusted_proxies)
         if client is None and allow_real_ip_fallback:
             client = _parse_hop(headers.get("x-real-ip") or "")
-        if client is None or is_loopback_ip(client):
+        if client is None or is_loopback(client):
             return Attribution("unattributable-proxy", peer, peer)
         return Attribution("trusted-proxy", client, peer)
     if proxied:
@@ -154,10 +154,10 @@ def attribute_tailscale(
     """Attribution for a request on the managed Tailscale ingress listener."""
     peer = normalize_ip(peer_ip) or peer_ip
     unattributable = Attribution("unattributable-proxy", peer, peer)
-    if not is_loopback_ip(peer) or not all(headers.get(name) for name in TAILSCALE_PROXY_HEADERS):
+    if not is_loopback(peer) or not all(headers.get(name) for name in TAILSCALE_PROXY_HEADERS):
         return unattributable
     client = forwarded_client_ip(headers.get("x-forwarded-for"), TAILSCALE_HOP)
-    if client is None or is_loopback_ip(client):
+    if client is None or is_loopback(client):
         return unattributable
     funnel_marker = headers.get("tailscale-funnel-request")
     if mode == "funnel":

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from openclaw_gateway.core.config import ControlUiConfig
+from openclaw_gateway.core.netaddr import is_loopback
 
 BROWSER_UI_CLIENTS = frozenset({"openclaw-control-ui", "openclaw-browser-copilot"})
 BROWSER_COPILOT = "openclaw-browser-copilot"
@@ -108,16 +109,6 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return addr
 
 
-def is_loopback_host(hostname: str) -> bool:
-    name = hostname.lower().rstrip(".")
-    if name == "localhost":
-        return True
-    if name.startswith("[") and name.endswith("]"):
-        name = name[1:-1]
-    addr = _ip(name)
-    return addr is not None and addr.is_loopback
-
-
 def _is_private_or_loopback_ip(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if addr.is_loopback:
         return True
@@ -132,7 +123,7 @@ def _trusted_same_origin_host(host_header: str, is_local_client: bool) -> bool:
     hostname = host_name(host_header)
     if not hostname:
         return False
-    if is_loopback_host(hostname):
+    if is_loopback(hostname):
         return is_local_client
     addr = _ip(hostname)
     if addr is not None:
@@ -154,7 +145,7 @@ def check_browser_origin(
         return OriginCheck(True, matched_by="host-header-fallback")
     if host and parsed.host == host and _trusted_same_origin_host(host, is_local_client):
         return OriginCheck(True, matched_by="private-same-origin")
-    if is_local_client and is_loopback_host(parsed.hostname):
+    if is_local_client and is_loopback(parsed.hostname):
         return OriginCheck(True, matched_by="local-loopback")
     return OriginCheck(False, REASON_NOT_ALLOWED)
 

@@ -16,7 +16,6 @@ Three independent mechanisms, each a port of the official module of the same pur
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from openclaw_gateway.core.config import RateLimitConfig
+from openclaw_gateway.core.netaddr import is_loopback, normalize_ip
 
 SCOPE_SHARED_SECRET = "shared-secret"
 BROWSER_ORIGIN_KEY_PREFIX = "browser-origin:"
@@ -47,27 +47,6 @@ CONTROL_PLANE_MAX_ENTRIES = 10_000
 DEFAULT_MAX_PREAUTH_PER_IP = 32
 PREAUTH_ENV = "OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP"
 UNKNOWN_BUDGET_KEY = "__openclaw_unknown_client_ip__"
-
-
-def normalize_ip(ip: str | None) -> str | None:
-    """Canonical text of an IP (zone dropped, IPv4-mapped IPv6 -> IPv4), or None."""
-    if not ip:
-        return None
-    text = ip.strip()
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    try:
-        addr = ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return str(addr.ipv4_mapped)
-    return str(addr)
-
-
-def is_loopback_ip(ip: str | None) -> bool:
-    normalized = normalize_ip(ip)
-    return normalized is not None and ipaddress.ip_address(normalized).is_loopback
 
 
 def limiter_key(raw: str) -> str:
@@ -158,7 +137,7 @@ class AuthRateLimiter:
         return f"{scope.strip() or 'default'}:{ip}", ip
 
     def is_exempt(self, client: str) -> bool:
-        return self.policy.exempt_loopback and is_loopback_ip(limiter_key(client))
+        return self.policy.exempt_loopback and is_loopback(limiter_key(client))
 
     def _refresh(self, entry: _Entry, now_ms: int) -> None:
         if entry.locked_until is not None and now_ms >= entry.locked_until:
@@ -265,7 +244,7 @@ class AuthLimiters:
     def attempt(self, client_ip: str, origin: str | None, now_ms: int) -> AuthAttempt:
         """The limiter and key for one handshake (official resolveHandshakeBrowserSecurityContext)."""
         if origin and origin.strip():
-            key = browser_origin_key(origin) if is_loopback_ip(client_ip) else client_ip
+            key = browser_origin_key(origin) if is_loopback(client_ip) else client_ip
             return AuthAttempt(self.browser, key, now_ms)
         return AuthAttempt(self.ip, client_ip, now_ms)
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import attrs
 
+from openclaw_gateway.protocol.frames import ClientInfo
 from openclaw_gateway.protocol.handshake import ConnectRequest, Refusal
 from openclaw_gateway.security import auth, origin
 from openclaw_gateway.security.ratelimit import AuthAttempt
@@ -100,6 +101,22 @@ def _locality(request: ConnectRequest, peer: Peer, shared_ok: bool, method: str)
         cli = client.id == "cli" and client.mode == "cli"
         return "cli_container_local" if cli else "shared_secret_loopback_local"
     return "remote"
+
+
+def is_local_backend(
+    client: ClientInfo, locality: str, has_origin: bool, method: str, shared_ok: bool
+) -> bool:
+    """The gateway's own backend on this host (official shouldSkipLocalBackendSelfPairing):
+    `gateway-client`/`backend`, direct-local or loopback by a shared secret, no browser Origin,
+    authenticated by none/device-token or by a shared secret that passed. Without a device it
+    keeps its requested scopes; with one it skips the pairing check."""
+    return (
+        client.id == "gateway-client"
+        and client.mode == "backend"
+        and locality in ("direct_local", "shared_secret_loopback_local")
+        and not has_origin
+        and (method in ("none", "device-token") or (shared_ok and method in ("token", "password")))
+    )
 
 
 def origin_refusal(
@@ -226,13 +243,7 @@ def _admit(
             )
         return Refusal.with_error(rid, "INVALID_REQUEST", message, details=details)
 
-    local_backend = (
-        client.id == "gateway-client"
-        and client.mode == "backend"
-        and locality in ("direct_local", "shared_secret_loopback_local")
-        and not peer.has_origin
-        and (method in ("none", "device-token") or (shared_ok and method in ("token", "password")))
-    )
+    local_backend = is_local_backend(client, locality, peer.has_origin, method, shared_ok)
     local_cli = (
         client.id == "cli"
         and client.mode == "cli"

@@ -10,7 +10,6 @@ read. Both libraries are sans-IO-cored and maintained by the same group.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -20,6 +19,7 @@ import trio
 import trio_websocket
 
 from openclaw_gateway.core.errors import StartupError
+from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.security import ingress
 from openclaw_gateway.security.ratelimit import PreauthBudget
 from openclaw_gateway.server import probes
@@ -30,8 +30,6 @@ MAX_REQUEST_HEAD = 16_384
 LISTEN_RETRIES = 20
 LISTEN_RETRY_DELAY = 0.5
 PREAUTH_MAX_PAYLOAD = 65_536
-PROXY_HEADER_PREFIXES = ("x-forwarded-", "tailscale-")
-PROXY_HEADERS = frozenset({"forwarded", "x-real-ip"})
 PREAUTH_BUDGET_MESSAGE = "Too many unauthenticated sockets"
 
 
@@ -66,20 +64,6 @@ class HttpRequest:
     target: str
     headers: dict[str, str]
     raw: bytes
-
-
-def is_loopback(ip: str) -> bool:
-    try:
-        addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return addr.is_loopback
-
-
-def has_proxy_headers(headers: dict[str, str]) -> bool:
-    return any(name in PROXY_HEADERS or name.startswith(PROXY_HEADER_PREFIXES) for name in headers)
 
 
 async def read_request_head(stream: trio.abc.ReceiveStream) -> HttpRequest | int:
@@ -179,7 +163,7 @@ async def _handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
         return
     upgrade = head.headers.get("upgrade", "")
     local = is_loopback(peer_ip)
-    proxied = has_proxy_headers(head.headers)
+    proxied = ingress.has_proxy_headers(head.headers)
     if not upgrade:
         auth_header = head.headers.get("authorization", "")
         token = auth_header[7:].strip() if auth_header.lower().startswith("bearer ") else ""
@@ -268,7 +252,7 @@ async def _upgrade(
     peer = Peer(
         remote_ip=attribution.client_ip,
         is_loopback=is_loopback(attribution.peer_ip),
-        has_proxy_headers=has_proxy_headers(head.headers),
+        has_proxy_headers=ingress.has_proxy_headers(head.headers),
         origin=head.headers.get("origin"),
         host=head.headers.get("host"),
     )

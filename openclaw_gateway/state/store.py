@@ -6,7 +6,8 @@ the SQL small and the schema stable while records grow fields.
 
 Durability: every state change runs inside `transaction()` (BEGIN IMMEDIATE ... COMMIT), and
 callers answer the client only after it returns, so a `kill -9` after an acknowledged change
-loses nothing. synchronous=FULL makes the commit durable across power loss too. Calls are
+loses nothing. Reads of several rows use `reading()` (BEGIN DEFERRED: a snapshot, no write
+lock, nothing to sync). synchronous=FULL makes the commit durable across power loss too. Calls are
 synchronous: local SQLite answers in microseconds, well under one event-loop tick.
 """
 
@@ -83,6 +84,7 @@ class Store:
         # one per statement (this is on the start-up path).
         self._db.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}\nCOMMIT;")
         self._depth = 0
+        self._reading = False
         self.path = path
 
     @classmethod
@@ -95,6 +97,8 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Store]:
         """One atomic unit; nested calls join the outermost transaction."""
+        if self._reading:
+            raise RuntimeError("a write inside a read-only snapshot")
         if self._depth:
             self._depth += 1
             try:
@@ -112,6 +116,21 @@ class Store:
             raise
         self._depth = 0
         self._db.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[Store]:
+        """A consistent read of several rows without the write lock (a deferred transaction
+        that only reads); inside `transaction()` or another read it joins that one."""
+        if self._depth or self._reading:
+            yield self
+            return
+        self._db.execute("BEGIN DEFERRED")
+        self._reading = True
+        try:
+            yield self
+        finally:
+            self._reading = False
+            self._db.execute("COMMIT")
 
     def _one(self, sql: str, *args: Any) -> Record | None:
         row = self._db.execute(sql, args).fetchone()

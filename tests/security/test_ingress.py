@@ -10,6 +10,7 @@ from openclaw_gateway.security.ingress import (
     attribute,
     attribute_tailscale,
     forwarded_client_ip,
+    has_proxy_headers,
     ip_in,
     is_trusted_proxy,
 )
@@ -136,3 +137,21 @@ def test_managed_tailscale_ingress_refuses_everything_else(
     peer: str, headers: dict[str, str], mode: Literal["serve", "funnel"]
 ) -> None:
     assert attribute_tailscale(peer, headers, mode).kind == "unattributable-proxy"
+
+
+@pytest.mark.parametrize(
+    ("headers", "proxied"),
+    [
+        ({"host": "gw", "origin": "http://localhost"}, False),
+        ({"x-forwarded-for": "203.0.113.7"}, True),
+        ({"X-Forwarded-Proto": "https"}, True),
+        ({"forwarded": "for=203.0.113.7"}, True),
+        ({"x-real-ip": "203.0.113.7"}, True),
+        ({"tailscale-user-login": "a@b"}, True),
+        ({"x-forwardedfor": "1"}, False),
+    ],
+)
+def test_has_proxy_headers_is_the_one_check_of_edge_and_ingress(
+    headers: dict[str, str], proxied: bool
+) -> None:
+    assert has_proxy_headers(headers) is proxied

@@ -19,7 +19,8 @@ import trio.testing
 from trio_websocket import WebSocketConnection, wrap_client_stream, wrap_server_stream
 
 from openclaw_gateway.server.admission import Peer
-from openclaw_gateway.server.connection import Deps, handle_connection
+from openclaw_gateway.server.connection import handle_connection
+from openclaw_gateway.server.handshake import Deps
 from openclaw_gateway.server.hub import Hub
 from openclaw_gateway.server.rpc import methods
 from openclaw_gateway.server.supervisor import build_state

@@ -9,7 +9,7 @@ from typing import Any
 import trio
 
 from openclaw_gateway.security import scopes as S
-from openclaw_gateway.server.connection import MAX_PENDING_REQUESTS
+from openclaw_gateway.server.dispatch import MAX_PENDING_REQUESTS
 from openclaw_gateway.server.rpc.context import CallContext
 from openclaw_gateway.server.rpc.registry import EXEMPT, Registry
 from tests.server.integration.conftest import _start as _start  # the `start` fixture

@@ -24,8 +24,8 @@ from trio_websocket import ConnectionClosed
 
 from openclaw_gateway.security import scopes as S
 from openclaw_gateway.security.ratelimit import PREAUTH_ENV
-from openclaw_gateway.server import connection
-from openclaw_gateway.server.connection import MAX_PAYLOAD
+from openclaw_gateway.server import dispatch
+from openclaw_gateway.server.handshake import MAX_PAYLOAD
 from openclaw_gateway.server.rpc.context import CallContext
 from openclaw_gateway.server.rpc.registry import EXEMPT, Registry
 from tests.helpers import TOKEN, RawClient, RunningGateway
@@ -416,7 +416,7 @@ async def test_slow_consumer_of_direct_responses_is_closed_1008(
 async def test_a_slow_consumer_that_never_reads_is_dropped_after_the_grace(
     nursery: trio.Nursery, start: StartGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(connection, "SLOW_CONSUMER_GRACE", 0.2)
+    monkeypatch.setattr(dispatch, "SLOW_CONSUMER_GRACE", 0.2)
     gw = await start(max_buffered_bytes=MIB)
     with trio.fail_after(TIMEOUT):
         async with ws_connected(nursery, gw.port, scopes=ADMIN_SCOPES) as driver:

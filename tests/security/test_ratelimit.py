@@ -21,7 +21,6 @@ from openclaw_gateway.security.ratelimit import (
     ControlPlaneWriteLimiter,
     PreauthBudget,
     browser_origin_key,
-    normalize_ip,
     preauth_limit_from_env,
 )
 
@@ -157,13 +156,6 @@ def test_prune_drops_stale_entries() -> None:
     limiter.record_failure(REMOTE, S, 0)
     limiter.prune(60_001)
     assert len(limiter) == 0
-
-
-def test_normalize_ip() -> None:
-    assert normalize_ip("::ffff:10.0.0.1") == "10.0.0.1"
-    assert normalize_ip("[::1]") == "::1"
-    assert normalize_ip("fe80::1%eth0") == "fe80::1"
-    assert normalize_ip("not-an-ip") is None
 
 
 # --- control-plane write budget ---------------------------------------------------------------

@@ -12,7 +12,14 @@ import pytest
 
 from openclaw_gateway.protocol.handshake import Refusal
 from openclaw_gateway.security.auth import AuthPolicy
-from openclaw_gateway.server.admission import Admission, DeviceCheck, DeviceOutcome, Peer, admit
+from openclaw_gateway.server.admission import (
+    Admission,
+    DeviceCheck,
+    DeviceOutcome,
+    Peer,
+    admit,
+    is_local_backend,
+)
 from tests.security.builders import (
     LOCAL,
     LOCAL_BEHIND_PROXY,
@@ -439,3 +446,34 @@ def test_device_stage_failure_renders_the_unauthorized_error() -> None:
         "unauthorized: device token mismatch (rotate/reissue device token)"
     )
     assert outcome.error["details"]["code"] == "AUTH_DEVICE_TOKEN_MISMATCH"
+
+
+@pytest.mark.parametrize(
+    ("client_id", "mode", "locality", "has_origin", "method", "shared_ok", "expected"),
+    [
+        ("gateway-client", "backend", "direct_local", False, "none", False, True),
+        ("gateway-client", "backend", "direct_local", False, "device-token", False, True),
+        ("gateway-client", "backend", "shared_secret_loopback_local", False, "token", True, True),
+        ("gateway-client", "backend", "direct_local", False, "password", True, True),
+        # A shared secret that did not pass is no backend credential.
+        ("gateway-client", "backend", "direct_local", False, "token", False, False),
+        ("gateway-client", "backend", "remote", False, "none", False, False),
+        ("gateway-client", "backend", "cli_container_local", False, "token", True, False),
+        # A web page on this host is not the gateway's backend.
+        ("gateway-client", "backend", "direct_local", True, "none", False, False),
+        ("gateway-client", "backend", "direct_local", False, "trusted-proxy", True, False),
+        ("cli", "cli", "direct_local", False, "token", True, False),
+        ("gateway-client", "cli", "direct_local", False, "token", True, False),
+    ],
+)
+def test_is_local_backend(
+    client_id: str,
+    mode: str,
+    locality: str,
+    has_origin: bool,
+    method: str,
+    shared_ok: bool,
+    expected: bool,
+) -> None:
+    info = connect_request(client=client(client_id, mode)).params.client
+    assert is_local_backend(info, locality, has_origin, method, shared_ok) is expected

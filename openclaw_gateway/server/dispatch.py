@@ -1,0 +1,382 @@
+"""An admitted socket: hello-ok, then requests and events until it closes.
+
+Task shape (inside the connection's own nursery):
+  reader (the calling task)  get_message -> authorize -> dispatch to the method handlers
+  writer                     drains the bounded outbox (responses and events, in order)
+  keepalive                  ping every 25 s; no pong within 25 s -> drop the TCP stream
+  stall watchdog             a slow consumer's stream is dropped after SLOW_CONSUMER_GRACE
+On the way out: unregister from the hub and the node registry, presence `disconnect`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from openclaw_gateway.core.errors import RpcError
+from openclaw_gateway.core.netaddr import is_loopback
+from openclaw_gateway.protocol import codec
+from openclaw_gateway.protocol.frames import RequestFrame
+from openclaw_gateway.protocol.handshake import ConnectRequest
+from openclaw_gateway.server import admission
+from openclaw_gateway.server.handshake import (
+    MAX_PAYLOAD,
+    CloseCause,
+    Deps,
+    build_hello,
+    close_cause,
+)
+from openclaw_gateway.server.hub import CloseRequest, Outgoing, Subscriber, request_close
+from openclaw_gateway.server.rpc.context import CallContext, Caller, GatewayState
+from openclaw_gateway.server.rpc.methods.nodes import attach_node, detach_node
+from openclaw_gateway.server.rpc.methods.system import broadcast_presence
+from openclaw_gateway.server.rpc.registry import authorize
+
+KEEPALIVE_INTERVAL = 25.0
+PONG_TIMEOUT = 25.0
+CLOSE_TIMEOUT = 2.0
+MAX_PENDING_REQUESTS = 256
+MAX_UNAUTHORIZED_ROLE_CALLS = 10
+UNAUTHORIZED_LOG_EVERY = 100
+# How long a slow consumer gets to take its queued frames and the 1008 close before its TCP
+# stream is dropped (a client that never reads must not pin ~maxBufferedBytes forever).
+SLOW_CONSUMER_GRACE = 5.0
+EPHEMERAL_MODES = frozenset({"cli", "backend", "probe"})
+
+
+def _presence_fields(
+    request: ConnectRequest, granted: admission.Admission, peer: admission.Peer, reason: str
+) -> dict[str, Any]:
+    c = request.params.client
+    host = c.display_name or c.id
+    return {
+        "host": host,
+        "clientId": c.id,
+        # The attributed client (a trusted proxy's forwarded IP), never a loopback address.
+        "ip": None if peer.direct_local or is_loopback(peer.remote_ip) else peer.remote_ip,
+        "version": c.version,
+        "platform": c.platform,
+        "deviceFamily": c.device_family,
+        "modelIdentifier": c.model_identifier,
+        "timeZone": c.time_zone,
+        "mode": c.mode,
+        "deviceId": granted.device_id,
+        "roles": [granted.role],
+        "scopes": list(granted.scopes),
+        "instanceId": granted.device_id if granted.role == "node" else c.instance_id,
+        "reason": reason,
+        "text": f"Node: {host} · mode {c.mode}",
+    }
+
+
+async def serve(
+    ws: WebSocketConnection,
+    peer: admission.Peer,
+    deps: Deps,
+    conn_id: str,
+    request: ConnectRequest,
+    granted: admission.Admission,
+    close: CloseCause,
+    abort_stream: Callable[[], Any],
+) -> None:
+    state, hub = deps.state, deps.hub
+    client = request.params.client
+    # trio-websocket has no public setter; the official server raises the cap after hello-ok.
+    ws._max_message_size = MAX_PAYLOAD
+    send, receive = trio.open_memory_channel[Outgoing](4096)
+    caller = Caller(
+        conn_id,
+        granted.role,
+        granted.scopes,
+        client.id,
+        client.mode,
+        peer.remote_ip,
+        device_id=granted.device_id,
+        auth_method=granted.method,
+    )
+    ctx = CallContext(state, caller)
+    ephemeral = client.mode in EPHEMERAL_MODES
+    if granted.role == "node":
+        presence_key = granted.device_id or client.instance_id or conn_id
+    else:
+        presence_key = conn_id
+
+    async with trio.open_nursery() as nursery:
+
+        def abort(code: int, reason: str) -> None:
+            close_cause(close, code, reason)
+            nursery.cancel_scope.cancel()
+
+        sub = Subscriber(
+            conn_id, granted.role, granted.scopes, send, abort, device_id=granted.device_id
+        )
+        writer_done = trio.Event()
+        hub.send(sub, codec.response(request.frame.id, build_hello(deps, conn_id, granted)))
+        hub.add(sub)
+        if state.shutting_down:
+            # Shutdown began while this socket was being admitted: close it like the rest.
+            request_close(sub, 1012, "service restart")
+        state.logger.ws_connect(conn_id, client.id, client.version, client.mode, granted.method)
+        try:
+            if not ephemeral:
+                state.presence.upsert(
+                    presence_key,
+                    _presence_fields(request, granted, peer, "connect"),
+                    state.now_ms(),
+                )
+                broadcast_presence(state)
+            if granted.role == "node" and granted.device_id:
+                attach_node(
+                    state,
+                    granted.device_id,
+                    conn_id,
+                    lambda frame: hub.send(sub, frame),
+                    client,
+                    request.params.raw,
+                    None if is_loopback(peer.remote_ip) else peer.remote_ip,
+                )
+            nursery.start_soon(_writer, ws, receive, sub, close, nursery.cancel_scope, writer_done)
+            nursery.start_soon(
+                _keepalive, ws, state, presence_key, ephemeral, abort_stream, nursery.cancel_scope
+            )
+            nursery.start_soon(_stall_watchdog, sub, close, abort_stream, nursery.cancel_scope)
+            await _reader(ws, deps, ctx, sub, nursery, close)
+            # Let the writer flush what is queued (answers, a close request) before teardown.
+            send.close()
+            with trio.move_on_after(CLOSE_TIMEOUT):
+                await writer_done.wait()
+        finally:
+            hub.remove(conn_id)
+            if granted.role == "node":
+                detach_node(state, conn_id)
+            if not ephemeral and not state.shutting_down:
+                state.presence.upsert(
+                    presence_key,
+                    _presence_fields(request, granted, peer, "disconnect"),
+                    state.now_ms(),
+                )
+                broadcast_presence(state)
+            nursery.cancel_scope.cancel()
+
+
+async def _writer(
+    ws: WebSocketConnection,
+    receive: trio.MemoryReceiveChannel[Outgoing],
+    sub: Subscriber,
+    close: CloseCause,
+    scope: trio.CancelScope,
+    done: trio.Event,
+) -> None:
+    try:
+        async with receive:
+            async for item in receive:
+                if isinstance(item, CloseRequest):
+                    close_cause(close, item.code, item.reason)
+                    scope.cancel()
+                    return
+                try:
+                    await ws.send_message(item)
+                except ConnectionClosed:
+                    scope.cancel()
+                    return
+                sub.sent(item)
+    finally:
+        done.set()
+
+
+async def _stall_watchdog(
+    sub: Subscriber, close: CloseCause, abort_stream: Callable[[], Any], scope: trio.CancelScope
+) -> None:
+    await sub.stalled.wait()
+    await trio.sleep(SLOW_CONSUMER_GRACE)
+    close_cause(close, 1008, "slow consumer")
+    await abort_stream()
+    scope.cancel()
+
+
+async def _keepalive(
+    ws: WebSocketConnection,
+    state: GatewayState,
+    presence_key: str,
+    ephemeral: bool,
+    abort_stream: Callable[[], Any],
+    scope: trio.CancelScope,
+) -> None:
+    while True:
+        await trio.sleep(KEEPALIVE_INTERVAL)
+        with trio.move_on_after(PONG_TIMEOUT) as waited:
+            try:
+                await ws.ping()
+            except ConnectionClosed:
+                return
+        if waited.cancelled_caught:
+            # No pong: terminate without a close frame, as the official server does.
+            await abort_stream()
+            scope.cancel()
+            return
+        if not ephemeral and state.presence.get(presence_key) is not None:
+            state.presence.upsert(presence_key, {}, state.now_ms())
+
+
+def _control_plane_limited(deps: Deps, ctx: CallContext, method: str) -> dict[str, Any] | None:
+    """protocol.md §1.6 item 5: 30 writes per 60 s per (method, device id, client IP)."""
+    limiter, caller = deps.write_limiter, ctx.caller
+    budget = limiter.consume(
+        method, caller.device_id, caller.remote_ip, caller.conn_id, deps.state.now_ms()
+    )
+    if budget.allowed:
+        return None
+    deps.state.logger.warn(
+        "gateway",
+        f"control-plane write rate-limited method={method} conn={caller.conn_id} "
+        f"retryAfterMs={budget.retry_after_ms} key={budget.key}",
+    )
+    return {
+        "code": "UNAVAILABLE",
+        "message": f"rate limit exceeded for {method}; "
+        f"retry after {math.ceil(budget.retry_after_ms / 1000)}s",
+        "retryable": True,
+        "retryAfterMs": budget.retry_after_ms,
+        "details": {"method": method, "limit": limiter.limit_text()},
+    }
+
+
+async def _reader(
+    ws: WebSocketConnection,
+    deps: Deps,
+    ctx: CallContext,
+    sub: Subscriber,
+    nursery: trio.Nursery,
+    close: CloseCause,
+) -> None:
+    hub, log = deps.hub, deps.state.logger
+    pending = 0
+    unauthorized_role_streak = 0
+
+    def reply(frame_id: str, payload: Any = None, error: dict[str, Any] | None = None) -> None:
+        if error is not None:
+            hub.send(sub, codec.error_response(frame_id, error))
+        else:
+            hub.send(sub, codec.response(frame_id, payload))
+        if sub.close_after_reply is not None:
+            # This request invalidated the socket's own credential: answer, then close (4001).
+            request_close(sub, sub.close_after_reply.code, sub.close_after_reply.reason)
+
+    async def run_async(frame: RequestFrame, handler: Any, params: Any, started: float) -> None:
+        nonlocal pending
+        try:
+            result = await handler(ctx, params)
+            reply(frame.id, result)
+            log.ws_response(
+                ctx.caller.conn_id,
+                frame.method,
+                frame.id,
+                True,
+                (time.perf_counter() - started) * 1000,
+            )
+        except RpcError as exc:
+            _fail(frame, exc.to_shape(), started)
+        except Exception as exc:  # a handler bug must not kill the socket
+            _fail(
+                frame, {"code": "UNAVAILABLE", "message": str(exc) or type(exc).__name__}, started
+            )
+        finally:
+            pending -= 1
+
+    def _fail(frame: RequestFrame, error: dict[str, Any], started: float) -> None:
+        reply(frame.id, error=error)
+        log.ws_response(
+            ctx.caller.conn_id,
+            frame.method,
+            frame.id,
+            False,
+            (time.perf_counter() - started) * 1000,
+            error,
+        )
+
+    while True:
+        try:
+            message = await ws.get_message()
+        except ConnectionClosed as exc:
+            reason = exc.reason
+            if reason is not None and reason.code == 1009:
+                close_cause(close, 1009, "")
+            return
+        try:
+            frame = codec.decode_request(message)
+        except codec.InvalidFrameError as exc:
+            reply(
+                exc.frame_id if exc.frame_id is not None else "invalid",
+                error={"code": "INVALID_REQUEST", "message": str(exc)},
+            )
+            continue
+        except codec.NotJsonError:
+            log.warn("ws", f"parse error conn={ctx.caller.conn_id}: message is not JSON")
+            continue
+        started = time.perf_counter()
+        spec = deps.registry.get(frame.method)
+        denied = authorize(spec, frame.method, ctx.caller.role, ctx.caller.scopes)
+        if denied is not None:
+            if not denied.message.startswith("unauthorized role:"):
+                _fail(frame, denied.to_shape(), started)
+                continue
+            unauthorized_role_streak += 1
+            closing = unauthorized_role_streak > MAX_UNAUTHORIZED_ROLE_CALLS
+            # A looping client must not flood the log: the first, every 100th and the last
+            # one are logged (official unauthorized-flood-guard.ts); every call is answered.
+            if (
+                unauthorized_role_streak == 1
+                or unauthorized_role_streak % UNAUTHORIZED_LOG_EVERY == 0
+                or closing
+            ):
+                _fail(frame, denied.to_shape(), started)
+            else:
+                reply(frame.id, error=denied.to_shape())
+            if closing:
+                request_close(sub, 1008, "repeated unauthorized calls")
+                return
+            continue
+        unauthorized_role_streak = 0
+        assert spec is not None
+        if spec.control_plane_write:
+            limited = _control_plane_limited(deps, ctx, frame.method)
+            if limited is not None:
+                _fail(frame, limited, started)
+                continue
+        params = frame.params if frame.params is not None else {}
+        if inspect.iscoroutinefunction(spec.handler):
+            if pending >= MAX_PENDING_REQUESTS:
+                _fail(
+                    frame,
+                    {
+                        "code": "UNAVAILABLE",
+                        "message": "The server is busy. Please try again in a moment.",
+                        "retryable": True,
+                    },
+                    started,
+                )
+                continue
+            pending += 1
+            nursery.start_soon(run_async, frame, spec.handler, params, started)
+            continue
+        try:
+            result = spec.handler(ctx, params)
+        except RpcError as exc:
+            _fail(frame, exc.to_shape(), started)
+            continue
+        except Exception as exc:  # a handler bug must not kill the socket
+            log.error("ws", f"handler {frame.method} failed: {type(exc).__name__}: {exc}")
+            _fail(
+                frame, {"code": "UNAVAILABLE", "message": str(exc) or type(exc).__name__}, started
+            )
+            continue
+        reply(frame.id, result)
+        log.ws_response(
+            ctx.caller.conn_id, frame.method, frame.id, True, (time.perf_counter() - started) * 1000
+        )
