@@ -20,6 +20,10 @@ covered here
   (test_pairing_methods.py: device.pair.list redaction, reject, operator.pairing gating of the
   methods and of the device.pair.* events.)
 
+issue 13 ("Truthful and hardened"), covered here
+  store docstring: no microsecond claim under synchronous=FULL
+      (tests/state/test_store.py::test_docstring_states_the_commit_cost_truthfully)
+
 not covered by the device modules (and why)
   1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,
       probes belong to the edge/auth work: see test_limits_*.py, test_origin_ws.py,
