@@ -23,6 +23,10 @@ covered here
 issue 13 ("Truthful and hardened"), covered here
   store docstring: no microsecond claim under synchronous=FULL
       (tests/state/test_store.py::test_docstring_states_the_commit_cost_truthfully)
+  heartbeat not advertised while nothing sends it; set-heartbeats refuses enabled:true
+      (tests/server/integration/test_handshake_live.py::test_hello_ok_shape_for_a_reader,
+      test_methods_live.py::test_set_heartbeats_on_is_refused_while_nothing_sends_them,
+      tests/server/test_events.py::test_unknown_or_direct_events_are_never_broadcast)
 
 not covered by the device modules (and why)
   1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,

@@ -85,7 +85,6 @@ class GatewayState:
     clock: Callable[[], float] = time.time  # wall clock, seconds
     broadcast: Broadcast = _no_broadcast
     loop: LoopStats = attrs.field(factory=LoopStats)
-    heartbeats_enabled: bool = True
     last_heartbeat: dict[str, Any] | None = None
     system_events: collections.deque[str] = attrs.field(
         factory=lambda: collections.deque(maxlen=MAX_QUEUED_SYSTEM_EVENTS)
