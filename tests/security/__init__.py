@@ -27,6 +27,9 @@ issue 13 ("Truthful and hardened"), covered here
       (tests/server/integration/test_handshake_live.py::test_hello_ok_shape_for_a_reader,
       test_methods_live.py::test_set_heartbeats_on_is_refused_while_nothing_sends_them,
       tests/server/test_events.py::test_unknown_or_direct_events_are_never_broadcast)
+  presence expiry bumps stateVersion and is broadcast once, even after a read dropped it
+      (tests/server/integration/test_presence_expiry_live.py,
+      tests/state/test_presence.py::test_expiry_seen_first_by_a_read_is_still_reported_once_by_prune)
 
 not covered by the device modules (and why)
   1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,

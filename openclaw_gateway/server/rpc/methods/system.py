@@ -180,7 +180,9 @@ _PRESENCE_FIELDS = (
 
 
 def broadcast_presence(state: GatewayState) -> None:
-    entries = state.presence.entries(state.now_ms())
+    now = state.now_ms()
+    state.presence.prune(now)  # this broadcast announces any expiry too
+    entries = state.presence.entries(now)
     state.broadcast("presence", {"presence": entries}, state_version=state.state_version())
 
 
