@@ -30,6 +30,9 @@ issue 13 ("Truthful and hardened"), covered here
   presence expiry bumps stateVersion and is broadcast once, even after a read dropped it
       (tests/server/integration/test_presence_expiry_live.py,
       tests/state/test_presence.py::test_expiry_seen_first_by_a_read_is_still_reported_once_by_prune)
+  valid JSON, invalid Unicode (lone surrogate escapes) decided at the decoder: U+FFFD
+      (tests/server/integration/test_unicode_live.py: later handshakes still work;
+      tests/protocol/test_unicode.py: property test over every code point)
 
 not covered by the device modules (and why)
   1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,
