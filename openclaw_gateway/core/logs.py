@@ -4,7 +4,9 @@ Console: `<ISO ts with ms and offset> [subsystem] message`; warnings and errors 
 File: one JSON object a line at /tmp/openclaw/openclaw[-<profile>]-YYYY-MM-DD.log (or
 `logging.file`), in the official tslog layout so `openclaw logs` readers parse it. Rotation at
 `maxFileBytes` keeps 5 numbered archives. Every line passes the Redactor first: the secrets the
-gateway knows (tokens, passwords) never reach a console, a file or `logs.tail`.
+gateway knows (tokens, passwords) never reach a console, a file or `logs.tail`. Then control
+characters are escaped (`\\n`, `\\x1b`, ...), so a client-chosen string (a client version, a
+method name, a property quoted in an error) can neither forge a log line nor drive a terminal.
 """
 
 from __future__ import annotations
@@ -32,6 +34,21 @@ _INLINE_SECRET = re.compile(
     r"(?i)(--(?:token|password)[= ]|\b(?:token|password|secret)[\"']?\s*[:=]\s*[\"']?)([^\s\"',}&]+)"
 )
 _URL_SECRET = re.compile(r"(?i)([?&#](?:token|password|access_token|key)=)([^&#\s]+)")
+# C0 controls but tab, DEL and C1, the Unicode line/paragraph separators, and lone surrogates
+# (which no UTF-8 sink can write).
+_UNSAFE_CHAR = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line, printable: the characters above as backslash escapes."""
+    return _UNSAFE_CHAR.sub(_escape_char, text)
 
 
 class Redactor:
@@ -181,7 +198,8 @@ class Logger:
             return
         now = self._clock()
         tail = "".join(f" {k}={v}" for k, v in fields.items() if v is not None)
-        text = self.redact(f"{message}{tail}")
+        text = escape_controls(self.redact(f"{message}{tail}"))
+        subsystem = escape_controls(subsystem)
         line = f"{iso_local(now)} [{subsystem}] {text}"
         out = self._stderr if rank >= LEVELS["warn"] else self._stdout
         try:

@@ -136,3 +136,45 @@ def test_read_tail_cursor_follow_and_reset(tmp_path: Path) -> None:
 
 def test_read_tail_missing_file(tmp_path: Path) -> None:
     assert read_tail(tmp_path / "none.log", None, 10, 100)["lines"] == []
+
+
+# --- log injection (issue 13) ---------------------------------------------------------------
+
+FORGED = "2026-11-24T15:57:35.460+00:00 [gateway] forged line"
+
+
+def test_control_characters_are_escaped_in_every_sink(tmp_path: Path) -> None:
+    logger, out, err, path = make_logger(tmp_path)
+    logger.info("ws", f"connect version=1\n{FORGED}", client="a\rb\x1b[2Jc\x00d\u2028e")
+    logger.warn("ws", "unknown method: x\r\nfake")
+    logger.close()
+    console = out.getvalue() + err.getvalue()
+    assert console.count("\n") == 2  # one line per call, nothing forged
+    assert all(
+        line.startswith("2026-11-24T15:57:35.460+00:00 [ws] ") for line in console.splitlines()
+    )
+    assert "\\n2026-11-24T15:57:35.460+00:00 [gateway] forged line" in console
+    assert "client=a\\rb\\x1b[2Jc\\x00d\\u2028e" in console
+    assert "x\\r\\nfake" in console
+    for ch in ("\r", "\x1b", "\x00", "\u2028"):
+        assert ch not in console
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(records) == 2
+    assert records[0]["message"].startswith("connect version=1\\n2026-11-24")
+    assert "\n" not in records[0]["message"] and "\x1b" not in records[0]["message"]
+
+
+def test_a_lone_surrogate_cannot_break_a_sink(tmp_path: Path) -> None:
+    logger, out, _, path = make_logger(tmp_path)
+    logger.info("gateway", "bad \udcff text", field="\ud800")
+    logger.info("gateway", "next")
+    logger.close()
+    assert "bad \\udcff text field=\\ud800" in out.getvalue()
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_tabs_and_ordinary_unicode_are_kept_readable(tmp_path: Path) -> None:
+    logger, out, _, _ = make_logger(tmp_path)
+    logger.info("gateway", "café ✓ → 日本")
+    logger.close()
+    assert "café ✓ → 日本" in out.getvalue()

@@ -33,6 +33,9 @@ issue 13 ("Truthful and hardened"), covered here
   valid JSON, invalid Unicode (lone surrogate escapes) decided at the decoder: U+FFFD
       (tests/server/integration/test_unicode_live.py: later handshakes still work;
       tests/protocol/test_unicode.py: property test over every code point)
+  log injection: control characters escaped at the sink (console and file)
+      (tests/server/integration/test_log_injection_live.py,
+      tests/core/test_logs.py::test_control_characters_are_escaped_in_every_sink)
 
 not covered by the device modules (and why)
   1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,
