@@ -36,6 +36,8 @@ issue 13 ("Truthful and hardened"), covered here
   log injection: control characters escaped at the sink (console and file)
       (tests/server/integration/test_log_injection_live.py,
       tests/core/test_logs.py::test_control_characters_are_escaped_in_every_sink)
+  secret-bearing attrs fields are repr=False (connect auth; cli/ classes follow the cli split)
+      (test_reprs.py::test_secret_fields_are_hidden_from_repr)
 
 not covered by the device modules (and why)
   1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,
