@@ -38,6 +38,10 @@ issue 13 ("Truthful and hardened"), covered here
       tests/core/test_logs.py::test_control_characters_are_escaped_in_every_sink)
   secret-bearing attrs fields are repr=False (connect auth; cli/ classes follow the cli split)
       (test_reprs.py::test_secret_fields_are_hidden_from_repr)
+  /tmp/openclaw: 0700, another owner or a symlink refused, /tmp/openclaw-<uid> fallback; log
+      files 0600 and never through a symlink; daily roll and 24 h prune
+      (tests/core/test_tmpdir.py, tests/core/test_logs.py::test_the_dated_file_rolls_at_midnight,
+      ::test_rolling_logs_older_than_24h_are_pruned, tests/server/test_logs_tail_roll.py)
 
 not covered by the device modules (and why)
   1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,
