@@ -52,6 +52,7 @@ PURE_MODULES = (
     "server.rpc.context",
     "server.rpc.methods",
     "server.cron.jobs",
+    "server.cron.views",
     "server.cron.schedule",
     "server.cron.croner",
     "server.cron.errors",

@@ -42,6 +42,8 @@ issue 13 ("Truthful and hardened"), covered here
       files 0600 and never through a symlink; daily roll and 24 h prune
       (tests/core/test_tmpdir.py, tests/core/test_logs.py::test_the_dated_file_rolls_at_midnight,
       ::test_rolling_logs_older_than_24h_are_pruned, tests/server/test_logs_tail_roll.py)
+  cron.list/cron.get/cron events redact a command job's env and input for non-admins; each
+      view encoded once (tests/server/cron/test_redaction.py)
 
 not covered by the device modules (and why)
   1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,

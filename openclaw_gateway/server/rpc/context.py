@@ -26,12 +26,20 @@ MAX_QUEUED_SYSTEM_EVENTS = 20
 
 
 class Broadcast(Protocol):
+    # redacted: what recipients without operator.admin get instead of payload (hub.py).
     def __call__(
-        self, event: str, payload: Any, *, state_version: dict[str, int] | None = None
+        self,
+        event: str,
+        payload: Any,
+        *,
+        state_version: dict[str, int] | None = None,
+        redacted: Any = None,
     ) -> object: ...
 
 
-def _no_broadcast(event: str, payload: Any, *, state_version: dict[str, int] | None = None) -> None:
+def _no_broadcast(
+    event: str, payload: Any, *, state_version: dict[str, int] | None = None, redacted: Any = None
+) -> None:
     return None
 
 
