@@ -44,6 +44,8 @@ issue 13 ("Truthful and hardened"), covered here
       ::test_rolling_logs_older_than_24h_are_pruned, tests/server/test_logs_tail_roll.py)
   cron.list/cron.get/cron events redact a command job's env and input for non-admins; each
       view encoded once (tests/server/cron/test_redaction.py)
+  command jobs run without the gateway's secrets in their environment
+      (tests/server/cron/test_job_environment.py)
 
 not covered by the device modules (and why)
   1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,

@@ -1,7 +1,8 @@
 """What a cron run does, per payload kind.
 
 - systemEvent: queue the text as a system event (status.queuedSystemEvents); ok.
-- command: a real subprocess (argv, cwd, env on top of ours, stdin `input`), output captured up
+- command: a real subprocess (argv, cwd, its env on top of the job environment of
+  cron/job_env.py: ours without the gateway's secrets, stdin `input`), output captured up
   to outputMaxBytes; killed (SIGTERM to its process group, SIGKILL after a grace) on
   timeoutSeconds, on noOutputTimeoutSeconds of silence, and when the run is cancelled (gateway
   shutdown). ok on exit 0, else error with the reason.
@@ -18,12 +19,14 @@ import os
 import signal
 import subprocess
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 import trio
 
 from openclaw_gateway.core.errors import RpcError
+from openclaw_gateway.server.cron.job_env import job_base_environment
 from openclaw_gateway.server.nodes import NodeSession
 from openclaw_gateway.server.rpc.context import GatewayState
 
@@ -42,7 +45,11 @@ class Outcome:
 
 
 async def execute(
-    state: GatewayState, job: dict[str, Any], *, kill_grace: float = KILL_GRACE_S
+    state: GatewayState,
+    job: dict[str, Any],
+    *,
+    kill_grace: float = KILL_GRACE_S,
+    base_env: Mapping[str, str] | None = None,
 ) -> Outcome:
     payload = job["payload"]
     kind = payload.get("kind")
@@ -51,7 +58,7 @@ async def execute(
         state.system_events.append(text)
         return Outcome("ok", summary=text)
     if kind == "command":
-        return await run_command(payload, kill_grace=kill_grace)
+        return await run_command(payload, kill_grace=kill_grace, base_env=base_env)
     if kind == "agentTurn":
         return await run_agent_turn(state, job)
     return Outcome("error", error=f"unsupported payload kind: {kind}")
@@ -128,9 +135,16 @@ def _describe_exit(code: int) -> str:
     return f"command exited with code {code}"
 
 
-async def run_command(payload: dict[str, Any], *, kill_grace: float = KILL_GRACE_S) -> Outcome:
+async def run_command(
+    payload: dict[str, Any],
+    *,
+    kill_grace: float = KILL_GRACE_S,
+    base_env: Mapping[str, str] | None = None,
+) -> Outcome:
+    """`base_env`: the job environment (cron/job_env.py); None: ours without our secrets."""
     argv = list(payload["argv"])
-    env = {**os.environ, **payload.get("env", {})}
+    base = job_base_environment(os.environ, ()) if base_env is None else base_env
+    env = {**base, **payload.get("env", {})}
     max_bytes = int(payload.get("outputMaxBytes", DEFAULT_OUTPUT_MAX_BYTES))
     timeout = payload.get("timeoutSeconds")
     quiet_limit = payload.get("noOutputTimeoutSeconds")

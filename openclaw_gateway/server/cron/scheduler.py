@@ -19,12 +19,14 @@ a wall-clock instant into a trio deadline.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
 
 from openclaw_gateway.server.cron import jobs as J
+from openclaw_gateway.server.cron.job_env import job_base_environment
 from openclaw_gateway.server.cron.payloads import KILL_GRACE_S, Outcome
 from openclaw_gateway.server.cron.payloads import execute as execute_payload
 from openclaw_gateway.server.cron.schedule import next_run_after_run_ms
@@ -343,13 +345,16 @@ async def run_scheduler(
     execute: Executor | None = None,
     skip_missed: bool = False,
     kill_grace: float = KILL_GRACE_S,
+    gateway_secrets: tuple[str | None, ...] = (),
     task_status: trio.TaskStatus[Scheduler] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the scheduler until cancelled; `state.cron` points at it meanwhile. Cancelling it
-    stops running commands (SIGTERM, SIGKILL after `kill_grace`) and records their runs."""
+    stops running commands (SIGTERM, SIGKILL after `kill_grace`) and records their runs.
+    Command jobs get our environment without `gateway_secrets` (cron/job_env.py)."""
+    base_env = job_base_environment(os.environ, gateway_secrets)
 
     async def default_execute(st: GatewayState, job: dict[str, Any]) -> Outcome:
-        return await execute_payload(st, job, kill_grace=kill_grace)
+        return await execute_payload(st, job, kill_grace=kill_grace, base_env=base_env)
 
     runner = execute if execute is not None else default_execute
     async with trio.open_nursery() as nursery:
