@@ -23,6 +23,10 @@ covered here
 issue 13 ("Truthful and hardened"), covered here
   store docstring: no microsecond claim under synchronous=FULL
       (tests/state/test_store.py::test_docstring_states_the_commit_cost_truthfully)
+  cron pacing validated and applied; trigger refused (INVALID_REQUEST naming the field);
+      requested delivery recorded as not-delivered, never not-requested
+      (tests/server/cron/test_pacing.py, test_trigger_refused.py, test_delivery_status.py,
+      tests/server/nodes/test_cron_agent_turn.py::test_a_paced_agent_turn_proposes_its_next_check)
   heartbeat not advertised while nothing sends it; set-heartbeats refuses enabled:true
       (tests/server/integration/test_handshake_live.py::test_hello_ok_shape_for_a_reader,
       test_methods_live.py::test_set_heartbeats_on_is_refused_while_nothing_sends_them,

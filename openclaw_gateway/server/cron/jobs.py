@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from openclaw_gateway.server.cron.errors import ScheduleError
+from openclaw_gateway.server.cron.pacing import normalize_pacing
 from openclaw_gateway.server.cron.schedule import next_run_ms, normalize_schedule
 
 Job = dict[str, Any]
@@ -43,6 +44,12 @@ DEFINITION_FIELDS = (
     "delivery",
     "failureAlert",
 )
+# Condition triggers run a script with agent tools before each due run; there is no such
+# runtime here, so the field is refused rather than stored and ignored.
+TRIGGER_UNSUPPORTED = (
+    "cron condition triggers are not supported by this gateway (it has no script runtime)"
+)
+TRIGGER_REFUSED = f"trigger: {TRIGGER_UNSUPPORTED}; remove trigger"
 _TRUE = ("true", "yes", "1", "on")
 _FALSE = ("false", "no", "0", "off")
 
@@ -321,13 +328,22 @@ def _apply_field(job: Job, key: str, value: Any, *, now_ms: int, host_tz: str) -
         if value is not False and not isinstance(value, dict):
             raise JobError("failureAlert must be false or an object")
         job[key] = value
-    elif key in ("owner", "pacing", "trigger"):
+    elif key == "pacing":
+        try:
+            job["pacing"] = normalize_pacing(value)
+        except ScheduleError as exc:
+            raise JobError(str(exc)) from exc
+    elif key == "trigger":
+        raise JobError(TRIGGER_REFUSED)
+    elif key == "owner":
         if not isinstance(value, dict):
             raise JobError(f"{key} must be an object")
         job[key] = copy.deepcopy(value)
 
 
 def _check_combination(job: Job) -> None:
+    if "pacing" in job and job["schedule"].get("kind") not in ("every", "cron"):
+        raise JobError("cron pacing requires an every or cron schedule")
     kind = job["payload"]["kind"]
     target = job["sessionTarget"]
     if target == "main" and kind != "systemEvent":

@@ -7,7 +7,8 @@
   timeoutSeconds, on noOutputTimeoutSeconds of silence, and when the run is cancelled (gateway
   shutdown). ok on exit 0, else error with the reason.
 - agentTurn: an `agent.turn` invoke on a connected agent node (our extension); with none
-  connected the run fails with a clear reason, never a fake success.
+  connected the run fails with a clear reason, never a fake success. The node may answer a
+  `nextCheck` duration, a proposal for a paced job (cron/pacing.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import trio
 
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.server.cron.job_env import job_base_environment
+from openclaw_gateway.server.cron.pacing import DurationError, parse_duration_ms
 from openclaw_gateway.server.nodes import NodeSession
 from openclaw_gateway.server.rpc.context import GatewayState
 
@@ -42,6 +44,8 @@ class Outcome:
     error: str | None = None
     summary: str | None = None
     extra: dict[str, Any] = attrs.field(factory=dict)
+    # A next-check proposal (ms after the run ends) for a paced job (cron/pacing.py).
+    next_check_ms: int | None = None
 
 
 async def execute(
@@ -82,8 +86,8 @@ async def run_agent_turn(state: GatewayState, job: dict[str, Any]) -> Outcome:
     if node is None:
         return Outcome("error", error=NO_AGENT, summary=message[:200])
     params = {"message": message, "jobId": job["id"], "jobName": job.get("name")}
-    for key in ("model", "thinking", "sessionKey"):
-        value = payload.get(key) if key != "sessionKey" else job.get("sessionKey")
+    for key in ("model", "thinking", "sessionKey", "pacing"):
+        value = payload.get(key) if key in ("model", "thinking") else job.get(key)
         if value is not None:
             params[key] = value
     timeout_s = payload.get("timeoutSeconds") or AGENT_TIMEOUT_S
@@ -103,7 +107,18 @@ async def run_agent_turn(state: GatewayState, job: dict[str, Any]) -> Outcome:
             answer = json.loads(result["payloadJSON"])
     text = answer.get("text") if isinstance(answer, dict) else answer
     summary = text if isinstance(text, str) else json.dumps(answer, ensure_ascii=False)
-    return Outcome("ok", summary=summary[:2000], extra={"agentNodeId": node.node_id})
+    extra = {"agentNodeId": node.node_id}
+    proposal = answer.get("nextCheck") if isinstance(answer, dict) else None
+    if proposal is None:
+        return Outcome("ok", summary=summary[:2000], extra=extra)
+    try:
+        delay = parse_duration_ms(proposal) if isinstance(proposal, str) else None
+    except DurationError:
+        delay = None
+    if delay is None:
+        error = "agent nextCheck must be a duration such as 30m"
+        return Outcome("error", error=error, summary=summary[:2000], extra=extra)
+    return Outcome("ok", summary=summary[:2000], extra=extra, next_check_ms=delay)
 
 
 def _signal_group(proc: trio.Process, sig: int) -> None:

@@ -160,7 +160,7 @@ def cron_status(ctx: CallContext, params: Any) -> dict[str, Any]:
     enabled = state.cron is not None
     return {
         "enabled": enabled,
-        "triggersEnabled": enabled,
+        "triggersEnabled": False,  # no condition-script runtime here (cron/jobs.py)
         "storePath": path,
         "storage": "sqlite",
         "sqlitePath": path,
