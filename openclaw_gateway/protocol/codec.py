@@ -16,6 +16,8 @@ import json
 import re
 from typing import Any
 
+import attrs
+
 from openclaw_gateway.core.errors import RemoteProtocolError
 from openclaw_gateway.protocol.frames import REQUEST_FRAME_SCHEMA, RequestFrame
 from openclaw_gateway.protocol.schema import format_errors, validate
@@ -116,7 +118,16 @@ def request_from_value(value: Any) -> RequestFrame:
     )
 
 
+@attrs.frozen
+class Encoded:
+    """A payload already encoded (e.g. to measure it): sent as it is, not encoded again."""
+
+    text: str
+
+
 def encode(value: Any) -> str:
+    if isinstance(value, Encoded):
+        return value.text
     return _encoder.encode(value)
 
 

@@ -21,6 +21,7 @@ import trio
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.security import node_rules as R
+from openclaw_gateway.security.ratelimit import ControlPlaneWriteLimiter
 
 Record = dict[str, Any]
 
@@ -128,6 +129,8 @@ class NodeRegistry:
         self.requests: dict[str, Record] = {}
         self.invokes: dict[str, PendingInvoke] = {}
         self.idempotency = R.IdempotencyCache()
+        # channel.* relays per node (fixed window, node_rules limits).
+        self.event_budget = ControlPlaneWriteLimiter(R.NODE_EVENT_LIMIT, R.NODE_EVENT_WINDOW_MS)
         # Last disconnect time of nodes seen in this process.
         self.disconnected_at: dict[str, int] = {}
 

@@ -50,6 +50,9 @@ issue 13 ("Truthful and hardened"), covered here
       view encoded once (tests/server/cron/test_redaction.py)
   command jobs run without the gateway's secrets in their environment
       (tests/server/cron/test_job_environment.py)
+  channel relays: approved nodes only, size cap, per-node rate limit; node.invoke
+      idempotency per caller and command; timeoutMs bounded
+      (tests/server/nodes/test_node_limits.py, test_node_rules.py::test_invoke_timeout_is_bounded)
 
 not covered by the device modules (and why)
   1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,
