@@ -10,7 +10,6 @@ and waits for its node.invoke.result; a disconnect fails the node's pending invo
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -115,9 +114,10 @@ def node_failure(error: Any, dispatched: bool) -> RpcError:
 
 
 def parse_payload(text: str) -> Any:
+    """A node's payloadJSON, decoded by the frame rules (lone surrogates -> U+FFFD)."""
     try:
-        return json.loads(text)
-    except ValueError:
+        return codec.parse_json(text)
+    except codec.NotJsonError:
         return text
 
 

@@ -29,7 +29,7 @@ import trio
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.server.cron.job_env import job_base_environment
 from openclaw_gateway.server.cron.pacing import DurationError, parse_duration_ms
-from openclaw_gateway.server.nodes import NodeSession
+from openclaw_gateway.server.nodes import NodeSession, parse_payload
 from openclaw_gateway.server.rpc.context import GatewayState
 
 KILL_GRACE_S = 2.0
@@ -103,8 +103,7 @@ async def run_agent_turn(state: GatewayState, job: dict[str, Any]) -> Outcome:
         return Outcome("error", error=exc.message, extra={"agentNodeId": node.node_id})
     answer = result.get("payload")
     if answer is None and isinstance(result.get("payloadJSON"), str):
-        with contextlib.suppress(ValueError):
-            answer = json.loads(result["payloadJSON"])
+        answer = parse_payload(result["payloadJSON"])
     text = answer.get("text") if isinstance(answer, dict) else answer
     summary = text if isinstance(text, str) else json.dumps(answer, ensure_ascii=False)
     extra = {"agentNodeId": node.node_id}

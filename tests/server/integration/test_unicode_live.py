@@ -53,3 +53,49 @@ async def test_a_lone_surrogate_in_a_property_name_is_quoted_safely(
             )
             # The socket (and the log sinks that saw the error) still work.
             assert (await client.call("health"))["ok"] is True
+
+
+async def test_a_lone_surrogate_inside_a_nodes_payload_json_is_replaced_too(
+    nursery: trio.Nursery, gateway: RunningGateway
+) -> None:
+    """payloadJSON is JSON inside a string: decoded later, by the same rule."""
+    from tests.devicekit import SigningDevice
+    from tests.server.nodes.support import node_client, operator_client
+
+    dev = SigningDevice(b"surrogate-node")
+    with trio.fail_after(BOUND):
+        async with (
+            operator_client(gateway.port, ADMIN_SCOPES) as op,
+            node_client(gateway.port, dev, ["echo"]) as node,
+        ):
+            requested = await op.next_event("node.pair.requested")
+            await op.call("node.pair.approve", {"requestId": requested["payload"]["requestId"]})
+            async with trio.open_nursery() as n:
+
+                async def answer() -> None:
+                    ev = await node.next_event("node.invoke.request")
+                    res = await node.call(
+                        "node.invoke.result",
+                        {
+                            "id": ev["payload"]["id"],
+                            "nodeId": dev.id,
+                            "ok": True,
+                            "payloadJSON": '{"text":"bad \\udcff end"}',
+                        },
+                    )
+                    assert res["ok"], res
+
+                n.start_soon(answer)
+                res = await op.call(
+                    "node.invoke", {"nodeId": dev.id, "command": "echo", "idempotencyKey": "s"}
+                )
+            assert res["ok"], res
+            assert res["payload"]["payload"] == {"text": "bad \ufffd end"}
+            relay = await node.call(
+                "node.event",
+                {"event": "channel.message", "payloadJSON": '{"text":"\\ud800"}'},
+            )
+            assert relay["ok"], relay
+            ev = await op.next_event("node.event")
+            assert ev["payload"]["payload"] == {"text": "\ufffd"}
+            assert (await op.call("health"))["ok"] is True
