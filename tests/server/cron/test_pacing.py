@@ -3,8 +3,6 @@ successful run's next-check proposal (an agent node's `nextCheck`) clamped into 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,11 +20,9 @@ from openclaw_gateway.server.cron.pacing import (
 from openclaw_gateway.server.cron.payloads import Outcome
 from openclaw_gateway.server.cron.scheduler import run_scheduler
 from openclaw_gateway.server.rpc.context import GatewayState
-from openclaw_gateway.server.supervisor import build_state
 from openclaw_gateway.state.store import Store
-from tests.helpers import make_settings
+from tests.server.cron.support import EPOCH_MS, wall
 
-EPOCH_MS = 1_795_536_000_000
 MINUTE = 60_000
 HOUR = 60 * MINUTE
 
@@ -114,22 +110,6 @@ def test_pacing_needs_a_recurring_schedule() -> None:
 
 
 # --- the scheduler applies a proposal ----------------------------------------------------------
-
-
-def wall() -> int:
-    return EPOCH_MS + round(trio.current_time() * 1000)
-
-
-@pytest.fixture(name="env")
-def _env(tmp_path: Path) -> Iterator[tuple[GatewayState, Store]]:
-    settings, _, _ = make_settings(tmp_path)
-    state = build_state(settings)
-    state.clock = lambda: wall() / 1000
-    store = Store.open(tmp_path / "state")
-    state.store = store
-    yield state, store
-    store.close()
-    settings.logger.close()
 
 
 def _put(store: Store, now: int, **extra: Any) -> str:

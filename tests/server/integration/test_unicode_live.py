@@ -60,7 +60,7 @@ async def test_a_lone_surrogate_inside_a_nodes_payload_json_is_replaced_too(
 ) -> None:
     """payloadJSON is JSON inside a string: decoded later, by the same rule."""
     from tests.devicekit import SigningDevice
-    from tests.server.nodes.support import node_client, operator_client
+    from tests.server.nodes.support import approve, node_client, operator_client
 
     dev = SigningDevice(b"surrogate-node")
     with trio.fail_after(BOUND):
@@ -68,8 +68,7 @@ async def test_a_lone_surrogate_inside_a_nodes_payload_json_is_replaced_too(
             operator_client(gateway.port, ADMIN_SCOPES) as op,
             node_client(gateway.port, dev, ["echo"]) as node,
         ):
-            requested = await op.next_event("node.pair.requested")
-            await op.call("node.pair.approve", {"requestId": requested["payload"]["requestId"]})
+            await approve(op, dev.id)
             async with trio.open_nursery() as n:
 
                 async def answer() -> None:

@@ -10,7 +10,7 @@ import trio
 from openclaw_gateway.server.cron.payloads import NO_AGENT
 from tests.devicekit import SigningDevice
 from tests.helpers import RunningGateway
-from tests.server.nodes.support import node_client, operator_client
+from tests.server.nodes.support import approve, node_client, operator_client
 
 ADMIN = ["operator.admin"]
 JOB = {
@@ -85,8 +85,7 @@ async def test_a_paced_agent_turn_proposes_its_next_check(gateway: RunningGatewa
             operator_client(gateway.port, ADMIN) as op,
             node_client(gateway.port, dev, ["agent.turn"]) as node,
         ):
-            requested = await op.next_event("node.pair.requested")
-            await op.call("node.pair.approve", {"requestId": requested["payload"]["requestId"]})
+            await approve(op, dev.id)
             job = (await op.call("cron.add", paced))["payload"]
             assert job["pacing"] == {"min": "10m", "max": "2h"}
             assert (await op.call("cron.run", {"id": job["id"], "mode": "force"}))["ok"]
@@ -117,8 +116,7 @@ async def test_a_bad_next_check_fails_the_run(gateway: RunningGateway) -> None:
             operator_client(gateway.port, ADMIN) as op,
             node_client(gateway.port, dev, ["agent.turn"]) as node,
         ):
-            requested = await op.next_event("node.pair.requested")
-            await op.call("node.pair.approve", {"requestId": requested["payload"]["requestId"]})
+            await approve(op, dev.id)
             job = (await op.call("cron.add", {**JOB, "pacing": {"min": "1m"}}))["payload"]
             assert (await op.call("cron.run", {"id": job["id"]}))["ok"]
             ev = await node.next_event("node.invoke.request")

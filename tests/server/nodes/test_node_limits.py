@@ -16,18 +16,11 @@ from openclaw_gateway.security.node_rules import (
 )
 from tests.devicekit import SigningDevice
 from tests.helpers import RawClient, RunningGateway
-from tests.server.nodes.support import answer_invoke, node_client, operator_client
+from tests.server.nodes.support import answer_invoke, approve, node_client, operator_client
 
 ADMIN = ["operator.admin"]
 WRITE = ["operator.write"]
 READ = ["operator.read"]
-
-
-async def _approve(op: RawClient, node_id: str) -> None:
-    ev = await op.next_event("node.pair.requested")
-    assert ev["payload"]["nodeId"] == node_id
-    res = await op.call("node.pair.approve", {"requestId": ev["payload"]["requestId"]})
-    assert res["ok"], res
 
 
 def _relayed(client: RawClient) -> list[dict[str, Any]]:
@@ -59,7 +52,7 @@ async def test_oversized_and_flooding_relays_are_refused(gateway: RunningGateway
             operator_client(gateway.port, READ) as reader,
             node_client(gateway.port, dev, ["channel.send"]) as node,
         ):
-            await _approve(op, dev.id)
+            await approve(op, dev.id)
             big = {"text": "x" * MAX_NODE_EVENT_BYTES}
             res = await node.call("node.event", {"event": "channel.message", "payload": big})
             assert res["error"]["code"] == "INVALID_REQUEST"
@@ -95,7 +88,7 @@ async def test_another_caller_or_command_never_gets_a_cached_result(
             operator_client(gateway.port, WRITE) as writer,
             node_client(gateway.port, dev, ["fs.listDir", "system.which", "echo"]) as node,
         ):
-            await _approve(admin, dev.id)
+            await approve(admin, dev.id)
             key = "shared-key"
             async with trio.open_nursery() as n:
                 n.start_soon(answer_invoke, node, {"files": ["secret.txt"]})
@@ -136,7 +129,7 @@ async def test_timeout_ms_is_bounded(gateway: RunningGateway) -> None:
             operator_client(gateway.port, ADMIN) as op,
             node_client(gateway.port, dev, ["echo"]) as node,
         ):
-            await _approve(op, dev.id)
+            await approve(op, dev.id)
             for i, asked in enumerate((10**12, 0)):
                 async with trio.open_nursery() as n:
                     n.start_soon(
