@@ -1,27 +1,40 @@
 """Console and JSONL file logs, WebSocket traffic lines, and secret redaction (cli.md §8).
 
 Console: `<ISO ts with ms and offset> [subsystem] message`; warnings and errors on stderr.
-File: one JSON object a line at /tmp/openclaw/openclaw[-<profile>]-YYYY-MM-DD.log (or
-`logging.file`), in the official tslog layout so `openclaw logs` readers parse it. Rotation at
+File: one JSON object a line at <tmp root>/openclaw[-<profile>]-YYYY-MM-DD.log (or
+`logging.file`), in the official tslog layout so `openclaw logs` readers parse it. The tmp root
+is /tmp/openclaw when safe, else <tmpdir>/openclaw-<uid> (core/tmpdir.py). As the official: a
+dated file rolls to the next date at local midnight and `openclaw-*.log` files older than 24 h
+are pruned from its directory; files are created 0600 and never through a symlink. Rotation at
 `maxFileBytes` keeps 5 numbered archives. Every line passes the Redactor first: the secrets the
-gateway knows (tokens, passwords) never reach a console, a file or `logs.tail`.
+gateway knows (tokens, passwords) never reach a console, a file or `logs.tail`. Then control
+characters are escaped (`\\n`, `\\x1b`, ...), so a client-chosen string (a client version, a
+method name, a property quoted in an error) can neither forge a log line nor drive a terminal.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
+import hashlib
 import json
 import os
 import re
 import socket
+import stat
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from openclaw_gateway.core.tmpdir import ensure_private_dir, is_tmp_root, secure_tmp_root
+
 DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
 ROTATE_KEEP = 5
+MAX_LOG_AGE_S = 24 * 3600  # the official MAX_LOG_AGE_MS: rolling logs older than this go
+MAX_PROFILE_SEGMENT = 220
 LEVELS = {"trace": 1, "debug": 2, "info": 3, "warn": 4, "error": 5, "fatal": 6}
 WS_STYLES = ("auto", "full", "compact")
 SLOW_RESPONSE_MS = 50
@@ -32,6 +45,21 @@ _INLINE_SECRET = re.compile(
     r"(?i)(--(?:token|password)[= ]|\b(?:token|password|secret)[\"']?\s*[:=]\s*[\"']?)([^\s\"',}&]+)"
 )
 _URL_SECRET = re.compile(r"(?i)([?&#](?:token|password|access_token|key)=)([^&#\s]+)")
+# C0 controls but tab, DEL and C1, the Unicode line/paragraph separators, and lone surrogates
+# (which no UTF-8 sink can write).
+_UNSAFE_CHAR = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED_ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line, printable: the characters above as backslash escapes."""
+    return _UNSAFE_CHAR.sub(_escape_char, text)
 
 
 class Redactor:
@@ -56,9 +84,33 @@ class Redactor:
         return _URL_SECRET.sub(lambda m: m.group(1) + MASK, text)
 
 
-def default_log_path(profile: str | None, now: dt.datetime) -> Path:
-    base = Path("/tmp/openclaw")
-    name = f"openclaw-{profile}-" if profile and profile != "default" else "openclaw-"
+def _profile_segment(profile: str) -> str:
+    """The official encodeLogProfileSegment: a-z0-9 kept, `-` -> `--`, `_` -> `-0`, A-Z ->
+    `-1` + lower case, anything else `-2<hex>-`; too long -> `-3<sha256>`."""
+    out = []
+    for char in profile:
+        if "a" <= char <= "z" or "0" <= char <= "9":
+            out.append(char)
+        elif char == "-":
+            out.append("--")
+        elif char == "_":
+            out.append("-0")
+        elif "A" <= char <= "Z":
+            out.append("-1" + char.lower())
+        else:
+            out.append(f"-2{ord(char):x}-")
+    encoded = "".join(out)
+    if len(encoded) <= MAX_PROFILE_SEGMENT:
+        return encoded
+    return "-3" + hashlib.sha256(profile.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def default_log_path(profile: str | None, now: dt.datetime, *, log_dir: Path | None = None) -> Path:
+    """The dated default in the tmp root (resolved, and created 0700, when not given)."""
+    base = secure_tmp_root() if log_dir is None else log_dir
+    name = "openclaw-"
+    if profile and profile.strip() and profile.strip().lower() != "default":
+        name = f"openclaw-{_profile_segment(profile.strip())}-"
     return base / f"{name}{now.strftime('%Y-%m-%d')}.log"
 
 
@@ -68,6 +120,32 @@ def configured_log_path(setting: str | None, profile: str | None, now: dt.dateti
 
 
 _ROLLING = re.compile(r"^(openclaw(?:-.+)?-)\d{4}-\d\d-\d\d\.log$")
+
+
+def rolled_path(path: Path, now: dt.datetime) -> Path:
+    """A dated log file's name for `now`'s date (same family); other files as they are."""
+    match = _ROLLING.match(path.name)
+    if match is None:
+        return path
+    return path.with_name(f"{match.group(1)}{now.strftime('%Y-%m-%d')}.log")
+
+
+def prune_rolling_logs(directory: Path, keep: Path, now_s: float) -> None:
+    """The official pruneOldRollingLogs: regular files named openclaw-*.log whose mtime is
+    older than 24 h are removed (best effort)."""
+    cutoff = now_s - MAX_LOG_AGE_S
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith("openclaw-") and name.endswith(".log")) or name == keep.name:
+            continue
+        with contextlib.suppress(OSError):
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and st.st_mtime < cutoff:
+                os.unlink(entry.path)
 
 
 def newest_rolling_log(path: Path) -> Path:
@@ -102,23 +180,59 @@ def short_id(value: str) -> str:
     return f"{value[:8]}…{value[-4:]}" if len(value) > 16 else value
 
 
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_append(path: Path) -> TextIO:
+    """Open for appending: created 0600 (no window with a wider mode), never through a
+    symlink, only a regular file; an existing file of ours is tightened to 0600."""
+    fd = os.open(path, _APPEND_FLAGS, 0o600)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f"refusing to append to a non-file: {path}")
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o600)
+        return open(fd, "a", encoding="utf-8", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class FileLog:
-    """Append-only JSONL log with size rotation. Writes are small and synchronous by design."""
+    """Append-only JSONL log with size rotation and, for a dated file, the daily roll. Writes
+    are small and synchronous by design."""
 
     def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
         self.path = path
         self.max_bytes = max_bytes
+        self.rolling = _ROLLING.match(path.name) is not None
         self._fh: TextIO | None = None
         self._size = 0
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - long-lived handle
-        with contextlib.suppress(OSError):
-            os.chmod(self.path, 0o600)
+        parent = self.path.parent
+        if is_tmp_root(parent):
+            ensure_private_dir(parent)  # the shared tmp root: ours, 0700, no symlink
+        else:
+            parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._fh = _open_append(self.path)
         self._size = self._fh.tell()
+        if self.rolling:
+            prune_rolling_logs(parent, self.path, time.time())
 
-    def write(self, line: str) -> None:
+    def _roll(self, now: dt.datetime) -> None:
+        target = rolled_path(self.path, now)
+        if target == self.path or self._fh is None:
+            return
+        self._fh.close()
+        self._fh = None
+        self.path = target
+        with contextlib.suppress(OSError):  # a failed roll stops file logging, not the gateway
+            self.open()
+
+    def write(self, line: str, now: dt.datetime | None = None) -> None:
+        if self.rolling and now is not None:
+            self._roll(now)
         if self._fh is None:
             return
         data = line + "\n"
@@ -139,7 +253,7 @@ class FileLog:
             dst = self.path.with_name(f"{stem}.{n}{suffix}")
             if src.exists():
                 os.replace(src, dst)
-        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        self._fh = _open_append(self.path)
         self._size = 0
 
     def close(self) -> None:
@@ -181,7 +295,8 @@ class Logger:
             return
         now = self._clock()
         tail = "".join(f" {k}={v}" for k, v in fields.items() if v is not None)
-        text = self.redact(f"{message}{tail}")
+        text = escape_controls(self.redact(f"{message}{tail}"))
+        subsystem = escape_controls(subsystem)
         line = f"{iso_local(now)} [{subsystem}] {text}"
         out = self._stderr if rank >= LEVELS["warn"] else self._stdout
         try:
@@ -190,7 +305,7 @@ class Logger:
         except (OSError, ValueError):
             pass  # a closed console must not take the gateway down
         if self.file_log is not None:
-            self.file_log.write(self._file_record(now, level, subsystem, text))
+            self.file_log.write(self._file_record(now, level, subsystem, text), now)
 
     def _file_record(self, now: dt.datetime, level: str, subsystem: str, text: str) -> str:
         name = json.dumps({"subsystem": subsystem}, separators=(",", ":"))

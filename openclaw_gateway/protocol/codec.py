@@ -1,12 +1,22 @@
 """Text <-> frames. Decoding failures are RemoteProtocolError; encoding is plain compact JSON.
 
 The official server serialises with JSON.stringify: no spaces, non-ASCII emitted raw.
+
+Valid JSON need not be valid Unicode: `"\\udcff"` is a legal escape for a lone UTF-16
+surrogate, which no UTF-8 encoder accepts. Node's JSON.parse keeps it (JSON.stringify escapes
+it again on the way out; where Node writes such a string as UTF-8 it substitutes U+FFFD). Here
+the decision is made once, at the decoder: every lone surrogate in every decoded string (keys
+and values, any method, any field) becomes U+FFFD, so nothing a client sends can be stored,
+logged or broadcast in a form that later fails to encode.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+import attrs
 
 from openclaw_gateway.core.errors import RemoteProtocolError
 from openclaw_gateway.protocol.frames import REQUEST_FRAME_SCHEMA, RequestFrame
@@ -33,15 +43,58 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"not JSON: {name}")
 
 
+# A surrogate escape in the text. Valid pairs match too; json.loads has joined them already,
+# so they stay intact. Raw surrogates cannot arrive: text frames are strict UTF-8 (wsproto
+# closes 1007 otherwise) and binary frames are decoded with errors="replace".
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(text: str) -> str:
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def _replace_lone_surrogates(value: Any) -> Any:
+    """Every str in `value` with lone surrogates replaced. Iterative: a frame nested as deep
+    as json.loads allows must not hit the recursion limit here."""
+    if isinstance(value, str):
+        return _clean(value)
+    root = [value]
+    stack: list[list[Any] | dict[str, Any]] = [root]
+    while stack:
+        container = stack.pop()
+        if isinstance(container, list):
+            for i, item in enumerate(container):
+                if isinstance(item, str):
+                    container[i] = _clean(item)
+                elif isinstance(item, list | dict):
+                    stack.append(item)
+        else:
+            if any(_LONE_SURROGATE.search(key) for key in container):
+                items = list(container.items())
+                container.clear()
+                container.update((_clean(k), v) for k, v in items)
+            for key, item in container.items():
+                if isinstance(item, str):
+                    container[key] = _clean(item)
+                elif isinstance(item, list | dict):
+                    stack.append(item)
+    return root[0]
+
+
 def parse_json(text: str | bytes) -> Any:
     try:
         if isinstance(text, bytes):
             # Binary frames are decoded as UTF-8 and treated like text; like Node's
             # Buffer.toString("utf8"), invalid sequences become U+FFFD instead of failing.
             text = text.decode("utf-8", errors="replace")
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise NotJsonError("message is not valid JSON") from exc
+    # The substring test is a memchr-speed filter: most frames hold no \u escape at all.
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None:
+        value = _replace_lone_surrogates(value)
+    return value
 
 
 def decode_request(text: str | bytes) -> RequestFrame:
@@ -65,7 +118,16 @@ def request_from_value(value: Any) -> RequestFrame:
     )
 
 
+@attrs.frozen
+class Encoded:
+    """A payload already encoded (e.g. to measure it): sent as it is, not encoded again."""
+
+    text: str
+
+
 def encode(value: Any) -> str:
+    if isinstance(value, Encoded):
+        return value.text
     return _encoder.encode(value)
 
 

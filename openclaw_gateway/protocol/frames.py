@@ -146,10 +146,12 @@ class DeviceProof:
 
 @attrs.frozen
 class ConnectAuth:
-    token: str | None = None
-    password: str | None = None
-    device_token: str | None = None
-    bootstrap_token: str | None = None
+    """The connect `auth` block: bearer secrets, hidden from repr."""
+
+    token: str | None = attrs.field(default=None, repr=False)
+    password: str | None = attrs.field(default=None, repr=False)
+    device_token: str | None = attrs.field(default=None, repr=False)
+    bootstrap_token: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen

@@ -3,11 +3,13 @@
 A node's declared caps/commands/permissions are *claims*; only what an operator approved
 (persisted with the pairing record) is effective. Approving ordinary commands needs
 operator.pairing + operator.write, exec-class ones operator.pairing + operator.admin.
-Also the bounded idempotency cache for node.invoke (§6.11: 300 s, 1000 keys).
+Also the bounded idempotency cache for node.invoke (§6.11: 300 s, 1000 keys, keyed by
+caller, node, command and key), the invoke timeout bound and the channel-relay limits.
 """
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
@@ -21,9 +23,31 @@ ADMIN_ONLY_INVOKE_EXACT = ("fs.listDir", "terminal.upload")
 IDEMPOTENCY_TTL_MS = 300_000
 IDEMPOTENCY_MAX = 1000
 DEFAULT_INVOKE_TIMEOUT_MS = 30_000
+# Ours (the official clamps at ~24.8 days and treats 0 as "no deadline"): a node.invoke waits
+# at most 10 minutes, the agent-turn default, and 0 means this bound.
+MAX_INVOKE_TIMEOUT_MS = 600_000
+# `channel.*` relays (our extension; the official has none): what one may carry, and how many
+# one node may send per window before it is told to retry later.
+MAX_NODE_EVENT_BYTES = 65_536
+NODE_EVENT_LIMIT = 60
+NODE_EVENT_WINDOW_MS = 10_000
 
 NOT_DECLARED = "command not declared by node"
 NOTHING_DECLARED = "node did not declare commands"
+
+
+def invoke_timeout_ms(requested: int | None) -> int:
+    """node.invoke's wait: the default when absent, else at most MAX_INVOKE_TIMEOUT_MS (0, the
+    official "no deadline", is that bound too)."""
+    if requested is None:
+        return DEFAULT_INVOKE_TIMEOUT_MS
+    return MAX_INVOKE_TIMEOUT_MS if requested <= 0 else min(requested, MAX_INVOKE_TIMEOUT_MS)
+
+
+def idempotency_key(caller: str, node_id: str, command: str, key: str) -> str:
+    """A retry is the same caller asking the same node the same command with the same key;
+    anyone else reusing the key gets a dispatch of their own, never someone's result."""
+    return json.dumps([caller, node_id, command, key], separators=(",", ":"))
 
 
 def admin_only_invoke(command: str) -> bool:

@@ -14,7 +14,6 @@ from openclaw_gateway.security import scopes as S
 EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "tick": (),
     "health": (),
-    "heartbeat": (),
     "shutdown": (),
     "presence": (S.READ,),
     "device.pair.requested": (S.PAIRING,),
@@ -26,14 +25,14 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "node.event": (S.READ,),
 }
 
-# Events we can emit, in the order hello-ok announces them.
+# Events we emit, in the order hello-ok announces them. `heartbeat` is absent on purpose:
+# nothing sends it until the channels work brings a heartbeat runner (issue 13).
 EVENTS = (
     "connect.challenge",
     "presence",
     "tick",
     "shutdown",
     "health",
-    "heartbeat",
     "cron",
     "node.pair.requested",
     "node.pair.resolved",

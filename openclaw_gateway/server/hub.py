@@ -17,6 +17,7 @@ import attrs
 import trio
 
 from openclaw_gateway.protocol import codec
+from openclaw_gateway.security import scopes as S
 from openclaw_gateway.server.events import DROP_IF_SLOW, may_receive
 
 OUTBOX_FRAMES = 4096
@@ -101,12 +102,19 @@ class Hub:
         return False
 
     def broadcast(
-        self, event: str, payload: Any, *, state_version: dict[str, int] | None = None
+        self,
+        event: str,
+        payload: Any,
+        *,
+        state_version: dict[str, int] | None = None,
+        redacted: Any = None,
     ) -> int:
-        """Send `event` to every socket allowed to see it. Returns how many got it queued."""
-        head = (
-            '{"type":"event","event":' + json.dumps(event) + ',"payload":' + codec.encode(payload)
-        )
+        """Send `event` to every socket allowed to see it. Returns how many got it queued.
+
+        `redacted`, when given, is what recipients without operator.admin get instead of
+        `payload` (secrets only admins may read). Each view is encoded once, not per socket."""
+        prefix = '{"type":"event","event":' + json.dumps(event) + ',"payload":'
+        heads: dict[bool, str] = {}
         tail = "}"
         if state_version is not None:
             tail = ',"stateVersion":' + codec.encode(state_version) + "}"
@@ -115,6 +123,10 @@ class Hub:
         for sub in list(self._subs.values()):
             if sub.closing or not may_receive(event, sub.role, sub.scopes):
                 continue
+            full = redacted is None or S.scope_satisfied(S.ADMIN, sub.scopes)
+            head = heads.get(full)
+            if head is None:
+                head = heads[full] = prefix + codec.encode(payload if full else redacted)
             sub.seq += 1
             if self.send(sub, f'{head},"seq":{sub.seq}{tail}', drop_if_slow=drop):
                 delivered += 1

@@ -10,7 +10,6 @@ and waits for its node.invoke.result; a disconnect fails the node's pending invo
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +20,7 @@ import trio
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.security import node_rules as R
+from openclaw_gateway.security.ratelimit import ControlPlaneWriteLimiter
 
 Record = dict[str, Any]
 
@@ -114,9 +114,10 @@ def node_failure(error: Any, dispatched: bool) -> RpcError:
 
 
 def parse_payload(text: str) -> Any:
+    """A node's payloadJSON, decoded by the frame rules (lone surrogates -> U+FFFD)."""
     try:
-        return json.loads(text)
-    except ValueError:
+        return codec.parse_json(text)
+    except codec.NotJsonError:
         return text
 
 
@@ -128,6 +129,8 @@ class NodeRegistry:
         self.requests: dict[str, Record] = {}
         self.invokes: dict[str, PendingInvoke] = {}
         self.idempotency = R.IdempotencyCache()
+        # channel.* relays per node (fixed window, node_rules limits).
+        self.event_budget = ControlPlaneWriteLimiter(R.NODE_EVENT_LIMIT, R.NODE_EVENT_WINDOW_MS)
         # Last disconnect time of nodes seen in this process.
         self.disconnected_at: dict[str, int] = {}
 

@@ -306,6 +306,7 @@ async def run_gateway(
                         store,
                         now=state.now_ms,
                         skip_missed=settings.cron_skip_missed,
+                        gateway_secrets=(settings.policy.token, settings.policy.password),
                         task_status=task_status,
                     )
                 )

@@ -74,7 +74,7 @@ def _recent(recorded: Any, now_ms: int) -> bool:
 class DeviceRecords:
     device_id: str
     paired: Record | None
-    tokens: dict[str, Record]
+    tokens: dict[str, Record] = attrs.field(repr=False)  # token records hold the secrets
     pending: list[Record]  # live requests only, oldest first
     new_id: Callable[[], str] = attrs.field(repr=False)
     mint: Callable[[], str] = attrs.field(repr=False)

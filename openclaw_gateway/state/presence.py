@@ -2,8 +2,10 @@
 
 Rows are keyed (lower-cased) by connection id for operators, by device/instance id for nodes,
 and by deviceId/instanceId/host/ip/text for `system-event` rows. The gateway's own row never
-expires and is refreshed on every read. Reads prune rows older than 5 minutes and keep at most
-200. Every change bumps `version`, which is the `stateVersion.presence` clients compare.
+expires and is refreshed on every read. Rows older than 5 minutes expire and at most 200 are
+kept. Every change bumps `version`, which is the `stateVersion.presence` clients compare;
+expiry is a change too, whoever notices it first (a read or the ticker's `prune`), and
+`prune` reports it until it is announced, so the ticker broadcasts each expiry once.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class PresenceTable:
         self._self["ts"] = now_ms
         self._rows: dict[str, dict[str, Any]] = {}
         self.version = 1
+        self._expired_unannounced = False
 
     def upsert(self, key: str, fields: dict[str, Any], now_ms: int) -> dict[str, Any]:
         """Merge `fields` into the row for `key` (roles/scopes are unioned). Bumps the version."""
@@ -56,19 +59,28 @@ class PresenceTable:
     def get(self, key: str) -> dict[str, Any] | None:
         return self._rows.get(key.lower())
 
-    def prune(self, now_ms: int) -> bool:
-        """Drop expired rows and the oldest beyond the cap. True if anything was removed."""
+    def _expire(self, now_ms: int) -> None:
+        """Drop expired rows and the oldest beyond the cap (a change: the version moves)."""
         before = len(self._rows)
         fresh = {k: r for k, r in self._rows.items() if now_ms - r["ts"] <= PRESENCE_TTL_MS}
         if len(fresh) > PRESENCE_MAX_ROWS - 1:
             newest = sorted(fresh.items(), key=lambda kv: kv[1]["ts"], reverse=True)
             fresh = dict(newest[: PRESENCE_MAX_ROWS - 1])
         self._rows = fresh
-        return len(fresh) != before
+        if len(fresh) != before:
+            self.version += 1
+            self._expired_unannounced = True
+
+    def prune(self, now_ms: int) -> bool:
+        """Expire rows; True if an expiry (now or by an earlier read) is not announced yet.
+        The caller that gets True broadcasts the table."""
+        self._expire(now_ms)
+        unannounced, self._expired_unannounced = self._expired_unannounced, False
+        return unannounced
 
     def entries(self, now_ms: int) -> list[dict[str, Any]]:
-        """The list clients see: pruned, self row included, newest first."""
-        self.prune(now_ms)
+        """The list clients see: expired rows dropped, self row included, newest first."""
+        self._expire(now_ms)
         self._self["ts"] = now_ms
         rows = [self._self, *self._rows.values()]
         rows.sort(key=lambda r: r["ts"], reverse=True)

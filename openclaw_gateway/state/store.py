@@ -1,14 +1,18 @@
 """The embedded state database: the only module that speaks SQL (stdlib sqlite3, WAL).
 
 `<stateDir>/state/gateway.sqlite` holds paired devices, pending pairing requests, device
-tokens, cron jobs (definition + scheduler state) and cron run records. Rows are a key plus a JSON document (the record shapes live in pairing.py), which keeps
-the SQL small and the schema stable while records grow fields.
+tokens, cron jobs (definition + scheduler state) and cron run records. Rows are a key plus a
+JSON document (the record shapes live in pairing.py), which keeps the SQL small and the schema
+stable while records grow fields.
 
 Durability: every state change runs inside `transaction()` (BEGIN IMMEDIATE ... COMMIT), and
 callers answer the client only after it returns, so a `kill -9` after an acknowledged change
 loses nothing. Reads of several rows use `reading()` (BEGIN DEFERRED: a snapshot, no write
-lock, nothing to sync). synchronous=FULL makes the commit durable across power loss too. Calls are
-synchronous: local SQLite answers in microseconds, well under one event-loop tick.
+lock, nothing to sync). synchronous=FULL makes the commit durable across power loss too, and that is
+its price: each COMMIT waits for an fsync of the WAL. Calls are synchronous and run on the
+event loop, so a write stalls it for that fsync: about 0.4 ms on the development VM (median
+of 200 single-row commits), typically milliseconds on an SSD and tens of milliseconds on a
+spinning disk. Reads never fsync (well under a millisecond for a small table).
 """
 
 from __future__ import annotations

@@ -20,6 +20,40 @@ covered here
   (test_pairing_methods.py: device.pair.list redaction, reject, operator.pairing gating of the
   methods and of the device.pair.* events.)
 
+issue 13 ("Truthful and hardened"), covered here
+  store docstring: no microsecond claim under synchronous=FULL
+      (tests/state/test_store.py::test_docstring_states_the_commit_cost_truthfully)
+  cron pacing validated and applied; trigger refused (INVALID_REQUEST naming the field);
+      requested delivery recorded as not-delivered, never not-requested
+      (tests/server/cron/test_pacing.py, test_trigger_refused.py, test_delivery_status.py,
+      tests/server/nodes/test_cron_agent_turn.py::test_a_paced_agent_turn_proposes_its_next_check)
+  heartbeat not advertised while nothing sends it; set-heartbeats refuses enabled:true
+      (tests/server/integration/test_handshake_live.py::test_hello_ok_shape_for_a_reader,
+      test_methods_live.py::test_set_heartbeats_on_is_refused_while_nothing_sends_them,
+      tests/server/test_events.py::test_unknown_or_direct_events_are_never_broadcast)
+  presence expiry bumps stateVersion and is broadcast once, even after a read dropped it
+      (tests/server/integration/test_presence_expiry_live.py,
+      tests/state/test_presence.py::test_expiry_seen_first_by_a_read_is_still_reported_once_by_prune)
+  valid JSON, invalid Unicode (lone surrogate escapes) decided at the decoder: U+FFFD
+      (tests/server/integration/test_unicode_live.py: later handshakes still work;
+      tests/protocol/test_unicode.py: property test over every code point)
+  log injection: control characters escaped at the sink (console and file)
+      (tests/server/integration/test_log_injection_live.py,
+      tests/core/test_logs.py::test_control_characters_are_escaped_in_every_sink)
+  secret-bearing attrs fields are repr=False (connect auth; cli/ classes follow the cli split)
+      (test_reprs.py::test_secret_fields_are_hidden_from_repr)
+  /tmp/openclaw: 0700, another owner or a symlink refused, /tmp/openclaw-<uid> fallback; log
+      files 0600 and never through a symlink; daily roll and 24 h prune
+      (tests/core/test_tmpdir.py, tests/core/test_logs.py::test_the_dated_file_rolls_at_midnight,
+      ::test_rolling_logs_older_than_24h_are_pruned, tests/server/test_logs_tail_roll.py)
+  cron.list/cron.get/cron events redact a command job's env and input for non-admins; each
+      view encoded once (tests/server/cron/test_redaction.py)
+  command jobs run without the gateway's secrets in their environment
+      (tests/server/cron/test_job_environment.py)
+  channel relays: approved nodes only, size cap, per-node rate limit; node.invoke
+      idempotency per caller and command; timeoutMs bounded
+      (tests/server/nodes/test_node_limits.py, test_node_rules.py::test_invoke_timeout_is_bounded)
+
 not covered by the device modules (and why)
   1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,
       probes belong to the edge/auth work: see test_limits_*.py, test_origin_ws.py,

@@ -51,3 +51,20 @@ def test_idempotency_cache_expires_and_is_bounded() -> None:
     assert cache.get("b", 1000) is None  # the oldest key went first
     assert cache.get("e", 1000) == 3
     assert R.IdempotencyCache().ttl_ms == 300_000 and R.IdempotencyCache().max_keys == 1000
+
+
+def test_invoke_timeout_is_bounded() -> None:
+    assert R.invoke_timeout_ms(None) == R.DEFAULT_INVOKE_TIMEOUT_MS
+    assert R.invoke_timeout_ms(5_000) == 5_000
+    assert R.invoke_timeout_ms(10**12) == R.MAX_INVOKE_TIMEOUT_MS
+    assert R.invoke_timeout_ms(0) == R.MAX_INVOKE_TIMEOUT_MS  # no unbounded wait
+
+
+def test_idempotency_keys_are_per_caller_and_command() -> None:
+    base = R.idempotency_key("dev-a", "node", "echo", "k")
+    assert base == R.idempotency_key("dev-a", "node", "echo", "k")
+    assert base != R.idempotency_key("dev-b", "node", "echo", "k")
+    assert base != R.idempotency_key("dev-a", "node", "system.which", "k")
+    assert base != R.idempotency_key("dev-a", "other", "echo", "k")
+    # A separator inside a part cannot make two different tuples collide.
+    assert R.idempotency_key("a", "b\nc", "d", "e") != R.idempotency_key("a\nb", "c", "d", "e")

@@ -7,7 +7,7 @@ import pytest
 from openclaw_gateway.security import scopes as S
 from openclaw_gateway.server import events
 
-UNGATED = ["tick", "health", "heartbeat", "shutdown"]
+UNGATED = ["tick", "health", "shutdown"]
 
 
 @pytest.mark.parametrize("event", UNGATED)
@@ -35,7 +35,9 @@ def test_presence_never_reaches_nodes() -> None:
     assert not events.may_receive("presence", "node", [S.ADMIN, S.READ])
 
 
-@pytest.mark.parametrize("event", ["connect.challenge", "made.up", "", "Presence", "plugin.x"])
+@pytest.mark.parametrize(
+    "event", ["connect.challenge", "made.up", "", "Presence", "plugin.x", "heartbeat"]
+)
 def test_unknown_or_direct_events_are_never_broadcast(event: str) -> None:
     assert not events.may_receive(event, "operator", [S.ADMIN])
 
@@ -47,7 +49,6 @@ def test_advertised_events_and_slow_consumer_policy() -> None:
         "tick",
         "shutdown",
         "health",
-        "heartbeat",
         "cron",
         "node.pair.requested",
         "node.pair.resolved",

@@ -71,12 +71,33 @@ def test_every_upsert_bumps_the_version() -> None:
     assert table.version == 4
 
 
-def test_reads_and_prunes_do_not_bump_the_version() -> None:
+def test_reads_do_not_bump_the_version_and_prunes_that_remove_nothing_neither() -> None:
     table = _table()
     table.upsert("a", {"host": "a"}, T0)
     table.entries(T0 + 1)
-    assert table.prune(T0 + PRESENCE_TTL_MS + 1) is True
+    assert table.prune(T0 + 2) is False
     assert table.version == 2
+
+
+def test_expiry_bumps_the_version_once() -> None:
+    table = _table()
+    table.upsert("a", {"host": "a"}, T0)
+    assert table.prune(T0 + PRESENCE_TTL_MS + 1) is True
+    assert table.version == 3
+    assert table.prune(T0 + PRESENCE_TTL_MS + 2) is False
+    assert table.version == 3
+
+
+def test_expiry_seen_first_by_a_read_is_still_reported_once_by_prune() -> None:
+    """Issue 13: a read (system-presence, a hello snapshot) that drops an expired row is a
+    change; the ticker's prune must still report it so it is broadcast exactly once."""
+    table = _table()
+    table.upsert("a", {"host": "a"}, T0)
+    assert _keys(table.entries(T0 + PRESENCE_TTL_MS + 1)) == ["gw-host"]
+    assert table.version == 3
+    assert table.prune(T0 + PRESENCE_TTL_MS + 2) is True
+    assert table.prune(T0 + PRESENCE_TTL_MS + 3) is False
+    assert table.version == 3
 
 
 def test_upsert_merges_fields_and_keeps_old_ones() -> None:

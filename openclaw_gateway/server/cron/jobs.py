@@ -1,23 +1,20 @@
-"""Cron job definitions: create-time normalization, patches, revisions, the read view. Pure.
+"""Cron job definitions: create-time normalization, patches, next slots. Pure.
 
 A job is stored as two JSON documents: the definition (everything a client sets) and `state`
-(what the scheduler maintains: nextRunAtMs, lastRunAtMs, lastRunStatus, ...). The read view
-(`read_view`) merges them the way the official `cronJobReadView` does: the public job, its
-`configRevision` ("sha256:<b64url>" over the definition without updatedAtMs/state) and the
-denormalized copies of the interesting state fields.
+(what the scheduler maintains: nextRunAtMs, lastRunAtMs, lastRunStatus, ...). The read views
+(what callers see, and its redaction) live in cron/views.py.
 
 Errors are `JobError(reason)`; the method layer words them `invalid cron.<op> params: <reason>`.
 """
 
 from __future__ import annotations
 
-import base64
 import copy
-import hashlib
 import json
 from typing import Any
 
 from openclaw_gateway.server.cron.errors import ScheduleError
+from openclaw_gateway.server.cron.pacing import normalize_pacing
 from openclaw_gateway.server.cron.schedule import next_run_ms, normalize_schedule
 
 Job = dict[str, Any]
@@ -47,16 +44,12 @@ DEFINITION_FIELDS = (
     "delivery",
     "failureAlert",
 )
-# State fields copied onto the read view (cronJobReadView).
-_DENORMALIZED = (
-    ("nextRunAtMs", "nextRunAtMs"),
-    ("lastRunAtMs", "lastRunAtMs"),
-    ("lastRunError", "lastError"),
-    ("lastDelivered", "lastDelivered"),
-    ("lastDeliveryStatus", "lastDeliveryStatus"),
-    ("lastDeliveryError", "lastDeliveryError"),
-    ("deliverySuppressionReason", "deliverySuppressionReason"),
+# Condition triggers run a script with agent tools before each due run; there is no such
+# runtime here, so the field is refused rather than stored and ignored.
+TRIGGER_UNSUPPORTED = (
+    "cron condition triggers are not supported by this gateway (it has no script runtime)"
 )
+TRIGGER_REFUSED = f"trigger: {TRIGGER_UNSUPPORTED}; remove trigger"
 _TRUE = ("true", "yes", "1", "on")
 _FALSE = ("false", "no", "0", "off")
 
@@ -70,22 +63,8 @@ class JobError(ValueError):
         self.bare = bare
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
-
-
 def stable_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def config_revision(job: Job) -> str:
-    """Opaque token over the definition (not updatedAtMs, not the scheduler's state)."""
-    definition = {k: v for k, v in job.items() if k not in ("updatedAtMs", "state")}
-    return "sha256:" + _b64url(hashlib.sha256(stable_json(definition).encode()).digest())
-
-
-def snapshot_revision(views: list[Job]) -> str:
-    return "sha256:" + _b64url(hashlib.sha256(stable_json(views).encode()).digest())
 
 
 def parse_bool(value: Any) -> bool | None:
@@ -349,13 +328,22 @@ def _apply_field(job: Job, key: str, value: Any, *, now_ms: int, host_tz: str) -
         if value is not False and not isinstance(value, dict):
             raise JobError("failureAlert must be false or an object")
         job[key] = value
-    elif key in ("owner", "pacing", "trigger"):
+    elif key == "pacing":
+        try:
+            job["pacing"] = normalize_pacing(value)
+        except ScheduleError as exc:
+            raise JobError(str(exc)) from exc
+    elif key == "trigger":
+        raise JobError(TRIGGER_REFUSED)
+    elif key == "owner":
         if not isinstance(value, dict):
             raise JobError(f"{key} must be an object")
         job[key] = copy.deepcopy(value)
 
 
 def _check_combination(job: Job) -> None:
+    if "pacing" in job and job["schedule"].get("kind") not in ("every", "cron"):
+        raise JobError("cron pacing requires an every or cron schedule")
     kind = job["payload"]["kind"]
     target = job["sessionTarget"]
     if target == "main" and kind != "systemEvent":
@@ -492,28 +480,3 @@ def initial_state(job: Job, now_ms: int, host_tz: str) -> dict[str, Any]:
     after = now_ms - 60_001 if job["schedule"].get("kind") == "at" else now_ms
     nxt = next_run(job, after_ms=after, host_tz=host_tz)
     return {} if nxt is None else {"nextRunAtMs": nxt}
-
-
-def read_view(job: Job, state: dict[str, Any]) -> Job:
-    """The public job (cronJobReadView): definition + state + revision + denormalized fields."""
-    out = dict(job)
-    out["state"] = dict(state)
-    out["configRevision"] = config_revision(job)
-    for view_key, state_key in _DENORMALIZED:
-        if state_key in state:
-            out[view_key] = state[state_key]
-    status = state.get("lastRunStatus", state.get("lastStatus"))
-    if status is not None:
-        out["lastRunStatus"] = status
-    return out
-
-
-def delivery_preview(job: Job) -> dict[str, str]:
-    """What delivery will do; this gateway has no channels, so nothing is delivered."""
-    mode = (job.get("delivery") or {}).get("mode", "none")
-    if mode == "none" or "delivery" not in job:
-        return {"label": "Not delivered", "detail": "delivery: none"}
-    if mode == "webhook":
-        return {"label": "Webhook", "detail": f"webhook: {job['delivery'].get('to', '')}"}
-    channel = job["delivery"].get("channel", "last")
-    return {"label": "Announce", "detail": f"announce via {channel} (no channels configured)"}

@@ -1,12 +1,14 @@
 """What a cron run does, per payload kind.
 
 - systemEvent: queue the text as a system event (status.queuedSystemEvents); ok.
-- command: a real subprocess (argv, cwd, env on top of ours, stdin `input`), output captured up
+- command: a real subprocess (argv, cwd, its env on top of the job environment of
+  cron/job_env.py: ours without the gateway's secrets, stdin `input`), output captured up
   to outputMaxBytes; killed (SIGTERM to its process group, SIGKILL after a grace) on
   timeoutSeconds, on noOutputTimeoutSeconds of silence, and when the run is cancelled (gateway
   shutdown). ok on exit 0, else error with the reason.
 - agentTurn: an `agent.turn` invoke on a connected agent node (our extension); with none
-  connected the run fails with a clear reason, never a fake success.
+  connected the run fails with a clear reason, never a fake success. The node may answer a
+  `nextCheck` duration, a proposal for a paced job (cron/pacing.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import signal
 import subprocess
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -25,7 +28,9 @@ import trio
 
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.host.terminate import terminate
-from openclaw_gateway.server.nodes import NodeSession
+from openclaw_gateway.server.cron.job_env import job_base_environment
+from openclaw_gateway.server.cron.pacing import DurationError, parse_duration_ms
+from openclaw_gateway.server.nodes import NodeSession, parse_payload
 from openclaw_gateway.server.rpc.context import GatewayState
 
 KILL_GRACE_S = 2.0
@@ -40,10 +45,16 @@ class Outcome:
     error: str | None = None
     summary: str | None = None
     extra: dict[str, Any] = attrs.field(factory=dict)
+    # A next-check proposal (ms after the run ends) for a paced job (cron/pacing.py).
+    next_check_ms: int | None = None
 
 
 async def execute(
-    state: GatewayState, job: dict[str, Any], *, kill_grace: float = KILL_GRACE_S
+    state: GatewayState,
+    job: dict[str, Any],
+    *,
+    kill_grace: float = KILL_GRACE_S,
+    base_env: Mapping[str, str] | None = None,
 ) -> Outcome:
     payload = job["payload"]
     kind = payload.get("kind")
@@ -52,7 +63,7 @@ async def execute(
         state.system_events.append(text)
         return Outcome("ok", summary=text)
     if kind == "command":
-        return await run_command(payload, kill_grace=kill_grace)
+        return await run_command(payload, kill_grace=kill_grace, base_env=base_env)
     if kind == "agentTurn":
         return await run_agent_turn(state, job)
     return Outcome("error", error=f"unsupported payload kind: {kind}")
@@ -76,8 +87,8 @@ async def run_agent_turn(state: GatewayState, job: dict[str, Any]) -> Outcome:
     if node is None:
         return Outcome("error", error=NO_AGENT, summary=message[:200])
     params = {"message": message, "jobId": job["id"], "jobName": job.get("name")}
-    for key in ("model", "thinking", "sessionKey"):
-        value = payload.get(key) if key != "sessionKey" else job.get("sessionKey")
+    for key in ("model", "thinking", "sessionKey", "pacing"):
+        value = payload.get(key) if key in ("model", "thinking") else job.get(key)
         if value is not None:
             params[key] = value
     timeout_s = payload.get("timeoutSeconds") or AGENT_TIMEOUT_S
@@ -93,11 +104,21 @@ async def run_agent_turn(state: GatewayState, job: dict[str, Any]) -> Outcome:
         return Outcome("error", error=exc.message, extra={"agentNodeId": node.node_id})
     answer = result.get("payload")
     if answer is None and isinstance(result.get("payloadJSON"), str):
-        with contextlib.suppress(ValueError):
-            answer = json.loads(result["payloadJSON"])
+        answer = parse_payload(result["payloadJSON"])
     text = answer.get("text") if isinstance(answer, dict) else answer
     summary = text if isinstance(text, str) else json.dumps(answer, ensure_ascii=False)
-    return Outcome("ok", summary=summary[:2000], extra={"agentNodeId": node.node_id})
+    extra = {"agentNodeId": node.node_id}
+    proposal = answer.get("nextCheck") if isinstance(answer, dict) else None
+    if proposal is None:
+        return Outcome("ok", summary=summary[:2000], extra=extra)
+    try:
+        delay = parse_duration_ms(proposal) if isinstance(proposal, str) else None
+    except DurationError:
+        delay = None
+    if delay is None:
+        error = "agent nextCheck must be a duration such as 30m"
+        return Outcome("error", error=error, summary=summary[:2000], extra=extra)
+    return Outcome("ok", summary=summary[:2000], extra=extra, next_check_ms=delay)
 
 
 def _describe_exit(code: int) -> str:
@@ -110,9 +131,16 @@ def _describe_exit(code: int) -> str:
     return f"command exited with code {code}"
 
 
-async def run_command(payload: dict[str, Any], *, kill_grace: float = KILL_GRACE_S) -> Outcome:
+async def run_command(
+    payload: dict[str, Any],
+    *,
+    kill_grace: float = KILL_GRACE_S,
+    base_env: Mapping[str, str] | None = None,
+) -> Outcome:
+    """`base_env`: the job environment (cron/job_env.py); None: ours without our secrets."""
     argv = list(payload["argv"])
-    env = {**os.environ, **payload.get("env", {})}
+    base = job_base_environment(os.environ, ()) if base_env is None else base_env
+    env = {**base, **payload.get("env", {})}
     max_bytes = int(payload.get("outputMaxBytes", DEFAULT_OUTPUT_MAX_BYTES))
     timeout = payload.get("timeoutSeconds")
     quiet_limit = payload.get("noOutputTimeoutSeconds")

@@ -19,12 +19,17 @@ a wall-clock instant into a trio deadline.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import attrs
 import trio
 
+from openclaw_gateway.server.cron import delivery as D
 from openclaw_gateway.server.cron import jobs as J
+from openclaw_gateway.server.cron.job_env import job_base_environment
+from openclaw_gateway.server.cron.pacing import NEEDS_PACING, paced_next_run_ms
 from openclaw_gateway.server.cron.payloads import KILL_GRACE_S, Outcome
 from openclaw_gateway.server.cron.payloads import execute as execute_payload
 from openclaw_gateway.server.cron.schedule import next_run_after_run_ms
@@ -40,6 +45,7 @@ BACKOFF_MS = (30_000, 60_000, 300_000, 900_000, 3_600_000)
 RUNS_KEEP_PER_JOB = 2000
 RUNS_MAX_AGE_MS = 7 * 24 * 3600 * 1000
 INTERRUPTED = "interrupted: the gateway stopped during this run"
+TRIGGER_ERROR = f"{J.TRIGGER_UNSUPPORTED}; remove trigger"
 
 Executor = Callable[[GatewayState, dict[str, Any]], Awaitable[Outcome]]
 
@@ -124,6 +130,8 @@ class Scheduler:
         now = self.now()
         with self.store.transaction():
             for run_id, job_id, started, entry in self.store.cron_running():
+                found = self.store.cron_job(job_id)
+                delivery = D.run_delivery(found[0] if found else {}, "error", None)
                 entry = {
                     **entry,
                     "ts": now,
@@ -132,15 +140,15 @@ class Scheduler:
                     "completionStatus": "unknown",
                     "error": INTERRUPTED,
                     "errorReason": "interrupted",
-                    "deliveryStatus": "not-requested",
+                    **delivery,
                 }
                 self.store.cron_finish_run(run_id, "interrupted", now, entry)
-                found = self.store.cron_job(job_id)
                 if found is not None:
                     _, st = found
                     st.pop("runningAtMs", None)
                     st.update(lastRunAtMs=started, lastRunStatus="error", lastStatus="error")
                     st["lastError"] = INTERRUPTED
+                    st.update({k: v for k, v in D.state_fields(delivery).items() if v is not None})
                     self.store.cron_put_state(job_id, st)
             missed = sorted(
                 (
@@ -193,13 +201,16 @@ class Scheduler:
         cron_event(
             self.state, {"jobId": job_id, "action": "started", "runAtMs": now, "runId": run_id}
         )
-        self._nursery.start_soon(self._run, job, run_id, now)
+        self._nursery.start_soon(self._run, job, run_id, now, advance)
 
-    async def _run(self, job: dict[str, Any], run_id: str, started: int) -> None:
+    async def _run(self, job: dict[str, Any], run_id: str, started: int, advance: bool) -> None:
         job_id = job["id"]
         try:
-            async with self._limiter:
-                outcome = await self._execute(self.state, job)
+            if job.get("trigger"):  # stored by an older build: never fire unconditionally
+                outcome = Outcome("error", error=TRIGGER_ERROR)
+            else:
+                async with self._limiter:
+                    outcome = await self._execute(self.state, job)
         except Exception as exc:  # a bug in a payload runner must not kill the scheduler
             outcome = Outcome("error", error=f"run failed: {type(exc).__name__}: {exc}")
         except BaseException:
@@ -212,10 +223,21 @@ class Scheduler:
                 self._running.pop(job_id, None)
             raise
         try:
+            outcome = self._checked_proposal(job, outcome, advance)
             self._finish(job, run_id, started, outcome, db_status=outcome.status)
         finally:
             self._running.pop(job_id, None)
             self.wake()
+
+    @staticmethod
+    def _checked_proposal(job: dict[str, Any], outcome: Outcome, advance: bool) -> Outcome:
+        """A next-check proposal counts only for a paced job's scheduled run (a forced run
+        keeps the pending slot); one for a job without pacing fails the run (official)."""
+        if outcome.next_check_ms is None or outcome.status != "ok":
+            return attrs.evolve(outcome, next_check_ms=None)
+        if "pacing" not in job:
+            return attrs.evolve(outcome, status="error", error=NEEDS_PACING, next_check_ms=None)
+        return outcome if advance else attrs.evolve(outcome, next_check_ms=None)
 
     def _finish(
         self,
@@ -229,12 +251,13 @@ class Scheduler:
         job_id = job["id"]
         now = self.now()
         duration = max(0, now - started)
+        delivery = D.run_delivery(job, outcome.status, outcome.summary)
         entry: dict[str, Any] = {
             "ts": now,
             "jobId": job_id,
             "action": "finished",
             "status": outcome.status,
-            "completionStatus": "succeeded" if outcome.status == "ok" else "failed",
+            "completionStatus": D.completion_status(job, outcome.status, delivery),
         }
         if db_status == "interrupted":
             entry["completionStatus"] = "unknown"
@@ -244,7 +267,7 @@ class Scheduler:
         if outcome.summary:
             entry["summary"] = outcome.summary
         entry.update(runId=run_id, runAtMs=started, durationMs=duration)
-        entry["deliveryStatus"] = "not-requested"
+        entry.update(delivery)
         entry["jobName"] = job.get("name")
         entry.update(outcome.extra)
         removed = False
@@ -258,8 +281,12 @@ class Scheduler:
                     lastRunStatus=outcome.status,
                     lastStatus=outcome.status,
                     lastDurationMs=duration,
-                    lastDeliveryStatus="not-requested",
                 )
+                for key, value in D.state_fields(delivery).items():
+                    if value is None:
+                        st.pop(key, None)
+                    else:
+                        st[key] = value
                 if outcome.status == "error":
                     errors = int(st.get("consecutiveErrors", 0)) + 1
                     st["consecutiveErrors"] = errors
@@ -272,7 +299,13 @@ class Scheduler:
                     st["consecutiveErrors"] = 0
                     st.pop("lastError", None)
                 nxt = st.get("nextRunAtMs")
-                if isinstance(nxt, int) and current["schedule"].get("kind") == "cron":
+                paced = outcome.next_check_ms is not None and "pacing" in current
+                if paced and current.get("enabled") and outcome.next_check_ms is not None:
+                    # The proposal replaces the natural slot, clamped into the bounds.
+                    st["nextRunAtMs"] = paced_next_run_ms(
+                        now, outcome.next_check_ms, current["pacing"]
+                    )
+                elif isinstance(nxt, int) and current["schedule"].get("kind") == "cron":
                     # As the official applyJobResult: the next slot after the run *ended*, and
                     # never sooner than 2 s after it (a 6-field expression could re-fire).
                     after = next_run_after_run_ms(
@@ -343,13 +376,16 @@ async def run_scheduler(
     execute: Executor | None = None,
     skip_missed: bool = False,
     kill_grace: float = KILL_GRACE_S,
+    gateway_secrets: tuple[str | None, ...] = (),
     task_status: trio.TaskStatus[Scheduler] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the scheduler until cancelled; `state.cron` points at it meanwhile. Cancelling it
-    stops running commands (SIGTERM, SIGKILL after `kill_grace`) and records their runs."""
+    stops running commands (SIGTERM, SIGKILL after `kill_grace`) and records their runs.
+    Command jobs get our environment without `gateway_secrets` (cron/job_env.py)."""
+    base_env = job_base_environment(os.environ, gateway_secrets)
 
     async def default_execute(st: GatewayState, job: dict[str, Any]) -> Outcome:
-        return await execute_payload(st, job, kill_grace=kill_grace)
+        return await execute_payload(st, job, kill_grace=kill_grace, base_env=base_env)
 
     runner = execute if execute is not None else default_execute
     async with trio.open_nursery() as nursery:

@@ -26,12 +26,20 @@ MAX_QUEUED_SYSTEM_EVENTS = 20
 
 
 class Broadcast(Protocol):
+    # redacted: what recipients without operator.admin get instead of payload (hub.py).
     def __call__(
-        self, event: str, payload: Any, *, state_version: dict[str, int] | None = None
+        self,
+        event: str,
+        payload: Any,
+        *,
+        state_version: dict[str, int] | None = None,
+        redacted: Any = None,
     ) -> object: ...
 
 
-def _no_broadcast(event: str, payload: Any, *, state_version: dict[str, int] | None = None) -> None:
+def _no_broadcast(
+    event: str, payload: Any, *, state_version: dict[str, int] | None = None, redacted: Any = None
+) -> None:
     return None
 
 
@@ -85,7 +93,6 @@ class GatewayState:
     clock: Callable[[], float] = time.time  # wall clock, seconds
     broadcast: Broadcast = _no_broadcast
     loop: LoopStats = attrs.field(factory=LoopStats)
-    heartbeats_enabled: bool = True
     last_heartbeat: dict[str, Any] | None = None
     system_events: collections.deque[str] = attrs.field(
         factory=lambda: collections.deque(maxlen=MAX_QUEUED_SYSTEM_EVENTS)

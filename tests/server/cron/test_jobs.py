@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from openclaw_gateway.server.cron import jobs as J
+from openclaw_gateway.server.cron import views as V
 
 NOW = 1_795_536_162_804
 EVERY = {"kind": "every", "everyMs": 60_000}
@@ -135,13 +136,13 @@ def test_command_payload_fields_kept() -> None:
 
 def test_config_revision_covers_the_definition_only() -> None:
     job = create(name="t", schedule=EVERY, payload={"kind": "systemEvent", "text": "a"})
-    rev = J.config_revision(job)
+    rev = V.config_revision(job)
     assert rev.startswith("sha256:")
     assert len(rev) == len("sha256:") + 43
-    assert J.config_revision({**job, "updatedAtMs": 1, "state": {"x": 1}}) == rev
-    assert J.config_revision({**job, "name": "u"}) != rev
+    assert V.config_revision({**job, "updatedAtMs": 1, "state": {"x": 1}}) == rev
+    assert V.config_revision({**job, "name": "u"}) != rev
     # Key order does not matter.
-    assert J.config_revision(dict(reversed(list(job.items())))) == rev
+    assert V.config_revision(dict(reversed(list(job.items())))) == rev
 
 
 def test_patch_semantics() -> None:
@@ -180,13 +181,13 @@ def test_patch_semantics() -> None:
 def test_read_view_denormalizes_state() -> None:
     job = create(name="t", schedule=EVERY, payload={"kind": "systemEvent", "text": "a"})
     state = {"nextRunAtMs": 5, "lastRunAtMs": 4, "lastRunStatus": "error", "lastError": "boom"}
-    view = J.read_view(job, state)
+    view = V.read_view(job, state)
     assert view["state"] == state
     assert view["nextRunAtMs"] == 5
     assert view["lastRunAtMs"] == 4
     assert view["lastRunStatus"] == "error"
     assert view["lastRunError"] == "boom"
-    assert view["configRevision"] == J.config_revision(job)
+    assert view["configRevision"] == V.config_revision(job)
 
 
 def test_schedule_errors_are_job_errors() -> None:

@@ -7,11 +7,9 @@ milliseconds and every instant is exact.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import trio
 import trio.testing
 
@@ -25,28 +23,10 @@ from openclaw_gateway.server.cron.scheduler import (
     run_scheduler,
 )
 from openclaw_gateway.server.rpc.context import GatewayState
-from openclaw_gateway.server.supervisor import build_state
 from openclaw_gateway.state.store import Store
-from tests.helpers import make_settings
+from tests.server.cron.support import wall
 
-EPOCH_MS = 1_795_536_000_000
 MINUTE = 60_000
-
-
-def wall() -> int:
-    return EPOCH_MS + round(trio.current_time() * 1000)
-
-
-@pytest.fixture(name="env")
-def _env(tmp_path: Path) -> Iterator[tuple[GatewayState, Store]]:
-    settings, _, _ = make_settings(tmp_path)
-    state = build_state(settings)
-    state.clock = lambda: wall() / 1000
-    store = Store.open(tmp_path / "state")
-    state.store = store
-    yield state, store
-    store.close()
-    settings.logger.close()
 
 
 def put_job(

@@ -65,3 +65,15 @@ async def answer_invoke(node: RawClient, result: Any = None, **extra: Any) -> di
     res = await node.call("node.invoke.result", params)
     assert res["ok"], res
     return dict(ev)
+
+
+async def approve(op: RawClient, node_id: str) -> dict[str, Any]:
+    """Approve the node's pending capability request (the operator holds operator.pairing)
+    and wait for the resolution; returns the node.pair.approve answer."""
+    ev = await op.next_event("node.pair.requested")
+    assert ev["payload"]["nodeId"] == node_id
+    res = await op.call("node.pair.approve", {"requestId": ev["payload"]["requestId"]})
+    assert res["ok"], res
+    resolved = await op.next_event("node.pair.resolved")
+    assert resolved["payload"]["decision"] == "approved"
+    return dict(res["payload"])

@@ -10,7 +10,7 @@ import trio
 from openclaw_gateway.server.cron.payloads import NO_AGENT
 from tests.devicekit import SigningDevice
 from tests.helpers import RunningGateway
-from tests.server.nodes.support import node_client, operator_client
+from tests.server.nodes.support import approve, node_client, operator_client
 
 ADMIN = ["operator.admin"]
 JOB = {
@@ -72,3 +72,63 @@ async def test_agent_turn_without_an_agent_node_fails_clearly(gateway: RunningGa
             finished = await _finished(op)
             assert finished["status"] == "error"
             assert finished["error"] == NO_AGENT
+
+
+async def test_a_paced_agent_turn_proposes_its_next_check(gateway: RunningGateway) -> None:
+    """Issue 13: `pacing` is real. The node gets the bounds with the turn and may answer a
+    `nextCheck`; a forced run keeps the pending slot (the scheduled-run case, where the
+    proposal moves the slot, is tests/server/cron/test_pacing.py)."""
+    dev = SigningDevice(b"agent-node-paced")
+    paced = {**JOB, "pacing": {"min": "10m", "max": "2h"}}
+    with trio.fail_after(15):
+        async with (
+            operator_client(gateway.port, ADMIN) as op,
+            node_client(gateway.port, dev, ["agent.turn"]) as node,
+        ):
+            await approve(op, dev.id)
+            job = (await op.call("cron.add", paced))["payload"]
+            assert job["pacing"] == {"min": "10m", "max": "2h"}
+            assert (await op.call("cron.run", {"id": job["id"], "mode": "force"}))["ok"]
+            ev = await node.next_event("node.invoke.request")
+            params = json.loads(ev["payload"]["paramsJSON"])
+            assert params["pacing"] == {"min": "10m", "max": "2h"}
+            answer = {"text": "checked", "nextCheck": "1m"}
+            await node.call(
+                "node.invoke.result",
+                {
+                    "id": ev["payload"]["id"],
+                    "nodeId": dev.id,
+                    "ok": True,
+                    "payloadJSON": json.dumps(answer),
+                },
+            )
+            finished = await _finished(op)
+            assert finished["status"] == "ok"
+            # A forced run is out-of-band: the pending natural slot is kept.
+            got = (await op.call("cron.get", {"id": job["id"]}))["payload"]
+            assert got["nextRunAtMs"] == job["nextRunAtMs"]
+
+
+async def test_a_bad_next_check_fails_the_run(gateway: RunningGateway) -> None:
+    dev = SigningDevice(b"agent-node-bad")
+    with trio.fail_after(15):
+        async with (
+            operator_client(gateway.port, ADMIN) as op,
+            node_client(gateway.port, dev, ["agent.turn"]) as node,
+        ):
+            await approve(op, dev.id)
+            job = (await op.call("cron.add", {**JOB, "pacing": {"min": "1m"}}))["payload"]
+            assert (await op.call("cron.run", {"id": job["id"]}))["ok"]
+            ev = await node.next_event("node.invoke.request")
+            await node.call(
+                "node.invoke.result",
+                {
+                    "id": ev["payload"]["id"],
+                    "nodeId": dev.id,
+                    "ok": True,
+                    "payloadJSON": json.dumps({"text": "x", "nextCheck": "soon"}),
+                },
+            )
+            finished = await _finished(op)
+            assert finished["status"] == "error"
+            assert finished["error"] == "agent nextCheck must be a duration such as 30m"

@@ -9,21 +9,17 @@ from typing import Any
 import trio
 
 from tests.devicekit import SigningDevice
-from tests.helpers import RawClient, RunningGateway
+from tests.helpers import RunningGateway
 from tests.server.integration.support import read_until_closed
-from tests.server.nodes.support import answer_invoke, node_client, node_params, operator_client
+from tests.server.nodes.support import (
+    answer_invoke,
+    approve,
+    node_client,
+    node_params,
+    operator_client,
+)
 
 ADMIN = ["operator.admin"]
-
-
-async def _approve(op: RawClient, node_id: str) -> dict[str, Any]:
-    ev = await op.next_event("node.pair.requested")
-    assert ev["payload"]["nodeId"] == node_id
-    res = await op.call("node.pair.approve", {"requestId": ev["payload"]["requestId"]})
-    assert res["ok"], res
-    resolved = await op.next_event("node.pair.resolved")
-    assert resolved["payload"]["decision"] == "approved"
-    return dict(res["payload"])
 
 
 async def test_pairing_flow_makes_declared_commands_effective(gateway: RunningGateway) -> None:
@@ -71,7 +67,7 @@ async def test_invoke_round_trip_exact_request_shape(gateway: RunningGateway) ->
         operator_client(gateway.port, ADMIN) as op,
         node_client(gateway.port, dev, ["echo"]) as node,
     ):
-        await _approve(op, dev.id)
+        await approve(op, dev.id)
         got: dict[str, Any] = {}
 
         async def node_side() -> None:
@@ -138,7 +134,7 @@ async def test_node_error_is_reported_with_code(gateway: RunningGateway) -> None
         operator_client(gateway.port, ADMIN) as op,
         node_client(gateway.port, dev, ["echo"]) as node,
     ):
-        await _approve(op, dev.id)
+        await approve(op, dev.id)
 
         async def node_side() -> None:
             ev = await node.next_event("node.invoke.request")
@@ -172,7 +168,7 @@ async def test_timeout_and_late_result_is_ignored(gateway: RunningGateway) -> No
         operator_client(gateway.port, ADMIN) as op,
         node_client(gateway.port, dev, ["echo"]) as node,
     ):
-        await _approve(op, dev.id)
+        await approve(op, dev.id)
         with trio.fail_after(5):
             res = await op.call(
                 "node.invoke",
@@ -212,7 +208,7 @@ async def test_node_disconnect_fails_pending_invoke_at_once(gateway: RunningGate
     dev = SigningDevice(b"disconnect")
     async with operator_client(gateway.port, ADMIN) as op:
         async with node_client(gateway.port, dev, ["echo"]) as node:
-            await _approve(op, dev.id)
+            await approve(op, dev.id)
             result: dict[str, Any] = {}
 
             async def operator_side() -> None:
@@ -254,7 +250,7 @@ async def test_idempotent_retry_returns_the_first_result(gateway: RunningGateway
         operator_client(gateway.port, ADMIN) as op,
         node_client(gateway.port, dev, ["echo"]) as node,
     ):
-        await _approve(op, dev.id)
+        await approve(op, dev.id)
         call = {"nodeId": dev.id, "command": "echo", "idempotencyKey": "same"}
         async with trio.open_nursery() as n:
             n.start_soon(answer_invoke, node, {"n": 1})
@@ -309,7 +305,7 @@ async def test_reconnect_with_more_commands_asks_again(gateway: RunningGateway) 
     dev = SigningDevice(b"reconnect")
     async with operator_client(gateway.port, ADMIN) as op:
         async with node_client(gateway.port, dev, ["echo"]):
-            await _approve(op, dev.id)
+            await approve(op, dev.id)
         async with node_client(gateway.port, dev, ["echo"]):
             desc = (await op.call("node.describe", {"nodeId": dev.id}))["payload"]
             assert desc["approvalState"] == "approved" and desc["commands"] == ["echo"]
@@ -336,7 +332,7 @@ async def test_rename_remove_and_unknown_node(
         unknown = await op.call("node.describe", {"nodeId": "nope"})
         assert unknown["error"] == {"code": "INVALID_REQUEST", "message": "unknown nodeId"}
         async with node_client(gateway.port, dev, ["echo"], nursery) as node:
-            await _approve(op, dev.id)
+            await approve(op, dev.id)
             res = await op.call("node.rename", {"nodeId": dev.id, "displayName": " Lab box "})
             assert res["payload"] == {"nodeId": dev.id, "displayName": "Lab box"}
             desc = (await op.call("node.describe", {"nodeId": dev.id}))["payload"]

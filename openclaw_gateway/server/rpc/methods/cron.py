@@ -26,6 +26,7 @@ from openclaw_gateway.protocol.schema import (
 )
 from openclaw_gateway.security import scopes as S
 from openclaw_gateway.server.cron import jobs as J
+from openclaw_gateway.server.cron import views as V
 from openclaw_gateway.server.rpc.context import CallContext, GatewayState
 from openclaw_gateway.server.rpc.methods import registry
 from openclaw_gateway.server.rpc.methods._params import check
@@ -124,8 +125,21 @@ def _wake(state: GatewayState) -> None:
         state.cron.wake()
 
 
-def _view(job: J.Job, st: dict[str, Any]) -> J.Job:
-    return J.read_view(job, st)
+def _view(job: J.Job, st: dict[str, Any], *, admin: bool = True) -> J.Job:
+    return V.read_view(job, st, admin=admin)
+
+
+def _job_event(state: GatewayState, action: str, job: J.Job, st: dict[str, Any]) -> None:
+    """The `cron` event carrying the job: admins get the real view, readers the redacted one
+    (hub.broadcast encodes each once)."""
+
+    def event(view: J.Job) -> dict[str, Any]:
+        out: dict[str, Any] = {"jobId": view["id"], "action": action, "job": view}
+        if "nextRunAtMs" in view:
+            out["nextRunAtMs"] = view["nextRunAtMs"]
+        return out
+
+    state.broadcast("cron", event(_view(job, st)), redacted=event(_view(job, st, admin=False)))
 
 
 # --- read ---------------------------------------------------------------------------------------
@@ -146,7 +160,7 @@ def cron_status(ctx: CallContext, params: Any) -> dict[str, Any]:
     enabled = state.cron is not None
     return {
         "enabled": enabled,
-        "triggersEnabled": enabled,
+        "triggersEnabled": False,  # no condition-script runtime here (cron/jobs.py)
         "storePath": path,
         "storage": "sqlite",
         "sqlitePath": path,
@@ -155,75 +169,25 @@ def cron_status(ctx: CallContext, params: Any) -> dict[str, Any]:
     }
 
 
-def _matches(job: J.Job, st: dict[str, Any], p: dict[str, Any]) -> bool:
-    enabled_filter = p.get("enabled") or ("all" if p.get("includeDisabled") else "enabled")
-    if enabled_filter == "enabled" and not job.get("enabled"):
-        return False
-    if enabled_filter == "disabled" and job.get("enabled"):
-        return False
-    kind = p.get("scheduleKind", "all")
-    if kind != "all" and job["schedule"].get("kind") != kind:
-        return False
-    last = p.get("lastRunStatus", "all")
-    if last != "all" and (st.get("lastRunStatus") or "unknown") != last:
-        return False
-    trigger = p.get("trigger", "all")
-    if trigger == "conditional" and not job.get("trigger"):
-        return False
-    if trigger == "unconditional" and job.get("trigger"):
-        return False
-    if "agentId" in p and (job.get("agentId") or "main") != p["agentId"].strip().lower():
-        return False
-    if "sessionKey" in p and job.get("sessionKey") != p["sessionKey"]:
-        return False
-    query = (p.get("query") or "").strip().lower()
-    if query:
-        hay = " ".join(
-            [
-                job["id"],
-                job.get("name", ""),
-                job.get("description", ""),
-                job.get("agentId", "") or "",
-                job.get("displayName", ""),
-            ]
-        ).lower()
-        if query not in hay:
-            return False
-    return True
-
-
-def _sorted(rows: list[tuple[J.Job, dict[str, Any]]], by: str, desc: bool) -> list[Any]:
-    if by == "name":
-        rows.sort(key=lambda r: str(r[0].get("name", "")).casefold(), reverse=desc)
-    elif by == "updatedAtMs":
-        rows.sort(key=lambda r: int(r[0].get("updatedAtMs", 0)), reverse=desc)
-    else:
-        # Jobs without a next run sort last in either direction.
-        with_next = [r for r in rows if isinstance(r[1].get("nextRunAtMs"), int)]
-        without = [r for r in rows if not isinstance(r[1].get("nextRunAtMs"), int)]
-        with_next.sort(key=lambda r: r[1]["nextRunAtMs"], reverse=desc)
-        rows = with_next + without
-    return rows
-
-
 @registry.method("cron.list", scope=S.READ)
 def cron_list(ctx: CallContext, params: Any) -> dict[str, Any]:
     p = check("cron.list", LIST_SCHEMA, params)
-    rows = [(job, st) for job, st in _store(ctx.state).cron_jobs() if _matches(job, st, p)]
-    rows = _sorted(rows, p.get("sortBy", "nextRunAtMs"), p.get("sortDir") == "desc")
+    rows = [(job, st) for job, st in _store(ctx.state).cron_jobs() if V.matches(job, st, p)]
+    rows = V.sort_rows(rows, p.get("sortBy", "nextRunAtMs"), p.get("sortDir") == "desc")
     total = len(rows)
     offset = max(0, min(total, int(p.get("offset", 0))))
     limit = max(1, min(200, int(p.get("limit", total or 50))))
     page = rows[offset : offset + limit]
     next_offset = offset + len(page)
     jobs = []
+    admin = ctx.is_admin
     for job, st in page:
-        view = _view(job, st)
+        view = _view(job, st, admin=admin)
         view["effectiveAgentId"] = job.get("agentId") or "main"
         jobs.append(view)
     result: dict[str, Any] = {
         "jobs": jobs,
-        "snapshotRevision": J.snapshot_revision([_view(job, st) for job, st in rows]),
+        "snapshotRevision": V.snapshot_revision([_view(j, s, admin=admin) for j, s in rows]),
         "total": total,
         "offset": offset,
         "limit": limit,
@@ -231,7 +195,7 @@ def cron_list(ctx: CallContext, params: Any) -> dict[str, Any]:
         "nextOffset": next_offset if next_offset < total else None,
     }
     if p.get("compact") is not True and p.get("includeDeliveryPreviews") is not False:
-        result["deliveryPreviews"] = {job["id"]: J.delivery_preview(job) for job, _ in page}
+        result["deliveryPreviews"] = {job["id"]: V.delivery_preview(job) for job, _ in page}
     return result
 
 
@@ -244,7 +208,7 @@ def cron_get(ctx: CallContext, params: Any) -> dict[str, Any]:
     found = _store(ctx.state).cron_job(job_id)
     if found is None:
         raise not_found(job_id, get_wording=True)
-    return _view(*found)
+    return _view(*found, admin=ctx.is_admin)
 
 
 # --- write --------------------------------------------------------------------------------------
@@ -295,26 +259,28 @@ def cron_add(ctx: CallContext, params: Any) -> dict[str, Any]:
                     "created": False,
                     "updated": False,
                     "job": _view(old, old_state),
-                    "deliveryPreview": J.delivery_preview(old),
+                    "deliveryPreview": V.delivery_preview(old),
                 }
             new_state = dict(old_state)
             if J.schedule_changed(old, new) or new.get("enabled") != old.get("enabled"):
                 new_state.pop("nextRunAtMs", None)
                 new_state.update(J.initial_state(new, now, state.host_tz))
             store.cron_put_job(new, new_state)
+            saved = (new, new_state)
             view = _view(new, new_state)
             result = {
                 "created": False,
                 "updated": True,
                 "job": view,
-                "deliveryPreview": J.delivery_preview(new),
+                "deliveryPreview": V.delivery_preview(new),
             }
             action = "updated"
         else:
             st = J.initial_state(job, now, state.host_tz)
             store.cron_put_job(job, st)
+            saved = (job, st)
             view = _view(job, st)
-            preview = J.delivery_preview(job)
+            preview = V.delivery_preview(job)
             result = (
                 {"created": True, "job": view, "deliveryPreview": preview}
                 if decl_key
@@ -323,10 +289,7 @@ def cron_add(ctx: CallContext, params: Any) -> dict[str, Any]:
             action = "added"
     state.logger.info("cron", f"cron: job {action} {view['id']}")
     _wake(state)
-    event: dict[str, Any] = {"jobId": view["id"], "action": action, "job": view}
-    if "nextRunAtMs" in view:
-        event["nextRunAtMs"] = view["nextRunAtMs"]
-    state.broadcast("cron", event)
+    _job_event(state, action, *saved)
     return result
 
 
@@ -353,7 +316,7 @@ def cron_update(ctx: CallContext, params: Any) -> dict[str, Any]:
         job, st = found
         expected = p.get("expectedConfigRevision")
         if expected is not None:
-            actual = J.config_revision(job)
+            actual = V.config_revision(job)
             if actual != expected:
                 raise RpcError(
                     "INVALID_REQUEST",
@@ -375,14 +338,10 @@ def cron_update(ctx: CallContext, params: Any) -> dict[str, Any]:
         if not new.get("enabled"):
             new_state.pop("nextRunAtMs", None)
         store.cron_put_job(new, new_state)
-    view = _view(new, new_state)
     state.logger.info("cron", f"cron: job updated {job_id}")
     _wake(state)
-    event: dict[str, Any] = {"jobId": job_id, "action": "updated", "job": view}
-    if "nextRunAtMs" in view:
-        event["nextRunAtMs"] = view["nextRunAtMs"]
-    state.broadcast("cron", event)
-    return view
+    _job_event(state, "updated", new, new_state)
+    return _view(new, new_state)
 
 
 @registry.method("cron.remove", scope=S.ADMIN, control_plane_write=True)

@@ -22,7 +22,9 @@ LOGS_TAIL_SCHEMA = obj(
 @registry.method("logs.tail", scope=S.READ)
 def logs_tail(ctx: CallContext, params: Any) -> dict[str, Any]:
     p = check("logs.tail", LOGS_TAIL_SCHEMA, params)
-    path = ctx.state.log_file
+    # The file being written now: a dated log rolls at midnight (core/logs.py).
+    writing = ctx.state.logger.file_log
+    path = writing.path if writing is not None else ctx.state.log_file
     if path is None:
         raise RpcError("UNAVAILABLE", "log read failed: file logging is disabled")
     cursor = p.get("cursor")

@@ -3,12 +3,12 @@
 
 A node's declared commands are claims until an operator approves them (node.pair.approve,
 persisted as `nodeApproval` on the pairing record). node.invoke only dispatches approved
-commands, dedupes on idempotencyKey (300 s / 1000 keys) and waits for node.invoke.result.
+commands, dedupes on (caller, node, command, idempotencyKey) (300 s / 1000 keys) and waits at
+most 10 minutes for node.invoke.result.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
@@ -20,6 +20,7 @@ from openclaw_gateway.security import scopes as S
 from openclaw_gateway.server.nodes import NodeRegistry, NodeSession, not_connected, parse_payload
 from openclaw_gateway.server.rpc.context import CallContext, GatewayState
 from openclaw_gateway.server.rpc.methods import registry
+from openclaw_gateway.server.rpc.methods._channel_relay import relay_channel_event
 from openclaw_gateway.server.rpc.methods._params import check
 from openclaw_gateway.server.rpc.registry import missing_scope
 from openclaw_gateway.state.store import Record
@@ -330,7 +331,7 @@ async def invoke(ctx: CallContext, params: Any) -> Record:
     if R.admin_only_invoke(command) and not ctx.is_admin:
         raise missing_scope(S.ADMIN)
     reg = ctx.state.nodes
-    timeout_ms = int(p.get("timeoutMs", R.DEFAULT_INVOKE_TIMEOUT_MS))
+    timeout_ms = R.invoke_timeout_ms(p.get("timeoutMs"))
     params_json = json.dumps(p["params"], separators=(",", ":")) if "params" in p else None
 
     async def run() -> Record:
@@ -358,7 +359,8 @@ async def invoke(ctx: CallContext, params: Any) -> Record:
             "payloadJSON": text if isinstance(text, str) else None,
         }
 
-    key = f"{node_id}\n{p['idempotencyKey']}"
+    caller = ctx.caller.device_id or f"conn:{ctx.caller.conn_id}"
+    key = R.idempotency_key(caller, node_id, command, p["idempotencyKey"])
     return await reg.invoke_once(key, ctx.state.now_ms(), run)
 
 
@@ -404,15 +406,7 @@ def node_event(ctx: CallContext, params: Any) -> Record:
         session.last_seen_reason = p["event"]
     handled = p["event"] in ("node.presence.alive", "node.presence.activity")
     if p["event"].startswith(CHANNEL_EVENT_PREFIX):
-        # Our extension for channel bridges: relay to operators holding operator.read.
-        payload = p.get("payload")
-        if payload is None and isinstance(p.get("payloadJSON"), str):
-            with contextlib.suppress(ValueError):
-                payload = json.loads(p["payloadJSON"])
-        ctx.state.broadcast(
-            "node.event",
-            {"nodeId": node_id, "event": p["event"], "payload": payload, "ts": ctx.state.now_ms()},
-        )
+        relay_channel_event(ctx, session, node_id, p)
         handled = True
     out: Record = {"ok": True, "event": p["event"], "handled": handled}
     if not handled:

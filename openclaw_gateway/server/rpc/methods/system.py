@@ -180,7 +180,9 @@ _PRESENCE_FIELDS = (
 
 
 def broadcast_presence(state: GatewayState) -> None:
-    entries = state.presence.entries(state.now_ms())
+    now = state.now_ms()
+    state.presence.prune(now)  # this broadcast announces any expiry too
+    entries = state.presence.entries(now)
     state.broadcast("presence", {"presence": entries}, state_version=state.state_version())
 
 
@@ -225,15 +227,23 @@ def last_heartbeat(ctx: CallContext, params: Any) -> dict[str, Any] | None:
     return ctx.state.last_heartbeat
 
 
+HEARTBEATS_UNAVAILABLE = (
+    "heartbeats are not available in this gateway: it has no agent runtime to send them"
+)
+
+
 @registry.method("set-heartbeats", scope=S.ADMIN)
 def set_heartbeats(ctx: CallContext, params: Any) -> dict[str, Any]:
+    """The official answer shape, truthfully: heartbeats are off and can be kept off; turning
+    them on is refused until something sends them (no `heartbeat` event is advertised)."""
     enabled = params.get("enabled") if isinstance(params, dict) else None
     if not isinstance(enabled, bool):
         raise RpcError(
             "INVALID_REQUEST", "invalid set-heartbeats params: enabled (boolean) required"
         )
-    ctx.state.heartbeats_enabled = enabled
-    return {"ok": True, "enabled": enabled}
+    if enabled:
+        raise RpcError("UNAVAILABLE", HEARTBEATS_UNAVAILABLE)
+    return {"ok": True, "enabled": False}
 
 
 WAKE_SCHEMA = obj(
