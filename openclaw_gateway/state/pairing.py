@@ -37,6 +37,11 @@ from openclaw_gateway.state.store import Record, Store
 __all__ = ["PENDING_TTL_MS", "Book", "DeviceRecords", "Forbidden", "Requested", "new_token"]
 
 T = TypeVar("T")
+# At most this many live pending requests in all. The official has no cap; without one, a
+# client minting device keys could grow the table (and every listing) without bound. Over
+# the cap the busiest remote address loses its oldest request first, so a flood from one
+# address pushes out its own requests before anyone else's (like an early expiry: no event).
+MAX_PENDING_REQUESTS = 256
 
 
 def new_token() -> str:
@@ -51,15 +56,22 @@ class Book:
         store: Store,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         mint: Callable[[], str] = new_token,
+        max_pending: int = MAX_PENDING_REQUESTS,
     ) -> None:
         self.store = store
         self._new_id = new_id
         self._mint = mint
+        self._max_pending = max_pending
 
     def _prune(self, now_ms: int) -> None:
-        for p in self.store.list_pending():
-            if not pending_live(p, now_ms):
-                self.store.delete_pending(p["requestId"])
+        """Drop expired requests (pending_live, in SQL: no row is decoded)."""
+        self.store.delete_pending_seen_before(now_ms - PENDING_TTL_MS)
+
+    def _cap(self) -> None:
+        """Keep at most max_pending requests (after a write that may have added one)."""
+        excess = self.store.count_pending() - self._max_pending
+        for _ in range(max(excess, 0)):
+            self.store.delete_oldest_pending_of_busiest_ip()
 
     def _load(self, device_id: str, now_ms: int | None) -> DeviceRecords:
         """One device's records; with `now_ms`, its expired pending requests left out."""
@@ -86,9 +98,13 @@ class Book:
             if old["requestId"] not in kept:
                 self.store.delete_pending(old["requestId"])
         previous = {p["requestId"]: p for p in before.pending}
+        added = False
         for request_id, record in kept.items():
             if previous.get(request_id) != record:
                 self.store.put_pending(record)
+                added = added or request_id not in previous
+        if added:
+            self._cap()
 
     def _change(self, device_id: str, now_ms: int | None, op: Callable[[DeviceRecords], T]) -> T:
         """One transaction: load, run `op`, write what it changed. With `now_ms`, expired

@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS pairing_requests (
   data TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS pairing_requests_device ON pairing_requests(device_id);
+CREATE INDEX IF NOT EXISTS pairing_requests_seen ON pairing_requests(
+  coalesce(nullif(json_extract(data, '$.refreshedAtMs'), 0), json_extract(data, '$.ts'))
+);
 CREATE TABLE IF NOT EXISTS cron_jobs (
   id TEXT PRIMARY KEY,
   declaration_key TEXT UNIQUE,
@@ -64,6 +67,13 @@ CREATE TABLE IF NOT EXISTS device_tokens (
   PRIMARY KEY (device_id, role)
 ) STRICT;
 """
+
+
+# When a pending request was last created or refreshed; the same expression as the index
+# `pairing_requests_seen`, so SQLite can use it (device_records.pending_live in SQL).
+_PENDING_SEEN = (
+    "coalesce(nullif(json_extract(data, '$.refreshedAtMs'), 0), json_extract(data, '$.ts'))"
+)
 
 
 def db_path(state_dir: Path) -> Path:
@@ -199,6 +209,38 @@ class Store:
 
     def delete_pending_for(self, device_id: str) -> None:
         self._db.execute("DELETE FROM pairing_requests WHERE device_id = ?", (device_id,))
+
+    def delete_pending_seen_before(self, cutoff_ms: int) -> int:
+        """Drop requests last created or refreshed at or before `cutoff_ms` (by the index,
+        without decoding the rows)."""
+        cur = self._db.execute(
+            f"DELETE FROM pairing_requests WHERE {_PENDING_SEEN} <= ?", (cutoff_ms,)
+        )
+        return cur.rowcount
+
+    def count_pending(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM pairing_requests").fetchone()[0])
+
+    def delete_oldest_pending_of_busiest_ip(self) -> str | None:
+        """Drop the oldest request of the remote address that holds the most (ties: the
+        address with the oldest request). Returns its requestId."""
+        row = self._db.execute(
+            f"""
+            WITH by_ip AS (
+              SELECT request_id, {_PENDING_SEEN} AS seen,
+                     coalesce(json_extract(data, '$.remoteIp'), '') AS ip
+              FROM pairing_requests
+            ), busiest AS (
+              SELECT ip FROM by_ip GROUP BY ip ORDER BY count(*) DESC, min(seen) LIMIT 1
+            )
+            SELECT request_id FROM by_ip WHERE ip = (SELECT ip FROM busiest)
+            ORDER BY seen LIMIT 1
+            """
+        ).fetchone()
+        if row is None:
+            return None
+        self.delete_pending(row[0])
+        return str(row[0])
 
     # --- cron jobs and runs -------------------------------------------------------------------
 

@@ -53,6 +53,10 @@ issue 13 ("Truthful and hardened"), covered here
   channel relays: approved nodes only, size cap, per-node rate limit; node.invoke
       idempotency per caller and command; timeoutMs bounded
       (tests/server/nodes/test_node_limits.py, test_node_rules.py::test_invoke_timeout_is_bounded)
+  pending pairing requests capped (256; the busiest address loses its oldest first) and
+      expired in SQL by an index, never by decoding every row (tests/state/test_pending_cap.py)
+  signed connects commit rarely: at most once per connect, none for a repeat within a minute
+      or a refusal (test_connect_commits.py; reads take no write lock)
 
 not covered by the device modules (and why)
   1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,
