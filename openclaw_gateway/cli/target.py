@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.core.paths import Paths, parse_port, resolve_port
 
 
@@ -58,17 +59,15 @@ class Target:
 
 
 def is_loopback_url(url: str) -> bool:
-    """True when the URL's host is loopback (127.0.0.0/8, ::1, localhost)."""
-    return _host_is_loopback(urlsplit(url).hostname or "")
-
-
-def _host_is_loopback(host: str) -> bool:
-    if host in ("localhost",):
-        return True
+    """The URL's host is loopback (official isLoopbackGatewayUrl): the one loopback rule of
+    core/netaddr, except that a URL host keeps its trailing dot, so `ws://localhost.:18789` is
+    not loopback here (the official compares the URL's hostname to `localhost` exactly). An
+    unparsable URL is not loopback."""
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        host = urlsplit(url).hostname or ""
     except ValueError:
         return False
+    return not host.endswith(".") and is_loopback(host)
 
 
 def _host_is_private(host: str) -> bool:
@@ -83,7 +82,7 @@ def check_url_security(url: str, source: str, env: Mapping[str, str]) -> None:
     if parts.scheme not in ("ws", "wss"):
         raise CliFailure("cli_error", f'Invalid gateway URL "{url}": use ws:// or wss://.')
     host = parts.hostname or ""
-    if parts.scheme == "ws" and not _host_is_loopback(host):
+    if parts.scheme == "ws" and not is_loopback(host):
         if env.get("OPENCLAW_ALLOW_INSECURE_PRIVATE_WS") == "1" and _host_is_private(host):
             return
         raise CliFailure(

@@ -30,8 +30,9 @@ from openclaw_gateway.cli.run_checks import (
     weak_secret_error,
 )
 from openclaw_gateway.core.errors import ConfigError, StartupError
+from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.core.paths import resolve_port
-from openclaw_gateway.host.netbind import bind_host, default_bind, in_container, is_loopback_host
+from openclaw_gateway.host.netbind import bind_host, default_bind, in_container
 from openclaw_gateway.host.ports import (
     format_listener,
     listeners_on,
@@ -117,7 +118,7 @@ def check_exposure(ctx: Context) -> Check:
     if conflict is not None:
         return Check("auth.exposure", FAIL, conflict, "adjust gateway.auth / gateway.bind")
     secret = (auth.mode == "token" and auth.token) or (auth.mode == "password" and auth.password)
-    if is_loopback_host(host):
+    if is_loopback(host):
         if auth.mode == "none":
             return Check(
                 "auth.exposure",
