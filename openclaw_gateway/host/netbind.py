@@ -13,7 +13,7 @@ import ipaddress
 import os
 import socket
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 
@@ -95,8 +95,10 @@ def is_canonical_ipv4(host: str) -> bool:
         return False
 
 
-def _tailnet_ip(interfaces: Callable[[], list[tuple[str, str]]]) -> str | None:
-    for _, ip in interfaces():
+def pick_tailnet_ipv4(interfaces: Iterable[tuple[str, str]]) -> str | None:
+    """The first address in 100.64.0.0/10 among (interface, IPv4) pairs (official
+    pickPrimaryTailnetIPv4): the tailnet bind host, status/probe hints, the wide-area zone."""
+    for _, ip in interfaces:
         with contextlib.suppress(ValueError):
             if ipaddress.ip_address(ip) in TAILNET:
                 return ip
@@ -119,7 +121,7 @@ def bind_host(
     if mode == "loopback":
         return "127.0.0.1"
     if mode == "tailnet":
-        ip = _tailnet_ip(interfaces)
+        ip = pick_tailnet_ipv4(interfaces())
         if ip is not None and bindable(ip):
             return ip
         return "127.0.0.1" if bindable("127.0.0.1") else "0.0.0.0"
