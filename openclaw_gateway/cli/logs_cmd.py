@@ -45,7 +45,7 @@ from openclaw_gateway.cli.logs_format import (
     source_identity,
 )
 from openclaw_gateway.cli.rpc_cmds import target_block_lines, target_for
-from openclaw_gateway.cli.target import CliFailure
+from openclaw_gateway.cli.target import CliFailure, generic_failure_lines
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.logs import Redactor
 
@@ -286,13 +286,6 @@ def run_logs(
 
 
 def _cli_failed(message: str, err: TextIO) -> int:
-    """The official generic failure block for bad options."""
-    for line in (
-        "The CLI command failed.",
-        f"Reason: {message}",
-        "Debug: set OPENCLAW_DEBUG=1 to include the stack trace.",
-        "Try: openclaw doctor",
-        "Help: openclaw --help",
-    ):
-        print(f"[openclaw] {line}", file=err)
+    """Bad options: the official generic failure block."""
+    print("\n".join(generic_failure_lines(message)), file=err)
     return 1

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from openclaw_gateway.cli.target import CliFailure
+from openclaw_gateway.cli.target import CliFailure, generic_failure_lines
 from openclaw_gateway.core.logs import Redactor
 from openclaw_gateway.host import ports
 
@@ -174,9 +174,7 @@ def emit_failure(failure: CliFailure, *, as_json: bool, out: TextIO, err: TextIO
         body = {"ok": False, "error": {"type": failure.error_type, "message": failure.message}}
         print(json.dumps(body, indent=2, ensure_ascii=False), file=out)
     elif failure.extra.get("generic"):
-        print("[openclaw] The CLI command failed.", file=err)
-        print(f"[openclaw] Reason: {failure.message}", file=err)
-        print("[openclaw] Help: openclaw --help", file=err)
+        print("\n".join(generic_failure_lines(failure.message)), file=err)
     else:
         print(failure.message, file=err)
     return failure.exit_code

@@ -38,6 +38,21 @@ class CliFailure(Exception):
         self.extra = extra or {}
 
 
+def generic_failure_lines(reason: str) -> list[str]:
+    """The official block for a failure no command output covers (formatCliFailureLines,
+    without OPENCLAW_DEBUG): the reason, then where to look next. For stderr."""
+    return [
+        f"[openclaw] {line}"
+        for line in (
+            "The CLI command failed.",
+            f"Reason: {reason}",
+            "Debug: set OPENCLAW_DEBUG=1 to include the stack trace.",
+            "Try: openclaw doctor",
+            "Help: openclaw --help",
+        )
+    ]
+
+
 @attrs.frozen
 class Target:
     url: str
