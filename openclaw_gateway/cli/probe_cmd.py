@@ -33,7 +33,6 @@ from openclaw_gateway.cli.probe_report import (
     DISCOVERY_BUDGET_MS,
     ProbeReport,
     dump,
-    emit_failure,
     report_json,
     report_text,
 )
@@ -60,7 +59,7 @@ from openclaw_gateway.cli.ssh_tunnel import (
     parse_ssh_target,
     resolve_ssh_config,
 )
-from openclaw_gateway.cli.target import CliFailure
+from openclaw_gateway.cli.target import CliFailure, emit_failure
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.paths import Paths, parse_port, resolve_paths, resolve_port

@@ -1,5 +1,5 @@
 """`gateway probe`'s report: what gather_probe collected (ProbeReport) and its two shapes, the
-`--json` object and the human text (official wording), plus a usage failure's output. Pure.
+`--json` object and the human text (official wording). Pure.
 """
 
 from __future__ import annotations
@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import signal
 import time
-from typing import Any, TextIO
+from typing import Any
 
 import attrs
 
 from openclaw_gateway.cli.gateway_probe import CAPABILITY_LABELS, ProbeResult, summarize_capability
 from openclaw_gateway.cli.probe_targets import Probed, ProbeTarget, pick_primary
-from openclaw_gateway.cli.target import CliFailure
 from openclaw_gateway.discovery import beacons
 
 DISCOVERY_BUDGET_MS = 1200
@@ -164,12 +163,3 @@ def report_text(report: ProbeReport) -> str:
 
 def dump(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def emit_failure(failure: CliFailure, *, as_json: bool, out: TextIO, err: TextIO) -> int:
-    if as_json:
-        body = {"ok": False, "error": {"type": failure.error_type, "message": failure.message}}
-        print(dump(body), file=out)
-    else:
-        print(failure.message, file=err)
-    return failure.exit_code

@@ -33,8 +33,8 @@ from openclaw_gateway.cli.gateway_probe import INVALID_PORT, probe_gateway
 from openclaw_gateway.cli.probe_targets import dig, local_probe_auth, trim_or_none
 from openclaw_gateway.cli.rpc_cmds import load_runtime_token, parse_timeout
 from openclaw_gateway.cli.status_probe import ReadTarget, connect_rpc, read_rpc
-from openclaw_gateway.cli.status_render import emit_failure, print_status
-from openclaw_gateway.cli.target import CliFailure
+from openclaw_gateway.cli.status_render import print_status
+from openclaw_gateway.cli.target import CliFailure, emit_failure
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.logs import default_log_path

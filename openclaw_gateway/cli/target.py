@@ -4,13 +4,18 @@ URL, first match: `--url` ("cli --url"); `--port N` forces ws://127.0.0.1:N; env
 OPENCLAW_GATEWAY_URL; `gateway.remote.url` in remote mode; else the local loopback URL
 (always 127.0.0.1, port from env/config/profile/18789). A URL override never reuses config
 credentials. Plain ws:// to a non-loopback host is refused before connecting.
+
+Also the one-shot commands' failure (CliFailure) and its two standard reports: the JSON
+envelope or message, and the official generic block.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit
 
 import attrs
@@ -51,6 +56,19 @@ def generic_failure_lines(reason: str) -> list[str]:
             "Help: openclaw --help",
         )
     ]
+
+
+def emit_failure(failure: CliFailure, *, as_json: bool, out: TextIO, err: TextIO) -> int:
+    """`{"ok":false,"error":{type,message}}` on stdout with --json; else the message on stderr,
+    as the generic block when the failure is marked `generic`. Returns the exit code."""
+    if as_json:
+        body = {"ok": False, "error": {"type": failure.error_type, "message": failure.message}}
+        print(json.dumps(body, indent=2, ensure_ascii=False), file=out)
+    elif failure.extra.get("generic"):
+        print("\n".join(generic_failure_lines(failure.message)), file=err)
+    else:
+        print(failure.message, file=err)
+    return failure.exit_code
 
 
 @attrs.frozen
