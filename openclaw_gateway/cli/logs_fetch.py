@@ -18,7 +18,8 @@ from openclaw_gateway.cli.rpc_cmds import (
     target_block_lines,
     transport_failure,
 )
-from openclaw_gateway.cli.target import CliFailure, Target, is_loopback_url
+from openclaw_gateway.cli.target import CliFailure, Target
+from openclaw_gateway.cli.ws_url import is_loopback_url
 from openclaw_gateway.client import GatewayRequestError, GatewayTransportError
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import ConfigError

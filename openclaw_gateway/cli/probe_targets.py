@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from openclaw_gateway.cli.gateway_probe import ProbeResult
-from openclaw_gateway.cli.target import is_loopback_url
+from openclaw_gateway.cli.ws_url import is_loopback_url
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.host import netbind

@@ -11,7 +11,6 @@ envelope or message, and the official generic block.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,8 +19,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from openclaw_gateway.cli.ws_url import allows_private_ws, is_secure_ws_url
 from openclaw_gateway.core import config as cfg
-from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.core.paths import Paths, parse_port, resolve_port
 
 
@@ -91,41 +90,35 @@ class Target:
         return block
 
 
-def is_loopback_url(url: str) -> bool:
-    """The URL's host is loopback (official isLoopbackGatewayUrl): the one loopback rule of
-    core/netaddr, except that a URL host keeps its trailing dot, so `ws://localhost.:18789` is
-    not loopback here (the official compares the URL's hostname to `localhost` exactly). An
-    unparsable URL is not loopback."""
+def check_url_security(url: str, source: str, env: Mapping[str, str], config_path: Path) -> None:
+    """Refuse a URL that is not ws(s):// and, in the official wording, plaintext credentials
+    to a host is_secure_ws_url does not trust."""
     try:
-        host = urlsplit(url).hostname or ""
+        scheme: str | None = urlsplit(url).scheme
     except ValueError:
-        return False
-    return not host.endswith(".") and is_loopback(host)
-
-
-def _host_is_private(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_private
-    except ValueError:
-        return host.endswith(".local")
-
-
-def check_url_security(url: str, source: str, env: Mapping[str, str]) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss"):
+        scheme = None  # unparsable: refused below, as the official does
+    if scheme is not None and scheme not in ("ws", "wss"):
         raise CliFailure("cli_error", f'Invalid gateway URL "{url}": use ws:// or wss://.')
-    host = parts.hostname or ""
-    if parts.scheme == "ws" and not is_loopback(host):
-        if env.get("OPENCLAW_ALLOW_INSECURE_PRIVATE_WS") == "1" and _host_is_private(host):
-            return
-        raise CliFailure(
-            "cli_error",
-            f'SECURITY ERROR: Gateway URL "{url}" uses plaintext ws:// to a non-loopback address.\n'
-            "Both credentials and chat data would be exposed to network interception.\n"
-            f"Source: {source}\n"
-            "Use wss:// (TLS), an SSH tunnel (openclaw gateway probe --ssh), or set "
-            "OPENCLAW_ALLOW_INSECURE_PRIVATE_WS=1 for a trusted private network.",
+    allow_private = allows_private_ws(env)
+    if is_secure_ws_url(url, allow_private=allow_private):
+        return
+    lines = [
+        f'SECURITY ERROR: Gateway URL "{url}" uses plaintext ws:// to a non-loopback address.',
+        "Both credentials and chat data would be exposed to network interception.",
+        f"Source: {source}",
+        f"Config: {config_path}",
+        "Fix: Use wss:// for remote gateway URLs.",
+        "Safe remote access defaults:",
+        "- keep gateway.bind=loopback and use an SSH tunnel (ssh -N -L "
+        "18789:127.0.0.1:18789 user@gateway-host)",
+        "- or use Tailscale Serve/Funnel for HTTPS remote access",
+    ]
+    if not allow_private:
+        lines.append(
+            "Break-glass (trusted private networks only): set OPENCLAW_ALLOW_INSECURE_PRIVATE_WS=1"
         )
+    lines += ["Doctor: openclaw doctor --fix", "Docs: https://docs.openclaw.ai/gateway/remote"]
+    raise CliFailure("cli_error", "\n".join(lines))
 
 
 def resolve_target(
@@ -174,7 +167,7 @@ def resolve_target(
         else:
             source = "local loopback"
             bind_detail = f"Bind: {gw.bind or 'loopback'}"
-    check_url_security(url, source, env)
+    check_url_security(url, source, env, paths.config_path)
 
     override = source in ("cli --url", "env OPENCLAW_GATEWAY_URL")
     if override:

@@ -1,14 +1,18 @@
-"""The loopback questions a one-shot command asks about its gateway URL (cli/target.py).
+"""The loopback and plaintext questions a one-shot command asks about its gateway URL
+(cli/ws_url.py) and the refusal cli/target.py reports.
 
 Expected answers measured on the official 2026.9.6 (isLoopbackGatewayUrl for the URL,
-isLoopbackHost inside isSecureWebSocketUrl for the ws:// refusal).
+isSecureWebSocketUrl for the ws:// refusal, the refusal's text from `gateway call health`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from openclaw_gateway.cli.target import CliFailure, check_url_security, is_loopback_url
+from openclaw_gateway.cli.target import CliFailure, check_url_security
+from openclaw_gateway.cli.ws_url import is_loopback_url
 
 LOOPBACK_URLS = [
     "ws://127.0.0.1:18789",
@@ -42,16 +46,55 @@ def test_not_loopback_urls(url: str) -> None:
     assert not is_loopback_url(url)
 
 
-@pytest.mark.parametrize("url", [*LOOPBACK_URLS, "ws://localhost.:18789"])
-def test_plaintext_to_any_loopback_spelling_is_allowed(url: str) -> None:
-    check_url_security(url, "cli --url", {})
+CONFIG = Path("/home/u/.openclaw/openclaw.json")
 
 
-def test_plaintext_to_a_public_address_is_refused() -> None:
+@pytest.mark.parametrize(
+    "url",
+    [*LOOPBACK_URLS, "ws://localhost.:18789", "ws://192.168.1.5:18789", "ws://box.ts.net:18789"],
+)
+def test_plaintext_to_loopback_or_private_hosts_is_allowed(url: str) -> None:
+    check_url_security(url, "cli --url", {}, CONFIG)
+
+
+def test_plaintext_to_a_public_address_is_refused_in_the_official_words() -> None:
     with pytest.raises(CliFailure) as refused:
-        check_url_security("ws://8.8.8.8:18789", "cli --url", {})
+        check_url_security("ws://8.8.8.8:18789", "cli --url", {}, CONFIG)
     assert refused.value.error_type == "cli_error"
-    assert refused.value.message.startswith(
+    assert refused.value.message.splitlines() == [  # as 2026.9.6 prints it
         'SECURITY ERROR: Gateway URL "ws://8.8.8.8:18789" uses plaintext ws:// to a '
-        "non-loopback address.\n"
-    )
+        "non-loopback address.",
+        "Both credentials and chat data would be exposed to network interception.",
+        "Source: cli --url",
+        f"Config: {CONFIG}",
+        "Fix: Use wss:// for remote gateway URLs.",
+        "Safe remote access defaults:",
+        "- keep gateway.bind=loopback and use an SSH tunnel (ssh -N -L 18789:127.0.0.1:18789 "
+        "user@gateway-host)",
+        "- or use Tailscale Serve/Funnel for HTTPS remote access",
+        "Break-glass (trusted private networks only): set OPENCLAW_ALLOW_INSECURE_PRIVATE_WS=1",
+        "Doctor: openclaw doctor --fix",
+        "Docs: https://docs.openclaw.ai/gateway/remote",
+    ]
+
+
+def test_the_break_glass_admits_host_names_but_not_public_addresses() -> None:
+    env = {"OPENCLAW_ALLOW_INSECURE_PRIVATE_WS": "1"}
+    check_url_security("ws://gateway.example:18789", "env OPENCLAW_GATEWAY_URL", env, CONFIG)
+    with pytest.raises(CliFailure) as refused:
+        check_url_security("ws://8.8.8.8:18789", "env OPENCLAW_GATEWAY_URL", env, CONFIG)
+    assert "Source: env OPENCLAW_GATEWAY_URL" in refused.value.message.splitlines()
+    assert "Break-glass" not in refused.value.message  # already set: not offered again
+
+
+@pytest.mark.parametrize("url", ["ws://[::1", "ws://256.0.0.1:18789"])
+def test_an_unparsable_url_is_refused_not_raised(url: str) -> None:
+    with pytest.raises(CliFailure) as refused:
+        check_url_security(url, "cli --url", {}, CONFIG)
+    assert refused.value.message.startswith(f'SECURITY ERROR: Gateway URL "{url}" uses')
+
+
+def test_other_schemes_are_refused_first() -> None:
+    with pytest.raises(CliFailure) as refused:
+        check_url_security("ftp://127.0.0.1/", "cli --url", {}, CONFIG)
+    assert refused.value.message == 'Invalid gateway URL "ftp://127.0.0.1/": use ws:// or wss://.'
