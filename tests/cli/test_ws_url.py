@@ -144,6 +144,11 @@ REFUSED = [
     "wss://256.0.0.1/",
 ]
 LOOPBACK_URLS = [
+    "ws://127.0.0.1:18789",
+    "ws://127.8.9.10:18789",
+    "ws://localhost:18789",
+    "ws://[::ffff:127.0.0.1]:18789",
+    "wss://localhost/",
     "ws://127.1:1/",
     "ws://0x7f.1:1/",
     "ws://0x7F000001:1/",
@@ -155,6 +160,12 @@ LOOPBACK_URLS = [
     "ws://[::FFFF:127.0.0.1]:1/",
 ]
 NOT_LOOPBACK_URLS = [
+    "ws://localhost.:18789",  # a URL host keeps its dot; the official compares exactly
+    "ws://192.168.1.5:18789",
+    "ws://0.0.0.0:18789",
+    "ws://[::]:18789",
+    "ws://example.com:18789",
+    "",
     "ws://127.0.0.1..:1/",
     "ws://010.0.0.1:1/",
     "ws://0x0a.0.0.1:1/",
