@@ -1,4 +1,4 @@
-"""`openclaw doctor [--json] [--fix]`: the checks of openclaw_gateway/doctor, printed.
+"""`openclaw doctor [--json] [--fix]`: the checks of cli/doctor, printed.
 
 Human output: a header (config and state paths), one line per check (`[ok]`, `[warn]`,
 `[fail]` + id + message), an indented `fix:` line under any check that is not ok, what

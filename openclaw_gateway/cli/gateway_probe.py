@@ -7,7 +7,6 @@ and `gateway status`.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import re
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +20,7 @@ from openclaw_gateway.cli.rpc_cmds import (
     background_failure_text,
     upgrade_rejection_text,
 )
+from openclaw_gateway.cli.ws_url import allows_private_ws, is_secure_ws_url, url_host
 from openclaw_gateway.client import (
     ClientIdentity,
     GatewayRequestError,
@@ -28,7 +28,6 @@ from openclaw_gateway.client import (
     connect_params,
     open_session,
 )
-from openclaw_gateway.host import netbind
 
 MIN_PROBE_MS = 250
 READ_SCOPE = "operator.read"
@@ -196,26 +195,21 @@ def transport_error_text(exc: GatewayTransportError, url: str) -> tuple[str, boo
     return str(exc), exc.kind == "refused"
 
 
-def _is_trusted_plaintext_host(host: str, allow_private: bool) -> bool:
-    name = host.strip("[]").lower().rstrip(".")
-    if name == "localhost" or name.endswith(".local") or name.endswith(".ts.net"):
-        return True
-    try:
-        ip = ipaddress.ip_address(name)
-    except ValueError:
-        return allow_private
-    return ip.is_loopback or ip.is_private or ip in netbind.TAILNET
-
-
 def plaintext_refusal(url: str, env: Mapping[str, str]) -> str | None:
-    """The client-side refusal of plaintext ws:// to a public host (official wording)."""
-    parts = urlsplit(url)
-    if parts.scheme != "ws":
+    """The client-side refusal of plaintext ws:// to a host ws_url.is_secure_ws_url does not
+    trust (official wording; the host as the URL parser shows it, an IPv6 one in brackets, or
+    the whole URL when it does not parse)."""
+    try:
+        scheme: str | None = urlsplit(url).scheme
+    except ValueError:
+        scheme = None
+    if scheme is not None and scheme != "ws":
         return None
-    host = parts.hostname or url
-    allow = env.get("OPENCLAW_ALLOW_INSECURE_PRIVATE_WS") == "1"
-    if _is_trusted_plaintext_host(host, allow):
+    allow = allows_private_ws(env)
+    if is_secure_ws_url(url, allow_private=allow):
         return None
+    name = url_host(url)
+    host = (f"[{name}]" if ":" in name else name) if name else url
     return (
         f'SECURITY ERROR: Cannot connect to "{host}" over plaintext ws://. Both credentials and '
         "chat data would be exposed to network interception. Use wss:// for remote URLs. Safe "

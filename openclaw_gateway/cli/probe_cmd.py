@@ -11,12 +11,12 @@ min(1200, overall) ms; `--ssh-auto` then tunnels to the first beacon with a reso
 and port (`$USER@host`, `:sshPort` when not 22) unless an SSH target was already given.
 
 Exit 1 only when no target is reachable (130/143 when SIGINT/SIGTERM interrupts the run).
+The report and its JSON and text shapes are in probe_report.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import signal
 import sys
@@ -26,15 +26,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-import attrs
 import trio
 
-from openclaw_gateway.cli.gateway_probe import (
-    CAPABILITY_LABELS,
-    INVALID_PORT,
-    ProbeResult,
-    probe_gateway,
-    summarize_capability,
+from openclaw_gateway.cli.gateway_probe import INVALID_PORT, probe_gateway
+from openclaw_gateway.cli.probe_report import (
+    DISCOVERY_BUDGET_MS,
+    ProbeReport,
+    dump,
+    report_json,
+    report_text,
 )
 from openclaw_gateway.cli.probe_targets import (
     ProbeAuth,
@@ -45,17 +45,13 @@ from openclaw_gateway.cli.probe_targets import (
     extract_config_summary,
     local_probe_auth,
     network_hints,
-    pick_primary,
     pick_self_presence,
     probe_budget_ms,
     remote_probe_auth,
     resolve_targets,
     trim_or_none,
 )
-from openclaw_gateway.cli.rpc_cmds import (
-    load_runtime_token,
-    parse_timeout,
-)
+from openclaw_gateway.cli.rpc_cmds import load_runtime_token, parse_timeout
 from openclaw_gateway.cli.ssh_tunnel import (
     SshTunnel,
     SshTunnelError,
@@ -63,7 +59,7 @@ from openclaw_gateway.cli.ssh_tunnel import (
     parse_ssh_target,
     resolve_ssh_config,
 )
-from openclaw_gateway.cli.target import CliFailure
+from openclaw_gateway.cli.target import CliFailure, emit_failure
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.paths import Paths, parse_port, resolve_paths, resolve_port
@@ -73,38 +69,6 @@ from openclaw_gateway.discovery.txt import wide_area_domain_setting
 from openclaw_gateway.discovery.wide_area import resolve_domain
 
 DEFAULT_TIMEOUT_MS = 3000
-DISCOVERY_BUDGET_MS = 1200
-DISCOVERY_TIP = (
-    "Tip: if the gateway is remote, mDNS won’t cross networks; use Wide-Area Bonjour (split "
-    "DNS) or SSH tunnels."
-)
-
-
-# --------------------------------------------------------------------------------------------
-# The command
-
-
-@attrs.define
-class ProbeReport:
-    started_ms: int
-    timeout_ms: int
-    network: dict[str, Any]
-    probed: list[Probed]
-    warnings: list[dict[str, Any]]
-    aborted: int | None = None  # the signal number that interrupted the run
-    discovery: list[dict[str, Any]] = attrs.field(factory=list)  # beacons, as found
-    discovery_timeout_ms: int = DISCOVERY_BUDGET_MS
-    wide_area_domain: str | None = None
-
-    @property
-    def reachable(self) -> list[Probed]:
-        return [p for p in self.probed if p.probe.reachable]
-
-    @property
-    def exit_code(self) -> int:
-        if self.aborted is not None:
-            return 130 if self.aborted == signal.SIGINT else 143
-        return 0 if self.reachable else 1
 
 
 def _sanitize(value: Any) -> str | None:
@@ -331,139 +295,6 @@ async def _probe_all(
     return [r for r in results if r is not None]
 
 
-# --------------------------------------------------------------------------------------------
-# Output
-
-
-def report_json(report: ProbeReport) -> dict[str, Any]:
-    reachable = report.reachable
-    primary = pick_primary(report.probed)
-    now = int(time.time() * 1000)
-    return {
-        "ok": bool(reachable),
-        "degraded": any(p.probe.post_connect_failure for p in report.probed),
-        "capability": summarize_capability([p.probe for p in reachable]),
-        "ts": now,
-        "durationMs": max(0, now - report.started_ms),
-        "timeoutMs": report.timeout_ms,
-        "primaryTargetId": primary.target.id if primary else None,
-        "warnings": report.warnings,
-        "network": report.network,
-        "discovery": {
-            "timeoutMs": report.discovery_timeout_ms,
-            "count": len(report.discovery),
-            "beacons": [beacons.probe_view(b) for b in report.discovery],
-        },
-        "targets": [
-            {
-                "id": p.target.id,
-                "kind": p.target.kind,
-                "url": p.target.url,
-                "active": p.target.active,
-                "tunnel": p.target.tunnel,
-                "connect": {
-                    "ok": p.probe.reachable,
-                    "rpcOk": p.probe.ok,
-                    "scopeLimited": p.probe.scope_limited,
-                    "latencyMs": p.probe.latency_ms,
-                    "error": p.probe.error,
-                    "close": p.probe.close,
-                },
-                "auth": p.probe.auth,
-                "server": p.probe.server,
-                "self": p.self_row,
-                "config": p.config_summary,
-                "health": p.probe.health,
-                "summary": p.probe.status,
-                "presence": p.probe.presence,
-            }
-            for p in report.probed
-        ],
-    }
-
-
-def target_header(target: ProbeTarget) -> str:
-    if target.kind == "localLoopback":
-        label = "Local loopback"
-    elif target.kind == "sshTunnel":
-        label = "Remote over SSH"
-    elif target.kind == "configRemote":
-        label = "Remote (configured)" if target.active else "Remote (configured, inactive)"
-    else:
-        label = "URL (explicit)"
-    return f"{label} {target.url}"
-
-
-def capability_label(capability: str) -> str:
-    return f"Capability: {CAPABILITY_LABELS.get(capability, 'unknown')}"
-
-
-def probe_summary_line(probe: ProbeResult) -> str:
-    capability = capability_label(probe.capability)
-    if probe.ok:
-        latency = f"{probe.latency_ms}ms" if probe.latency_ms is not None else "unknown"
-        return f"Connect: ok ({latency}) · {capability} · Read probe: ok"
-    detail = f" - {probe.error}" if probe.error else ""
-    if probe.gateway_reached and probe.latency_ms is not None:
-        read = "Read probe: limited" if probe.scope_limited else "Read probe: failed"
-        return f"Connect: ok ({probe.latency_ms}ms) · {capability} · {read}{detail}"
-    if probe.capability == "pairing_pending":
-        return f"Connect: blocked{detail} · {capability}"
-    return f"Connect: failed{detail} · {capability}"
-
-
-def report_text(report: ProbeReport) -> str:
-    reachable = report.reachable
-    capability = summarize_capability([p.probe for p in reachable])
-    lines = [
-        "Gateway Status",
-        f"Reachable: {'yes' if reachable else 'no'}",
-        f"Capability: {capability.replace('_', '-')}",
-        f"Probe budget: {report.timeout_ms}ms",
-    ]
-    if report.warnings:
-        lines += ["", "Warning:"]
-        lines += [f"- {w['message']}" for w in report.warnings]
-    lines += ["", "Discovery (this machine)"]
-    domains = "local." + (f" + {report.wide_area_domain}" if report.wide_area_domain else "")
-    count = len(report.discovery)
-    if count:
-        lines.append(f"Found {count} gateway(s) via Bonjour ({domains})")
-    else:
-        lines += [f"Found 0 gateways via Bonjour ({domains})", DISCOVERY_TIP]
-    lines += ["", "Targets"]
-    for p in report.probed:
-        lines.append(target_header(p.target))
-        lines.append(f"  {probe_summary_line(p.probe)}")
-        if p.target.tunnel and p.target.tunnel.get("kind") == "ssh":
-            lines.append(f"  ssh: {p.target.tunnel.get('target')}")
-        if p.probe.ok and p.self_row:
-            row = p.self_row
-            ip = f" ({row['ip']})" if row.get("ip") else ""
-            platform = f" · {row['platform']}" if row.get("platform") else ""
-            version = f" · app {row['version']}" if row.get("version") else ""
-            lines.append(f"  Gateway: {row.get('host') or 'unknown'}{ip}{platform}{version}")
-        if p.config_summary:
-            enabled = p.config_summary["discovery"]["wideAreaEnabled"]
-            state = "enabled" if enabled is True else "disabled" if enabled is False else "unknown"
-            lines.append(f"  Wide-area discovery: {state}")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _dump(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def emit_failure(failure: CliFailure, *, as_json: bool, out: TextIO, err: TextIO) -> int:
-    if as_json:
-        body = {"ok": False, "error": {"type": failure.error_type, "message": failure.message}}
-        print(_dump(body), file=out)
-    else:
-        print(failure.message, file=err)
-    return failure.exit_code
-
-
 async def probe_main(
     opts: Mapping[str, Any],
     env: Mapping[str, str],
@@ -480,7 +311,7 @@ async def probe_main(
     if report.aborted is not None:
         return report.exit_code
     if as_json:
-        print(_dump(report_json(report)), file=out)
+        print(dump(report_json(report)), file=out)
     else:
         print(report_text(report), file=out)
     return report.exit_code

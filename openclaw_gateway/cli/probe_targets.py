@@ -5,7 +5,6 @@ credentials, the config summary, self presence, the warnings and the primary tar
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import attrs
 
 from openclaw_gateway.cli.gateway_probe import ProbeResult
-from openclaw_gateway.cli.target import is_loopback_url
+from openclaw_gateway.cli.ws_url import is_loopback_url
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.host import netbind
@@ -117,7 +116,7 @@ def _secret(value: Any, key: str, env: Mapping[str, str], diagnostics: list[str]
     except ConfigError as exc:
         diagnostics.append(str(exc))
         return None
-    return found.strip() if isinstance(found, str) and found.strip() else None
+    return trim_or_none(found)
 
 
 def trim_or_none(value: Any) -> str | None:
@@ -388,10 +387,7 @@ def pick_primary(probed: Sequence[Probed]) -> Probed | None:
 
 def network_hints(raw: Mapping[str, Any], port: int) -> dict[str, Any]:
     scheme = "wss" if dig(raw, "gateway", "tls", "enabled") is True else "ws"
-    tailnet = next(
-        (ip for _, ip in netbind.interface_ipv4s() if ipaddress.ip_address(ip) in netbind.TAILNET),
-        None,
-    )
+    tailnet = netbind.pick_tailnet_ipv4(netbind.interface_ipv4s())
     return {
         "localLoopbackUrl": f"{scheme}://127.0.0.1:{port}",
         "localTailnetUrl": f"{scheme}://{tailnet}:{port}" if tailnet else None,

@@ -18,7 +18,8 @@ import attrs
 import trio
 
 from openclaw_gateway import __version__
-from openclaw_gateway.cli.target import CliFailure, Target, is_loopback_url, resolve_target
+from openclaw_gateway.cli.target import CliFailure, Target, resolve_target
+from openclaw_gateway.cli.ws_url import is_loopback_url
 from openclaw_gateway.client import (
     ClientIdentity,
     GatewayRequestError,

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import trio
 
 from openclaw_gateway.cli.rpc_cmds import call_once, load_runtime_token, method_scope
-from openclaw_gateway.cli.target import CliFailure, resolve_target
+from openclaw_gateway.cli.target import CliFailure, generic_failure_lines, resolve_target
 from openclaw_gateway.client import GatewayRequestError, GatewayTransportError
 from openclaw_gateway.core.config import load_snapshot
 from openclaw_gateway.core.paths import resolve_paths
@@ -73,9 +73,7 @@ def emit(result: ActionResult, *, as_json: bool, out: TextIO, err: TextIO) -> in
             body = {"ok": False, "error": {"type": "cli_error", "message": result.error}}
             print(json.dumps(body, indent=2, ensure_ascii=False), file=out)
         else:
-            print("[openclaw] The CLI command failed.", file=err)
-            print(f"[openclaw] Reason: {result.error}", file=err)
-            print("[openclaw] Try: openclaw doctor", file=err)
+            print("\n".join(generic_failure_lines(str(result.error))), file=err)
         return 1
     if as_json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False), file=out)

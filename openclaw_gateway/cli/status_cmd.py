@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import ipaddress
 import json
 import os
 import socket
@@ -31,11 +30,11 @@ import trio
 
 from openclaw_gateway import __version__
 from openclaw_gateway.cli.gateway_probe import INVALID_PORT, probe_gateway
-from openclaw_gateway.cli.probe_targets import dig, local_probe_auth
+from openclaw_gateway.cli.probe_targets import dig, local_probe_auth, trim_or_none
 from openclaw_gateway.cli.rpc_cmds import load_runtime_token, parse_timeout
 from openclaw_gateway.cli.status_probe import ReadTarget, connect_rpc, read_rpc
-from openclaw_gateway.cli.status_render import emit_failure, print_status
-from openclaw_gateway.cli.target import CliFailure
+from openclaw_gateway.cli.status_render import print_status
+from openclaw_gateway.cli.target import CliFailure, emit_failure
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.logs import default_log_path
@@ -130,24 +129,13 @@ def _log_file(config: cfg.Config, paths: Paths) -> str:
     return str(default_log_path(paths.profile, dt.datetime.now()))
 
 
-def _trim(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def _tailnet_ip() -> str | None:
-    for _, ip in netbind.interface_ipv4s():
-        if ipaddress.ip_address(ip) in netbind.TAILNET:
-            return ip
-    return None
-
-
 async def gather_status(opts: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     """The `gateway status --json` object. Raises CliFailure for usage errors."""
     probe = opts.get("probe", True) is not False and not opts.get("no_probe")
     require_rpc = bool(opts.get("require_rpc"))
     if require_rpc and not probe:
         raise CliFailure("cli_error", REQUIRE_RPC_NEEDS_PROBE)
-    url_flag = _trim(opts.get("url"))
+    url_flag = trim_or_none(opts.get("url"))
     port_raw = opts.get("port")
     if url_flag and port_raw is not None:
         raise CliFailure("cli_error", "Use either --url or --port, not both.", extra={"generic": 1})
@@ -181,7 +169,7 @@ async def gather_status(opts: Mapping[str, Any], env: Mapping[str, str]) -> dict
     elif bind_mode == "custom" and (gw.custom_bind_host or "").strip():
         probe_host = (gw.custom_bind_host or "").strip()
     elif bind_mode == "tailnet":
-        probe_host = _tailnet_ip() or "127.0.0.1"
+        probe_host = netbind.pick_tailnet_ipv4(netbind.interface_ipv4s()) or "127.0.0.1"
     else:
         probe_host = "127.0.0.1"
     probe_url = url_flag or f"{'wss' if tls else 'ws'}://{probe_host}:{port}"
@@ -207,7 +195,7 @@ async def gather_status(opts: Mapping[str, Any], env: Mapping[str, str]) -> dict
 
     rpc: dict[str, Any] | None = None
     if probe:
-        token, password = _trim(opts.get("token")), _trim(opts.get("password"))
+        token, password = trim_or_none(opts.get("token")), trim_or_none(opts.get("password"))
         if not (url_flag or token or password) and gw.auth.mode != "none":
             auth = local_probe_auth(gw, env, load_runtime_token(paths))
             token, password = auth.token, auth.password

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from openclaw_gateway.cli.target import CliFailure
 from openclaw_gateway.core.logs import Redactor
 from openclaw_gateway.host import ports
 
@@ -167,16 +165,3 @@ def print_status(
     if port_cli and (not port or port_cli["port"] != port["port"]):
         log(f"Note: CLI config resolves gateway port={port_cli['port']} ({port_cli['status']}).")
     log("Troubleshooting: https://docs.openclaw.ai/troubleshooting")
-
-
-def emit_failure(failure: CliFailure, *, as_json: bool, out: TextIO, err: TextIO) -> int:
-    if as_json:
-        body = {"ok": False, "error": {"type": failure.error_type, "message": failure.message}}
-        print(json.dumps(body, indent=2, ensure_ascii=False), file=out)
-    elif failure.extra.get("generic"):
-        print("[openclaw] The CLI command failed.", file=err)
-        print(f"[openclaw] Reason: {failure.message}", file=err)
-        print("[openclaw] Help: openclaw --help", file=err)
-    else:
-        print(failure.message, file=err)
-    return failure.exit_code

@@ -4,17 +4,22 @@ URL, first match: `--url` ("cli --url"); `--port N` forces ws://127.0.0.1:N; env
 OPENCLAW_GATEWAY_URL; `gateway.remote.url` in remote mode; else the local loopback URL
 (always 127.0.0.1, port from env/config/profile/18789). A URL override never reuses config
 credentials. Plain ws:// to a non-loopback host is refused before connecting.
+
+Also the one-shot commands' failure (CliFailure) and its two standard reports: the JSON
+envelope or message, and the official generic block.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit
 
 import attrs
 
+from openclaw_gateway.cli.ws_url import allows_private_ws, is_secure_ws_url
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.paths import Paths, parse_port, resolve_port
 
@@ -37,6 +42,34 @@ class CliFailure(Exception):
         self.extra = extra or {}
 
 
+def generic_failure_lines(reason: str) -> list[str]:
+    """The official block for a failure no command output covers (formatCliFailureLines,
+    without OPENCLAW_DEBUG): the reason, then where to look next. For stderr."""
+    return [
+        f"[openclaw] {line}"
+        for line in (
+            "The CLI command failed.",
+            f"Reason: {reason}",
+            "Debug: set OPENCLAW_DEBUG=1 to include the stack trace.",
+            "Try: openclaw doctor",
+            "Help: openclaw --help",
+        )
+    ]
+
+
+def emit_failure(failure: CliFailure, *, as_json: bool, out: TextIO, err: TextIO) -> int:
+    """`{"ok":false,"error":{type,message}}` on stdout with --json; else the message on stderr,
+    as the generic block when the failure is marked `generic`. Returns the exit code."""
+    if as_json:
+        body = {"ok": False, "error": {"type": failure.error_type, "message": failure.message}}
+        print(json.dumps(body, indent=2, ensure_ascii=False), file=out)
+    elif failure.extra.get("generic"):
+        print("\n".join(generic_failure_lines(failure.message)), file=err)
+    else:
+        print(failure.message, file=err)
+    return failure.exit_code
+
+
 @attrs.frozen
 class Target:
     url: str
@@ -57,43 +90,35 @@ class Target:
         return block
 
 
-def is_loopback_url(url: str) -> bool:
-    """True when the URL's host is loopback (127.0.0.0/8, ::1, localhost)."""
-    return _host_is_loopback(urlsplit(url).hostname or "")
-
-
-def _host_is_loopback(host: str) -> bool:
-    if host in ("localhost",):
-        return True
+def check_url_security(url: str, source: str, env: Mapping[str, str], config_path: Path) -> None:
+    """Refuse a URL that is not ws(s):// and, in the official wording, plaintext credentials
+    to a host is_secure_ws_url does not trust."""
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        scheme: str | None = urlsplit(url).scheme
     except ValueError:
-        return False
-
-
-def _host_is_private(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_private
-    except ValueError:
-        return host.endswith(".local")
-
-
-def check_url_security(url: str, source: str, env: Mapping[str, str]) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss"):
+        scheme = None  # unparsable: refused below, as the official does
+    if scheme is not None and scheme not in ("ws", "wss"):
         raise CliFailure("cli_error", f'Invalid gateway URL "{url}": use ws:// or wss://.')
-    host = parts.hostname or ""
-    if parts.scheme == "ws" and not _host_is_loopback(host):
-        if env.get("OPENCLAW_ALLOW_INSECURE_PRIVATE_WS") == "1" and _host_is_private(host):
-            return
-        raise CliFailure(
-            "cli_error",
-            f'SECURITY ERROR: Gateway URL "{url}" uses plaintext ws:// to a non-loopback address.\n'
-            "Both credentials and chat data would be exposed to network interception.\n"
-            f"Source: {source}\n"
-            "Use wss:// (TLS), an SSH tunnel (openclaw gateway probe --ssh), or set "
-            "OPENCLAW_ALLOW_INSECURE_PRIVATE_WS=1 for a trusted private network.",
+    allow_private = allows_private_ws(env)
+    if is_secure_ws_url(url, allow_private=allow_private):
+        return
+    lines = [
+        f'SECURITY ERROR: Gateway URL "{url}" uses plaintext ws:// to a non-loopback address.',
+        "Both credentials and chat data would be exposed to network interception.",
+        f"Source: {source}",
+        f"Config: {config_path}",
+        "Fix: Use wss:// for remote gateway URLs.",
+        "Safe remote access defaults:",
+        "- keep gateway.bind=loopback and use an SSH tunnel (ssh -N -L "
+        "18789:127.0.0.1:18789 user@gateway-host)",
+        "- or use Tailscale Serve/Funnel for HTTPS remote access",
+    ]
+    if not allow_private:
+        lines.append(
+            "Break-glass (trusted private networks only): set OPENCLAW_ALLOW_INSECURE_PRIVATE_WS=1"
         )
+    lines += ["Doctor: openclaw doctor --fix", "Docs: https://docs.openclaw.ai/gateway/remote"]
+    raise CliFailure("cli_error", "\n".join(lines))
 
 
 def resolve_target(
@@ -142,7 +167,7 @@ def resolve_target(
         else:
             source = "local loopback"
             bind_detail = f"Bind: {gw.bind or 'loopback'}"
-    check_url_security(url, source, env)
+    check_url_security(url, source, env, paths.config_path)
 
     override = source in ("cli --url", "env OPENCLAW_GATEWAY_URL")
     if override:

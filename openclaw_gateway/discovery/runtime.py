@@ -35,7 +35,7 @@ from openclaw_gateway.discovery.txt import (
     tailnet_dns_hint,
     wide_area_domain_setting,
 )
-from openclaw_gateway.host.netbind import BindPlan, interface_ipv4s
+from openclaw_gateway.host.netbind import BindPlan, interface_ipv4s, pick_tailnet_ipv4
 
 if TYPE_CHECKING:
     from openclaw_gateway.discovery.announcer import Announcer
@@ -125,7 +125,7 @@ def update_zone(plan: DiscoveryPlan, wide: WideAreaPlan, log: Logger) -> None:
         )
         return
     interfaces = plan.interfaces()
-    ipv4 = wide_area.pick_tailnet_ipv4(interfaces)
+    ipv4 = pick_tailnet_ipv4(interfaces)
     if ipv4 is None:
         log.warn(SUBSYSTEM, wide_area.NO_TAILNET_WARNING)
         return

@@ -10,11 +10,10 @@ fsync), mode 0644, the directory 0700 when created.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import ipaddress
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import attrs
@@ -22,7 +21,6 @@ import attrs
 from openclaw_gateway.core.atomicfile import KEEP_MODE, write_atomic
 from openclaw_gateway.discovery.txt import AdvertiseContext, format_instance_name
 
-TAILNET_V4 = ipaddress.ip_network("100.64.0.0/10")
 TAILNET_V6 = ipaddress.ip_network("fd7a:115c:a1e0::/48")
 MAX_DNS_NAME_LENGTH = 253
 INVALID_DOMAIN = "wide-area discovery domain must be a valid DNS name"
@@ -68,14 +66,6 @@ def resolve_domain(config_domain: str | None, env: Mapping[str, str]) -> str | N
 
 def zone_path(config_dir: Path, domain: str) -> Path:
     return config_dir / "dns" / (".".join(_labels(domain)) + ".db")
-
-
-def pick_tailnet_ipv4(interfaces: Sequence[tuple[str, str]]) -> str | None:
-    for _, ip in interfaces:
-        with contextlib.suppress(ValueError):
-            if ipaddress.ip_address(ip) in TAILNET_V4:
-                return ip
-    return None
 
 
 def dns_label(raw: str, fallback: str) -> str:

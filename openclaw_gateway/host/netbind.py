@@ -13,7 +13,7 @@ import ipaddress
 import os
 import socket
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 
@@ -34,7 +34,8 @@ class BindPlan:
         return all(is_loopback(h) for h, _ in self.hosts)
 
 
-# cli/run.py, cli/run_checks.py and the doctor ask about bind hosts under this name.
+# Only cli/run.py and cli/run_checks.py still ask under this name (they are being changed
+# on another branch); everything else asks core.netaddr.is_loopback. Goes with them.
 is_loopback_host = is_loopback
 
 
@@ -94,8 +95,10 @@ def is_canonical_ipv4(host: str) -> bool:
         return False
 
 
-def _tailnet_ip(interfaces: Callable[[], list[tuple[str, str]]]) -> str | None:
-    for _, ip in interfaces():
+def pick_tailnet_ipv4(interfaces: Iterable[tuple[str, str]]) -> str | None:
+    """The first address in 100.64.0.0/10 among (interface, IPv4) pairs (official
+    pickPrimaryTailnetIPv4): the tailnet bind host, status/probe hints, the wide-area zone."""
+    for _, ip in interfaces:
         with contextlib.suppress(ValueError):
             if ipaddress.ip_address(ip) in TAILNET:
                 return ip
@@ -118,7 +121,7 @@ def bind_host(
     if mode == "loopback":
         return "127.0.0.1"
     if mode == "tailnet":
-        ip = _tailnet_ip(interfaces)
+        ip = pick_tailnet_ipv4(interfaces())
         if ip is not None and bindable(ip):
             return ip
         return "127.0.0.1" if bindable("127.0.0.1") else "0.0.0.0"

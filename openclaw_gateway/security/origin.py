@@ -16,14 +16,13 @@ Accepted if, first match wins:
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from urllib.parse import urlsplit
 
 import attrs
 
 from openclaw_gateway.core.config import ControlUiConfig
-from openclaw_gateway.core.netaddr import is_loopback
+from openclaw_gateway.core.netaddr import is_loopback, is_private_or_loopback_ip, normalize_ip
 
 BROWSER_UI_CLIENTS = frozenset({"openclaw-control-ui", "openclaw-browser-copilot"})
 BROWSER_COPILOT = "openclaw-browser-copilot"
@@ -99,35 +98,14 @@ def host_name(host_header: str | None) -> str:
     return host.split(":", 1)[0]
 
 
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        addr = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped
-    return addr
-
-
-def _is_private_or_loopback_ip(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if addr.is_loopback:
-        return True
-    if isinstance(addr, ipaddress.IPv4Address):
-        return (
-            addr.is_private and not addr.is_unspecified and not addr.is_reserved
-        ) or addr in ipaddress.ip_network("100.64.0.0/10")
-    return addr in ipaddress.ip_network("fc00::/7") or addr in ipaddress.ip_network("fe80::/10")
-
-
 def _trusted_same_origin_host(host_header: str, is_local_client: bool) -> bool:
     hostname = host_name(host_header)
     if not hostname:
         return False
     if is_loopback(hostname):
         return is_local_client
-    addr = _ip(hostname)
-    if addr is not None:
-        return _is_private_or_loopback_ip(addr)
+    if normalize_ip(hostname) is not None:
+        return is_private_or_loopback_ip(hostname)
     return hostname.endswith(".local") or hostname.endswith(".ts.net")
 
 

@@ -228,7 +228,6 @@ def test_serial_and_domain_rules() -> None:
         wa.normalize_domain("bad_label.example")
     assert wa.resolve_domain(None, {"OPENCLAW_WIDE_AREA_DOMAIN": "x.test"}) == "x.test."
     assert wa.resolve_domain("a..b", {}) is None
-    assert wa.pick_tailnet_ipv4([("eth0", "10.0.0.2"), ("ts0", "100.64.1.2")]) == "100.64.1.2"
     assert wa.content_hash("") == "811c9dc5"
 
 

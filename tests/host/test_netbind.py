@@ -13,6 +13,7 @@ from openclaw_gateway.host.netbind import (
     in_container,
     is_canonical_ipv4,
     is_loopback_host,
+    pick_tailnet_ipv4,
     plan,
 )
 
@@ -154,6 +155,13 @@ def test_small_predicates() -> None:
     assert is_loopback_host("::1")
     assert is_loopback_host("localhost")
     assert not is_loopback_host("0.0.0.0")
+
+
+def test_first_tailnet_address() -> None:
+    assert pick_tailnet_ipv4([("eth0", "10.0.0.2"), ("ts0", "100.64.1.2")]) == "100.64.1.2"
+    assert pick_tailnet_ipv4([("ts0", "100.127.0.9"), ("ts1", "100.64.0.1")]) == "100.127.0.9"
+    assert pick_tailnet_ipv4([("eth0", "100.128.0.1"), ("bad", "not-an-ip")]) is None
+    assert pick_tailnet_ipv4([]) is None
 
 
 def test_container_detection_markers() -> None:

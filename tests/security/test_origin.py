@@ -83,6 +83,11 @@ def test_host_header_fallback_only_when_enabled() -> None:
         # A loopback Host from a non-local client is not trusted same-origin.
         ("http://localhost:18789", "localhost:18789", False, False),
         ("http://192.168.1.5:18789", "192.168.1.6:18789", False, False),
+        # The official private set (core/netaddr), not Python's is_private: a documentation
+        # address is public, an IPv6 site-local one private.
+        ("http://192.0.2.10:18789", "192.0.2.10:18789", False, False),
+        ("http://[fec0::1]:18789", "[fec0::1]:18789", False, True),
+        ("http://100.64.0.5:18789", "100.64.0.5:18789", False, True),
     ],
 )
 def test_private_same_origin(origin: str, host: str, local: bool, ok: bool) -> None:

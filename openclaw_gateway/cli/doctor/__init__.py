@@ -6,7 +6,9 @@ safe repairs (permissions, stale lock/pidfile of a dead owner, the service defin
 never touches the files of a live gateway.
 
 - model.py    Check, Change, Context (what the checks read: env, paths, config, clock, /proc)
-- checks.py   one small function per check
+- checks.py   one small function per check (CHECKS: all of them, in report order)
+- host_checks.py  the checks of host tools (tailscale, ssh) and the service manager
+- facts.py    what checks and fixes both read: the lock and its holder, secret files
 - fixes.py    the safe repairs, each re-checking that it is still safe right before acting
 - runner.py   runs the checks, applies fixes, runs the checks again
 """

@@ -2,20 +2,26 @@
 
 They reuse what `gateway run` decides (cli/run_checks.py: auth resolution, weak secrets,
 effective-config conflicts; netbind: bind hosts), the port inspection of ports.py and the
-service code's own pidfile and inspection, so doctor and the gateway cannot disagree.
+service code's own pidfile and inspection, so doctor and the gateway cannot disagree. The
+state-dir facts they share with the fixes are in facts.py, the checks of host tools and the
+service manager in host_checks.py; CHECKS lists them all in report order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import trio
-
+from openclaw_gateway.cli.doctor.facts import exposed, lock_owner, lock_path, secret_files, show
+from openclaw_gateway.cli.doctor.host_checks import (
+    check_service_manager,
+    check_service_unit,
+    check_ssh,
+    check_tailscale,
+)
 from openclaw_gateway.cli.doctor.model import FAIL, OK, WARN, Check, Context
 from openclaw_gateway.cli.run_checks import (
     ResolvedAuth,
@@ -23,11 +29,10 @@ from openclaw_gateway.cli.run_checks import (
     resolve_auth,
     weak_secret_error,
 )
-from openclaw_gateway.client.identity import AUTH_FILE, IDENTITY_FILE
 from openclaw_gateway.core.errors import ConfigError, StartupError
-from openclaw_gateway.core.paths import resolve_port, shorten_home
-from openclaw_gateway.host.lock import LOCK_NAME, read_lock_record
-from openclaw_gateway.host.netbind import bind_host, default_bind, in_container, is_loopback_host
+from openclaw_gateway.core.netaddr import is_loopback
+from openclaw_gateway.core.paths import resolve_port
+from openclaw_gateway.host.netbind import bind_host, default_bind, in_container
 from openclaw_gateway.host.ports import (
     format_listener,
     listeners_on,
@@ -35,8 +40,6 @@ from openclaw_gateway.host.ports import (
     port_bindable,
 )
 from openclaw_gateway.host.service.detached import is_gateway_process, pidfile, read_record
-from openclaw_gateway.host.service.launchd import ENV_FILE_NAME as LAUNCHD_ENV_FILE
-from openclaw_gateway.host.service.systemd import ENV_FILE_NAME as SYSTEMD_ENV_FILE
 
 MIN_SECRET_LENGTH = 16  # shorter shared secrets are guessable; `openssl rand -hex 32` gives 64
 EARLIEST_SANE_TIME = dt.datetime(2025, 1, 1, tzinfo=dt.UTC).timestamp()
@@ -58,92 +61,11 @@ def _first_sentence(text: str) -> str:
     return head + (dot.strip() if dot else "")
 
 
-def _show(path: Path, ctx: Context) -> str:
-    return shorten_home(path, ctx.env)
-
-
-def lock_path(ctx: Context) -> Path:
-    return ctx.paths.lock_dir / LOCK_NAME
-
-
-def flock_holders(path: Path, proc: Path) -> set[int]:
-    """Pids holding a flock on `path`, from /proc/locks (read-only: never takes the lock)."""
-    try:
-        info = os.stat(path)
-        lines = (proc / "locks").read_text().splitlines()
-    except OSError:
-        return set()
-    device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
-    holders = set()
-    for line in lines:
-        parts = line.split()
-        # `1: FLOCK  ADVISORY  WRITE 1234 fe:00:5309745 0 EOF` (blocked waiters start with ->)
-        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5] == device:
-            holders.add(int(parts[4]))
-    return holders
-
-
-def lock_owner(ctx: Context) -> tuple[int | None, bool]:
-    """(pid written in the lock file, whether a live process holds the lock)."""
-    path = lock_path(ctx)
-    record = read_lock_record(path)
-    pid = record.pid if record is not None else None
-    holders = flock_holders(path, ctx.proc)
-    if holders:
-        return (pid if pid in holders else min(holders)), True
-    # /proc/locks may name another device on some filesystems: a live gateway pid counts too.
-    return pid, pid is not None and is_gateway_process(pid)
-
-
-def secret_files(ctx: Context) -> Iterator[Path]:
-    """Files holding secrets that exist (symlinks are reported, never followed)."""
-    state = ctx.paths.state_dir
-    candidates = [
-        ctx.paths.runtime_token_path,
-        state / SYSTEMD_ENV_FILE,
-        state / LAUNCHD_ENV_FILE,
-        state / "identity" / IDENTITY_FILE,
-        state / "identity" / AUTH_FILE,
-        state / "state" / "gateway.sqlite",  # paired devices and their tokens
-        state / "state" / "gateway.sqlite-wal",
-    ]
-    if _config_has_inline_secret(ctx):
-        candidates.append(ctx.paths.config_path)
-    for path in candidates:
-        if path.is_symlink() or path.exists():
-            yield path
-
-
-def _config_has_inline_secret(ctx: Context) -> bool:
-    gw = ctx.config.raw.get("gateway")
-    if not isinstance(gw, dict):
-        return False
-    for section in ("auth", "remote"):
-        block = gw.get(section)
-        if isinstance(block, dict) and any(
-            isinstance(block.get(k), str) and block.get(k) for k in ("token", "password")
-        ):
-            return True
-    return False
-
-
-def exposed(path: Path) -> int | None:
-    """The permission bits when group/others may read or write `path`, else None."""
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return None
-    if not stat.S_ISREG(info.st_mode):
-        return None
-    mode = stat.S_IMODE(info.st_mode)
-    return mode if mode & 0o077 else None
-
-
 # -- the checks -----------------------------------------------------------------------------
 
 
 def check_config(ctx: Context) -> Check:
-    path = _show(ctx.paths.config_path, ctx)
+    path = show(ctx.paths.config_path, ctx)
     loaded = ctx.loaded
     if loaded is None:
         return Check("config", FAIL, f"cannot read {path}: {ctx.read_error}", "check its owner")
@@ -196,7 +118,7 @@ def check_exposure(ctx: Context) -> Check:
     if conflict is not None:
         return Check("auth.exposure", FAIL, conflict, "adjust gateway.auth / gateway.bind")
     secret = (auth.mode == "token" and auth.token) or (auth.mode == "password" and auth.password)
-    if is_loopback_host(host):
+    if is_loopback(host):
         if auth.mode == "none":
             return Check(
                 "auth.exposure",
@@ -302,7 +224,7 @@ def check_pidfile(ctx: Context) -> Check:
         return Check("pidfile", OK, "no pidfile (no detached gateway)")
     record = read_record(path)
     if record is None:
-        return Check("pidfile", WARN, f"unreadable pidfile {_show(path, ctx)}", "doctor --fix")
+        return Check("pidfile", WARN, f"unreadable pidfile {show(path, ctx)}", "doctor --fix")
     if is_gateway_process(record.pid, record.start_time):
         return Check("pidfile", OK, f"detached gateway running (pid {record.pid})")
     return Check(
@@ -320,7 +242,7 @@ def check_state_dir(ctx: Context) -> Check:
     except FileNotFoundError:
         return Check("permissions.state-dir", OK, "state dir not created yet")
     mode = stat.S_IMODE(info.st_mode)
-    shown = _show(state, ctx)
+    shown = show(state, ctx)
     if info.st_uid != os.getuid():
         return Check(
             "permissions.state-dir",
@@ -343,8 +265,8 @@ def check_secret_files(ctx: Context) -> Check:
     links = [p for p in files if p.is_symlink()]
     open_files = [(p, m) for p in files if (m := exposed(p)) is not None]
     if open_files:
-        listing = ", ".join(f"{_show(p, ctx)} ({m:04o})" for p, m in open_files)
-        names = " ".join(_show(p, ctx) for p, _ in open_files)
+        listing = ", ".join(f"{show(p, ctx)} ({m:04o})" for p, m in open_files)
+        names = " ".join(show(p, ctx) for p, _ in open_files)
         return Check(
             "permissions.secrets",
             FAIL,
@@ -355,58 +277,12 @@ def check_secret_files(ctx: Context) -> Check:
         return Check(
             "permissions.secrets",
             WARN,
-            f"secret files are symlinks: {', '.join(_show(p, ctx) for p in links)}",
+            f"secret files are symlinks: {', '.join(show(p, ctx) for p in links)}",
             "replace them with regular files (0600)",
         )
     if not files:
         return Check("permissions.secrets", OK, "no secret files yet")
     return Check("permissions.secrets", OK, f"{len(files)} secret files are private")
-
-
-def check_tailscale(ctx: Context) -> Check | None:
-    mode = ctx.config.gateway.tailscale.mode or "off"
-    if mode == "off":
-        return None
-    from openclaw_gateway.server.tailscale import find_binary
-
-    def which(name: str) -> str | None:
-        return shutil.which(name, path=ctx.env.get("PATH"))
-
-    found = trio.run(lambda: find_binary(which=which))
-    if found == "tailscale":  # find_binary's "not found" answer: the bare name
-        return Check(
-            "tailscale",
-            FAIL,
-            f"gateway.tailscale.mode={mode} but the tailscale CLI was not found",
-            "install Tailscale (https://tailscale.com/download) or set gateway.tailscale.mode off",
-        )
-    return Check("tailscale", OK, f"tailscale CLI found at {found}")
-
-
-def check_ssh(ctx: Context) -> Check | None:
-    gw = ctx.config.raw.get("gateway")
-    remote = gw.get("remote") if isinstance(gw, dict) else None
-    target = remote.get("sshTarget") if isinstance(remote, dict) else None
-    if ctx.config.gateway.mode != "remote" or not isinstance(target, str) or not target.strip():
-        return None
-    ssh = shutil.which("ssh", path=ctx.env.get("PATH"))
-    if ssh is None:
-        return Check(
-            "ssh",
-            FAIL,
-            f"gateway.remote.sshTarget={target} but no ssh client is on PATH",
-            "install the OpenSSH client",
-        )
-    identity = remote.get("sshIdentity") if isinstance(remote, dict) else None
-    if isinstance(identity, str) and identity.strip():
-        key = Path(identity).expanduser()
-        if not key.exists():
-            return Check("ssh", FAIL, f"gateway.remote.sshIdentity {identity} does not exist", "")
-        if exposed(key) is not None:
-            return Check(
-                "ssh", FAIL, f"ssh refuses {identity}: readable by others", f"chmod 600 {identity}"
-            )
-    return Check("ssh", OK, f"ssh client at {ssh} for {target}")
 
 
 def check_clock(ctx: Context) -> Check:
@@ -428,7 +304,7 @@ def check_clock(ctx: Context) -> Check:
         return Check(
             "clock",
             WARN,
-            f"{_show(newest[1], ctx)} is dated {ahead}s in the future: the clock went back",
+            f"{show(newest[1], ctx)} is dated {ahead}s in the future: the clock went back",
             fix,
         )
     return Check("clock", OK, f"system clock {shown}")
@@ -443,54 +319,6 @@ def _dated_state_files(ctx: Context) -> Iterator[Path]:
         except OSError:
             continue
         yield from (p for p in entries if p.is_file())
-
-
-def check_service_manager(ctx: Context) -> Check:
-    svc = ctx.service_context()
-    if svc.kind == "detached":
-        return Check(
-            "service.manager",
-            OK,
-            "no service manager here: `gateway start` runs a detached gateway (no restart on "
-            "crash or at boot)",
-        )
-    if svc.kind == "systemd":
-        available, detail = svc.systemd().available()
-        if not available:
-            return Check(
-                "service.manager",
-                WARN,
-                f"systemd user manager unreachable: {detail or 'systemctl --user failed'}",
-                "run from a user login session, or `sudo loginctl enable-linger $USER`",
-            )
-        return Check("service.manager", OK, "systemd user manager available")
-    return Check("service.manager", OK, "launchd (macOS LaunchAgent)")
-
-
-def check_service_unit(ctx: Context) -> Check | None:
-    """The installed unit/LaunchAgent: enabled, and running the configured port."""
-    svc = ctx.service_context()
-    if svc.kind == "detached":
-        return None  # the pidfile check covers detached gateways
-    from openclaw_gateway.host.service.manager import inspect
-
-    info = inspect(svc)  # read-only
-    label = "systemd unit" if info.manager == "systemd" else "LaunchAgent"
-    shown = _show(info.definition_path, ctx) if info.definition_path else label
-    fix = "openclaw gateway install --force"
-    if not info.installed:
-        return Check("service.unit", OK, f"no {label} installed (gateway runs in the foreground)")
-    if info.port_matches is False:
-        return Check(
-            "service.unit",
-            WARN,
-            f"{shown} runs port {info.service_port}, the config says port {info.config_port}",
-            "openclaw doctor --fix (then openclaw gateway restart), or gateway install --force",
-        )
-    if not info.enabled:
-        return Check("service.unit", WARN, f"{shown} is installed but not enabled", fix)
-    running = f", running (pid {info.pid})" if info.active and info.pid else ""
-    return Check("service.unit", OK, f"{shown} enabled{running}")
 
 
 CHECKS: tuple[Callable[[Context], Check | None], ...] = (

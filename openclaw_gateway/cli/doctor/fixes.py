@@ -13,7 +13,7 @@ import os
 import stat
 from collections.abc import Callable
 
-from openclaw_gateway.cli.doctor.checks import exposed, lock_owner, lock_path, secret_files
+from openclaw_gateway.cli.doctor.facts import exposed, lock_owner, lock_path, secret_files
 from openclaw_gateway.cli.doctor.model import Change, Context
 from openclaw_gateway.host.service.detached import is_gateway_process, pidfile, read_record
 

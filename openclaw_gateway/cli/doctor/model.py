@@ -1,4 +1,5 @@
-"""What a check returns and what checks read (pure data; the I/O lives in checks.py)."""
+"""What a check returns and what checks read (pure data; the I/O lives in checks.py,
+host_checks.py and facts.py)."""
 
 from __future__ import annotations
 

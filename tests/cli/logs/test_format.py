@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from openclaw_gateway.cli.logs_cmd import (
+from openclaw_gateway.cli.logs_cmd import backoff_ms
+from openclaw_gateway.cli.logs_format import (
     LogsOptions,
-    backoff_ms,
     format_log_line,
     format_timestamp,
     meta_record,

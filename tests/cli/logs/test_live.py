@@ -15,14 +15,9 @@ from typing import Any
 import attrs
 import trio
 
-from openclaw_gateway.cli.logs_cmd import (
-    MAX_FOLLOW_RETRIES,
-    LogsOptions,
-    Output,
-    gateway_fetcher,
-    run_logs,
-    tail_logs,
-)
+from openclaw_gateway.cli.logs_cmd import MAX_FOLLOW_RETRIES, Output, run_logs, tail_logs
+from openclaw_gateway.cli.logs_fetch import gateway_fetcher
+from openclaw_gateway.cli.logs_format import LogsOptions
 from openclaw_gateway.cli.target import Target
 from openclaw_gateway.server.supervisor import run_gateway
 from tests.helpers import TOKEN, RunningGateway, make_settings

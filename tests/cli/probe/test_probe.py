@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import trio
 
-from openclaw_gateway.cli import gateway_probe, probe_cmd, probe_targets
+from openclaw_gateway.cli import gateway_probe, probe_report, probe_targets
 from openclaw_gateway.cli.gateway_probe import ProbeResult, probe_capability, summarize_capability
 from openclaw_gateway.cli.probe_cmd import run_probe
 from openclaw_gateway.cli.probe_targets import ProbeTarget, probe_budget_ms, resolve_targets
@@ -102,7 +102,7 @@ async def test_probe_human_report(gateway: RunningGateway, tmp_path: Path) -> No
         "\n"
         "Discovery (this machine)\n"
         "Found 0 gateways via Bonjour (local.)\n"
-        f"{probe_cmd.DISCOVERY_TIP}\n"
+        f"{probe_report.DISCOVERY_TIP}\n"
         "\n"
         "Targets\n"
         f"Local loopback {gateway.url}\n"
@@ -324,7 +324,7 @@ def test_capability_classification() -> None:
 def test_pairing_pending_summary_line() -> None:
     r = ProbeResult("ws://x", error="device pairing required")
     r.auth["capability"] = "pairing_pending"
-    assert probe_cmd.probe_summary_line(r) == (
+    assert probe_report.probe_summary_line(r) == (
         "Connect: blocked - device pairing required · Capability: pairing pending"
     )
 

@@ -176,11 +176,26 @@ async def test_status_no_probe_and_invalid_config(tmp_path: Path) -> None:
     assert body["config"]["cli"]["valid"] is False and body["port"]["status"] == "free"
 
 
-@pytest.mark.parametrize("raw", ["0", "abc"])
-async def test_status_invalid_port(raw: str, tmp_path: Path) -> None:
-    code, _, err = await status({"port": raw}, cli_env(tmp_path))
-    assert code == 1
-    assert "[openclaw] Reason: --port must be an integer between 1 and 65535." in err
+@pytest.mark.parametrize(
+    ("opts", "reason"),
+    [
+        ({"port": "0"}, "--port must be an integer between 1 and 65535."),
+        ({"port": "abc"}, "--port must be an integer between 1 and 65535."),
+        ({"port": "9", "url": "ws://127.0.0.1:9"}, "Use either --url or --port, not both."),
+    ],
+)
+async def test_status_usage_errors_print_the_generic_block(
+    opts: dict[str, str], reason: str, tmp_path: Path
+) -> None:
+    code, out, err = await status(opts, cli_env(tmp_path))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [  # the official generic block, as 2026.9.6 prints it
+        "[openclaw] The CLI command failed.",
+        f"[openclaw] Reason: {reason}",
+        "[openclaw] Debug: set OPENCLAW_DEBUG=1 to include the stack trace.",
+        "[openclaw] Try: openclaw doctor",
+        "[openclaw] Help: openclaw --help",
+    ]
 
 
 async def test_run_status_sync_entry_point(gateway: RunningGateway, tmp_path: Path) -> None:

@@ -110,7 +110,9 @@ def test_guard_refusals_print_the_official_shapes(tmp_path: Path) -> None:
     assert err.splitlines() == [
         "[openclaw] The CLI command failed.",
         "[openclaw] Reason: " + NON_DEFAULT.format(action="start the gateway"),
+        "[openclaw] Debug: set OPENCLAW_DEBUG=1 to include the stack trace.",
         "[openclaw] Try: openclaw doctor",
+        "[openclaw] Help: openclaw --help",
     ]
     code, out, _ = _run("uninstall", ctx, json=True)
     assert code == 1
