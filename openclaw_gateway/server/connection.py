@@ -41,6 +41,7 @@ from openclaw_gateway.server.rpc.context import CallContext, Caller, GatewayStat
 from openclaw_gateway.server.rpc.methods.nodes import attach_node, detach_node
 from openclaw_gateway.server.rpc.methods.system import broadcast_presence
 from openclaw_gateway.server.rpc.registry import Registry, authorize
+from openclaw_gateway.server.runs.service import session_defaults
 
 HANDSHAKE_TIMEOUT = 15.0
 KEEPALIVE_INTERVAL = 25.0
@@ -100,11 +101,7 @@ def build_hello(deps: Deps, conn_id: str, granted: admission.Admission) -> dict[
         "stateVersion": state.state_version(),
         "uptimeMs": state.uptime_ms(),
         "suspension": {"phase": "accepting"},
-        "sessionDefaults": {
-            "defaultAgentId": "main",
-            "mainKey": "main",
-            "mainSessionKey": "agent:main:main",
-        },
+        "sessionDefaults": session_defaults(state),
     }
     if "operator.admin" in granted.scopes:
         snapshot["configPath"] = str(state.config_path)
@@ -456,7 +453,7 @@ async def _reader(
     async def run_async(frame: RequestFrame, handler: Any, params: Any, started: float) -> None:
         nonlocal pending
         try:
-            result = await handler(ctx, params)
+            result = await handler(attrs.evolve(ctx, request_id=frame.id), params)
             reply(frame.id, result)
             log.ws_response(
                 ctx.caller.conn_id,

@@ -10,7 +10,7 @@ consumed so the client sees the gap — or closes that socket with 1008 `slow co
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import attrs
@@ -100,10 +100,19 @@ class Hub:
             sub.stalled.set()
         return False
 
+    def get(self, conn_id: str) -> Subscriber | None:
+        return self._subs.get(conn_id)
+
     def broadcast(
-        self, event: str, payload: Any, *, state_version: dict[str, int] | None = None
+        self,
+        event: str,
+        payload: Any,
+        *,
+        state_version: dict[str, int] | None = None,
+        targets: Collection[str] | None = None,
     ) -> int:
-        """Send `event` to every socket allowed to see it. Returns how many got it queued."""
+        """Send `event` to every socket allowed to see it (only `targets`, conn ids, when
+        given). Returns how many got it queued. The payload is encoded once."""
         head = (
             '{"type":"event","event":' + json.dumps(event) + ',"payload":' + codec.encode(payload)
         )
@@ -112,7 +121,11 @@ class Hub:
             tail = ',"stateVersion":' + codec.encode(state_version) + "}"
         drop = event in DROP_IF_SLOW
         delivered = 0
-        for sub in list(self._subs.values()):
+        if targets is None:
+            recipients = list(self._subs.values())
+        else:
+            recipients = [s for s in (self._subs.get(c) for c in targets) if s is not None]
+        for sub in recipients:
             if sub.closing or not may_receive(event, sub.role, sub.scopes):
                 continue
             sub.seq += 1
