@@ -73,6 +73,7 @@ HOMES: dict[str, tuple[str, ...]] = {
     "cyclopts": ("cli",),
     "sqlite3": ("state.store",),
     "zeroconf": ("discovery",),
+    "httpx": ("client.openai_agent",),
     "asyncio": (),
 }
 

@@ -35,6 +35,7 @@ from trio_websocket import (
 
 from openclaw_gateway import __version__
 from openclaw_gateway.client.identity import IdentityStore
+from openclaw_gateway.client.invoke_context import CURRENT_INVOKE
 from openclaw_gateway.core.errors import GatewayError
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.frames import PROTOCOL_VERSION
@@ -667,6 +668,10 @@ class NodeHost:
         async for event in client.events():
             if event.name == "node.invoke.request" and isinstance(event.payload, dict):
                 nursery.start_soon(self._answer, client, event.payload)
+            self.observe(event)
+
+    def observe(self, event: Event) -> None:
+        """Sees every event this node receives (AgentNode: `node.invoke.cancel`)."""
 
     async def _answer(self, client: GatewayClient, request: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"id": request.get("id"), "nodeId": request.get("nodeId")}
@@ -676,6 +681,7 @@ class NodeHost:
                 raise LookupError(f"unknown command: {request.get('command')}")
             text = request.get("paramsJSON")
             params = json.loads(text) if isinstance(text, str) and text else None
+            CURRENT_INVOKE.set(request)
             result = handler(params)
             if inspect.isawaitable(result):
                 result = await result

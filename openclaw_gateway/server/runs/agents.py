@@ -28,8 +28,8 @@ AGENT_COMMAND = "agent.turn"
 AGENT_CAP_PREFIX = "agent:"
 MODEL_CAP_PREFIX = "model:"
 AGENT_NODE_HINT = (
-    "start one with `openclaw agent-node --url ws://127.0.0.1:18789 --base-url <OpenAI-compatible "
-    "URL> --model <name>` and approve its agent.turn command (`openclaw nodes pending`, then "
+    "start one with `openclaw agent-node --base-url <OpenAI-compatible URL> --model <name>` "
+    "and approve its agent.turn command (`openclaw nodes pending`, then "
     "`openclaw nodes approve <requestId>`)"
 )
 
