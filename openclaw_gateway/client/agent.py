@@ -156,14 +156,20 @@ class AgentNode(NodeHost):
             return out
         text: list[str] = []
         seq = 0
-        async for piece in out:
-            if not piece:
-                continue
-            text.append(piece)
-            for chunk in split_chunk(piece):
-                await client.call(
-                    "node.invoke.progress",
-                    {"invokeId": invoke_id, "nodeId": node_id, "seq": seq, "chunk": chunk},
-                )
-                seq += 1
+        try:
+            async for piece in out:
+                if not piece:
+                    continue
+                text.append(piece)
+                for chunk in split_chunk(piece):
+                    await client.call(
+                        "node.invoke.progress",
+                        {"invokeId": invoke_id, "nodeId": node_id, "seq": seq, "chunk": chunk},
+                    )
+                    seq += 1
+        finally:
+            closer = getattr(out, "aclose", None)
+            if closer is not None:
+                with trio.CancelScope(shield=True):
+                    await closer()  # the handler's own cleanup runs now, not at GC
         return "".join(text)

@@ -9,6 +9,7 @@ it is sent only as the Authorization header and never appears in logs, errors or
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -105,11 +106,14 @@ class ChatCompletions:
             if response.status_code != 200:
                 excerpt = (await response.aread()).decode("utf-8", "replace")[:MAX_ERROR_BODY]
                 raise ModelServerError(f"model server answered {response.status_code}: {excerpt}")
+            finished = False
+            # Read to the end of the body even after [DONE] (servers close right after it):
+            # leaving httpx's stream half-read would leak its generators.
             async for line in response.aiter_lines():
-                piece = sse_delta(line)
+                piece = None if finished else sse_delta(line)
                 if piece is None:
-                    return
-                if piece:
+                    finished = True
+                elif piece:
                     yield piece
 
 
@@ -142,7 +146,8 @@ def build_agent_node(
 
     @node.turn
     async def reply(turn: Turn) -> AsyncIterator[str]:
-        async for piece in llm.stream(turn):
-            yield piece
+        async with contextlib.aclosing(llm.stream(turn)) as pieces:  # type: ignore[type-var]
+            async for piece in pieces:
+                yield piece
 
     return node
