@@ -223,14 +223,20 @@ class OfficialCli:
     home: Path
     tmpdir: Path
 
-    def run(self, *args: str, timeout: float = CLI_TIMEOUT_S) -> CliResult:
-        env = _clean_env() | {
-            "HOME": str(self.home),
-            "TMPDIR": str(self.tmpdir),
-            "PATH": self.path_fragment + os.pathsep + os.environ.get("PATH", ""),
-            "NO_COLOR": "1",
-            "FORCE_COLOR": "0",
-        }
+    def run(
+        self, *args: str, timeout: float = CLI_TIMEOUT_S, env: dict[str, str] | None = None
+    ) -> CliResult:
+        env = (
+            _clean_env()
+            | {
+                "HOME": str(self.home),
+                "TMPDIR": str(self.tmpdir),
+                "PATH": self.path_fragment + os.pathsep + os.environ.get("PATH", ""),
+                "NO_COLOR": "1",
+                "FORCE_COLOR": "0",
+            }
+            | (env or {})
+        )
         argv = ["openclaw", *args]
         exe = _which("openclaw", self.path_fragment)
         proc = subprocess.Popen(
