@@ -3,7 +3,6 @@ gateway, answered by a real SDK agent node process: accepted, then the agent's r
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
