@@ -5,7 +5,11 @@ channels need (case-preserved peer ids come with channel routing):
 - an agent id is `[a-z0-9][a-z0-9_-]{0,63}` (case-insensitive); other input is folded to that
   form (invalid runs -> `-`, trimmed dashes, 64 chars) or refused when nothing is left;
 - keys are compared lower-cased; `agent:<id>:<rest>` names its agent, anything else belongs to
-  the requested (or default) agent: `main` -> `agent:<agent>:main`, `x` -> `agent:<agent>:x`.
+  the requested (or default) agent: `main` -> `agent:<agent>:main`, `x` -> `agent:<agent>:x`;
+- a key that starts with `agent:` but is not `agent:<id>:<rest>` (no id, no rest, or a rest
+  that starts with `:`) is refused, as the official `malformed session key "<key>"`
+  (session-request-agent.ts); so is an unscoped key whose scoped form would be malformed
+  (`:x` would become `agent:main::x`, which no request could name again).
 """
 
 from __future__ import annotations
@@ -73,6 +77,13 @@ def parse(
         raise SessionKeyError("sessionKey required")
     if len(text) > MAX_KEY_CHARS:
         raise SessionKeyError(f"session key longer than {MAX_KEY_CHARS} characters")
+    key = _parse(text, agent_id, default_agent)
+    if len(str(key)) > MAX_KEY_CHARS:  # the canonical form must be nameable again
+        raise SessionKeyError(f"session key longer than {MAX_KEY_CHARS} characters")
+    return key
+
+
+def _parse(text: str, agent_id: str | None, default_agent: str) -> SessionKey:
     lowered = text.lower()
     if lowered in ("global", "unknown"):
         raise SessionKeyError(
@@ -87,6 +98,8 @@ def parse(
                 f'session key "{text}" belongs to agent "{own}", not "{requested}"'
             )
         return SessionKey(own, scoped[1])
+    if lowered.startswith("agent:") or lowered.startswith(":"):
+        raise SessionKeyError(f'malformed session key "{text}"')
     return SessionKey(requested or default_agent, lowered)
 
 

@@ -24,6 +24,14 @@ def test_key_shapes() -> None:
         ("", "sessionKey required"),
         ("global", "per-agent"),
         ("x" * 600, "longer than"),
+        ("x" * 510, "longer than"),  # agent:main:xxx… would not fit
+        (":", "malformed"),
+        (":x", "malformed"),
+        ("agent:", "malformed"),
+        ("Agent:main", "malformed"),
+        ("agent:main:", "malformed"),
+        ("agent::main", "malformed"),
+        ("agent:main::x", "malformed"),
     ):
         with pytest.raises(K.SessionKeyError, match=reason):
             K.parse(bad)
