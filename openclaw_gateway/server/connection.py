@@ -35,7 +35,7 @@ from openclaw_gateway.security.ratelimit import (
 )
 from openclaw_gateway.server import admission
 from openclaw_gateway.server.device_stage import make_stage
-from openclaw_gateway.server.events import EVENTS
+from openclaw_gateway.server.events import EVENTS, SESSION_SCOPED_EVENTS_CAP
 from openclaw_gateway.server.hub import CloseRequest, Hub, Outgoing, Subscriber, request_close
 from openclaw_gateway.server.rpc.context import CallContext, Caller, GatewayState
 from openclaw_gateway.server.rpc.methods.nodes import attach_node, detach_node
@@ -298,6 +298,7 @@ async def _serve(
         sub = Subscriber(
             conn_id, granted.role, granted.scopes, send, abort, device_id=granted.device_id
         )
+        sub.session_scoped = SESSION_SCOPED_EVENTS_CAP in request.params.caps
         writer_done = trio.Event()
         hub.send(sub, codec.response(request.frame.id, build_hello(deps, conn_id, granted)))
         hub.add(sub)

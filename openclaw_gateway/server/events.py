@@ -25,7 +25,7 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     # Our extension: `channel.*` events from bridge nodes, relayed to readers.
     "node.event": (S.READ,),
     # Conversations (server/runs): `chat`/`agent` stream to every reader (clients that
-    # declared the session-scoped-events cap only for sessions they subscribed to);
+    # declared the session-scoped-events cap only for sessions they subscribed to, hub.py);
     # `sessions.changed` and `session.message` go to subscribers only (sessions.subscribe,
     # sessions.messages.subscribe), still behind operator.read.
     "agent": (S.READ,),
@@ -33,6 +33,11 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "session.message": (S.READ,),
     "sessions.changed": (S.READ,),
 }
+
+# Per-session stream events that `session-scoped-events` clients get only for the sessions
+# they subscribed to (official SESSION_SUBSCRIPTION_EVENTS, the ones we emit).
+SESSION_SCOPED_EVENTS = frozenset({"agent", "chat"})
+SESSION_SCOPED_EVENTS_CAP = "session-scoped-events"
 
 # Events we can emit, in the order hello-ok announces them.
 EVENTS = (

@@ -5,6 +5,11 @@ sender: a frame that does not fit (more than OUTBOX_FRAMES frames, or more than
 maxBufferedBytes queued) either is dropped — for `dropIfSlow` events, with its `seq` still
 consumed so the client sees the gap — or closes that socket with 1008 `slow consumer`.
 `seq` is per socket and starts at 1.
+
+A socket that declared the `session-scoped-events` client cap gets the per-session stream
+events (`chat`, `agent`) only for the sessions it subscribed to with
+sessions.messages.subscribe, as the official server-broadcast.ts does; every other reader
+gets them all.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import attrs
 import trio
 
 from openclaw_gateway.protocol import codec
-from openclaw_gateway.server.events import DROP_IF_SLOW, may_receive
+from openclaw_gateway.server.events import DROP_IF_SLOW, SESSION_SCOPED_EVENTS, may_receive
 
 OUTBOX_FRAMES = 4096
 MAX_BUFFERED_BYTES = 52_428_800
@@ -50,6 +55,8 @@ class Subscriber:
     device_id: str | None = None
     # Set when this socket's own request invalidated it: close right after that reply.
     close_after_reply: CloseRequest | None = None
+    # The client declared the `session-scoped-events` cap (see the module docstring).
+    session_scoped: bool = False
 
     def sent(self, frame: str) -> None:
         """The writer calls this after a frame left, to release its bytes."""
@@ -62,6 +69,9 @@ class Hub:
         self._subs: dict[str, Subscriber] = {}
         # Sockets still in the handshake (not subscribers yet): cancelled at shutdown.
         self.handshaking: set[trio.CancelScope] = set()
+        # Conn ids subscribed to one session's messages; wired by the supervisor once the
+        # conversations service runs.
+        self.session_members: Callable[[str], Collection[str]] = lambda session_key: ()
 
     def __len__(self) -> int:
         return len(self._subs)
@@ -120,6 +130,8 @@ class Hub:
         if state_version is not None:
             tail = ',"stateVersion":' + codec.encode(state_version) + "}"
         drop = event in DROP_IF_SLOW
+        per_session = event in SESSION_SCOPED_EVENTS
+        members: Collection[str] | None = None
         delivered = 0
         if targets is None:
             recipients = list(self._subs.values())
@@ -128,6 +140,11 @@ class Hub:
         for sub in recipients:
             if sub.closing or not may_receive(event, sub.role, sub.scopes):
                 continue
+            if per_session and sub.session_scoped:
+                if members is None:
+                    members = self.session_members(_session_key(payload))
+                if sub.conn_id not in members:
+                    continue
             sub.seq += 1
             if self.send(sub, f'{head},"seq":{sub.seq}{tail}', drop_if_slow=drop):
                 delivered += 1
@@ -161,6 +178,11 @@ class Hub:
             request_close(sub, code, reason)
         for scope in list(self.handshaking):
             scope.cancel()
+
+
+def _session_key(payload: Any) -> str:
+    key = payload.get("sessionKey") if isinstance(payload, dict) else None
+    return key.strip() if isinstance(key, str) else ""
 
 
 def request_close(sub: Subscriber, code: int, reason: str) -> None:

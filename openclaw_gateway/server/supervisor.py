@@ -307,7 +307,7 @@ async def run_gateway(
                     _watch_signals, shutdown, log, lifecycle, settings.signal_observer
                 )
             # Sessions and agent runs; before the edge, so every socket finds them.
-            await services.start(
+            conversations = await services.start(
                 lambda task_status: run_conversations(
                     state,
                     SessionBook(store),
@@ -316,6 +316,7 @@ async def run_gateway(
                     task_status=task_status,
                 )
             )
+            hub.session_members = conversations.session_members
             # sd_notify (READY/STOPPING/WATCHDOG) when systemd runs us as Type=notify.
             notifier = await services.start(run_notifier)
             if settings.cron_enabled and os.environ.get("OPENCLAW_SKIP_CRON") != "1":

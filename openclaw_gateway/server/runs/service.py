@@ -3,7 +3,8 @@ to what, started as one supervisor service (`run_conversations`).
 
 Subscriptions are per socket (conn id) and live in memory, as the official ones do:
 `sessions.subscribe` -> every `sessions.changed`; `sessions.messages.subscribe {key}` ->
-`session.message` for that session. A closed socket's subscriptions are dropped the next
+`session.message` for that session, and, for a socket with the `session-scoped-events` cap,
+that session's `chat`/`agent` events (hub.py). A closed socket's subscriptions are dropped the next
 time an event would reach it.
 """
 
@@ -156,6 +157,10 @@ class Conversations:
 
     def subscribe_messages(self, conn_id: str, key: str) -> None:
         self.message_subscribers.setdefault(key, set()).add(conn_id)
+
+    def session_members(self, key: str) -> set[str]:
+        """Who subscribed to this session's messages (hub.py: session-scoped-events)."""
+        return self.message_subscribers.get(key) or set()
 
     def unsubscribe_messages(self, conn_id: str, key: str) -> None:
         subs = self.message_subscribers.get(key)

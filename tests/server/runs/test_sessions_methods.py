@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import trio
 
-from tests.helpers import RunningGateway
+from tests.helpers import RunningGateway, raw_client
 from tests.server.nodes.support import operator_client
 
 ADMIN = ["operator.admin"]
@@ -78,3 +78,33 @@ async def test_conversation_events_need_operator_read(gateway: RunningGateway) -
             ping = await pairing_only.call("health")
             assert ping["ok"]
             assert [e["event"] for e in pairing_only.events if e["event"] != "tick"] == []
+
+
+async def test_session_scoped_events_cap_limits_chat_to_subscribed_sessions(
+    gateway: RunningGateway,
+) -> None:
+    """Official server-broadcast.ts: a client with the `session-scoped-events` cap gets
+    `chat`/`agent` only for sessions it subscribed to; other readers get every session's."""
+    with trio.fail_after(10):
+        async with (
+            operator_client(gateway.port, ADMIN) as op,
+            operator_client(gateway.port, ["operator.read"]) as plain,
+            raw_client(gateway.port) as scoped,
+        ):
+            hello = await scoped.connect(scopes=["operator.read"], caps=["session-scoped-events"])
+            assert hello["ok"], hello
+            for key in ("a", "b"):
+                await op.call("sessions.patch", {"key": key, "label": key})
+            sub = await scoped.call("sessions.messages.subscribe", {"key": "A"})
+            assert sub["payload"]["key"] == "agent:main:a"
+            for key in ("b", "a", "b"):
+                assert (await op.call("chat.inject", {"sessionKey": key, "message": key}))["ok"]
+            plain_keys = [(await plain.next_event("chat"))["payload"]["sessionKey"] for _ in "bab"]
+            assert plain_keys == ["agent:main:b", "agent:main:a", "agent:main:b"]
+            got = await scoped.next_event("chat")
+            assert got["payload"]["sessionKey"] == "agent:main:a"
+            await scoped.call("sessions.messages.unsubscribe", {"key": "a"})
+            assert (await op.call("chat.inject", {"sessionKey": "a", "message": "late"}))["ok"]
+            await plain.next_event("chat")
+            assert (await scoped.call("health"))["ok"]
+            assert [e for e in scoped.events if e["event"] == "chat"] == []
