@@ -165,6 +165,16 @@ class SessionBook:
         sid = rec["sessionId"]
         return rec, [{**m, "__openclaw": {"id": f"{sid}:{seq}", "seq": seq}} for seq, m in rows]
 
+    def history_after(self, rec: Record, after_seq: int, limit: int) -> list[Record]:
+        """Up to `limit` messages of the session's transcript newer than `after_seq`."""
+        sid = rec["sessionId"]
+        rows = self.store.transcript_after(sid, after_seq, limit)
+        return [{**m, "__openclaw": {"id": f"{sid}:{seq}", "seq": seq}} for seq, m in rows]
+
+    def last_seq(self, rec: Record) -> int:
+        """The newest message's seq (0 when the transcript is empty)."""
+        return self.store.transcript_last_seq(rec["sessionId"])
+
     def first_user_text(self, rec: Record) -> str | None:
         for _seq, message in self.store.transcript_head(rec["sessionId"], 20):
             if message.get("role") == "user":

@@ -350,6 +350,23 @@ class Store:
         ).fetchall()
         return [(int(seq), json.loads(data)) for seq, data in reversed(rows)]
 
+    def transcript_after(
+        self, session_id: str, after_seq: int, limit: int
+    ) -> list[tuple[int, Record]]:
+        """Up to `limit` messages with seq > `after_seq` as (seq, message), oldest first."""
+        rows = self._db.execute(
+            "SELECT seq, data FROM transcript WHERE session_id = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (session_id, after_seq, limit),
+        ).fetchall()
+        return [(int(seq), json.loads(data)) for seq, data in rows]
+
+    def transcript_last_seq(self, session_id: str) -> int:
+        row = self._db.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM transcript WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return int(row[0])
+
     def transcript_head(self, session_id: str, limit: int) -> list[tuple[int, Record]]:
         rows = self._db.execute(
             "SELECT seq, data FROM transcript WHERE session_id = ? ORDER BY seq LIMIT ?",

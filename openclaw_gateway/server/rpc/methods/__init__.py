@@ -12,6 +12,7 @@ def load() -> Registry:
     from openclaw_gateway.server.rpc.methods import agents as _agents  # noqa: F401
     from openclaw_gateway.server.rpc.methods import approvals as _approvals  # noqa: F401
     from openclaw_gateway.server.rpc.methods import chat as _chat  # noqa: F401
+    from openclaw_gateway.server.rpc.methods import chat_history as _history  # noqa: F401
     from openclaw_gateway.server.rpc.methods import commands as _commands  # noqa: F401
     from openclaw_gateway.server.rpc.methods import config as _config  # noqa: F401
     from openclaw_gateway.server.rpc.methods import cron as _cron  # noqa: F401

@@ -1,4 +1,5 @@
-"""chat.*: history, send, abort, inject (official server-methods/chat*.ts).
+"""chat.send, chat.abort, chat.inject (official server-methods/chat*.ts; chat.history is in
+chat_history.py).
 
 chat.send's idempotencyKey is the runId: the first call answers {runId, status:"started"}
 once the user message and the queued run are committed; a repeat answers
@@ -22,20 +23,8 @@ from openclaw_gateway.server.runs.manager import DEFAULT_TURN_TIMEOUT_MS, Run, T
 from openclaw_gateway.state.sessions import MAX_MESSAGE_CHARS, text_message
 
 Record = dict[str, Any]
-CHAT_HISTORY_MAX_ENTRIES = 1000
-DEFAULT_HISTORY_LIMIT = 200
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-HISTORY = obj(
-    sessionKey=req(NON_EMPTY),
-    agentId=NON_EMPTY,
-    cursor=Str(),
-    limit=Int(minimum=1, maximum=CHAT_HISTORY_MAX_ENTRIES),
-    maxBytes=Int(minimum=1024),
-    offset=Int(minimum=0),
-    sessionId=NON_EMPTY,
-    maxChars=Int(minimum=1, maximum=500_000),
-)
 SEND = obj(
     sessionKey=req(NON_EMPTY),
     agentId=NON_EMPTY,
@@ -72,49 +61,6 @@ def ack(run: Run, fresh: bool) -> Record:
         return {"runId": run.run_id, "status": "in_flight"}
     status = run.status if run.status in ("ok", "timeout") else "error"
     return {"runId": run.run_id, "status": status}
-
-
-def _clip(message: Record, max_chars: int | None) -> Record:
-    if max_chars is None:
-        return message
-    blocks = message.get("content")
-    if not isinstance(blocks, list):
-        return message
-    clipped = [
-        {**b, "text": b["text"][:max_chars]} if isinstance(b.get("text"), str) else b
-        for b in blocks
-        if isinstance(b, dict)
-    ]
-    return {**message, "content": clipped}
-
-
-@registry.method("chat.history", scope=S.READ)
-def history(ctx: CallContext, params: Any) -> Record:
-    p = check("chat.history", HISTORY, params)
-    conv = ctx.state.require_conversations()
-    key = conv.key(p["sessionKey"], p.get("agentId"))
-    if "cursor" in p:
-        return {"kind": "reset"}  # no incremental reads here: the client reloads the history
-    limit = p.get("limit", DEFAULT_HISTORY_LIMIT)
-    offset = p.get("offset", 0)
-    rec, messages = conv.book.history(str(key), limit + offset)
-    if rec is not None and p.get("sessionId") not in (None, rec["sessionId"]):
-        rec, messages = None, []
-    page = messages[: len(messages) - offset] if offset else messages
-    out: Record = {
-        "sessionKey": str(key),
-        "messages": [_clip(m, p.get("maxChars")) for m in page[-limit:]],
-        "defaults": conv.defaults(),
-    }
-    if rec is not None:
-        out["sessionId"] = rec["sessionId"]
-        out["sessionInfo"] = conv.row(rec)
-        out["thinkingLevel"] = rec.get("thinkingLevel")
-        out["verboseLevel"] = rec.get("verboseLevel")
-        active = conv.runs.active(rec["key"])
-        if active is not None and active.status == "running":
-            out["inFlightRun"] = {"runId": active.run_id, "text": active.text}
-    return {k: v for k, v in out.items() if v is not None}
 
 
 def start_turn(ctx: CallContext, p: Record, origin: str) -> tuple[Run, bool]:
