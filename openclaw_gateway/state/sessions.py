@@ -200,10 +200,6 @@ class SessionBook:
             self.store.chat_runs_prune(now_ms - RUN_RECORD_RETENTION_MS)
             return rec, stored
 
-    def mark_running(self, run_id: str, session_key: str, meta: Record, now_ms: int) -> None:
-        with self.store.transaction():
-            self.store.chat_run_put(run_id, session_key, "running", now_ms, meta)
-
     def finish_run(
         self,
         key: K.SessionKey,

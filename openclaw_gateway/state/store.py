@@ -9,7 +9,9 @@ the SQL small and the schema stable while records grow fields.
 Durability: every state change runs inside `transaction()` (BEGIN IMMEDIATE ... COMMIT), and
 callers answer the client only after it returns, so a `kill -9` after an acknowledged change
 loses nothing. synchronous=FULL makes the commit durable across power loss too. Calls are
-synchronous: local SQLite answers in microseconds, well under one event-loop tick.
+synchronous: local SQLite answers in microseconds, well under one event-loop tick; the one
+hot path that commits per agent turn (server/runs/journal.py) does so from a worker thread
+on its own connection.
 """
 
 from __future__ import annotations
@@ -92,7 +94,10 @@ def db_path(state_dir: Path) -> Path:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, synchronous: str = "FULL", any_thread: bool = False) -> None:
+        """`any_thread`: the caller serializes use across threads (server/runs/journal.py);
+        `synchronous` NORMAL: a commit survives a crash of the process, not of the machine."""
+        assert synchronous in ("FULL", "NORMAL")
         path.parent.mkdir(parents=True, exist_ok=True)
         if str(path) != ":memory:":
             # Device tokens are bearer secrets: owner-only. SQLite gives the -wal/-shm files
@@ -100,9 +105,9 @@ class Store:
             os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
             os.chmod(path, 0o600)
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE in `transaction`).
-        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=not any_thread)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
         # One transaction for the whole schema: one fsync under synchronous=FULL instead of

@@ -85,7 +85,7 @@ async def run_agent_turn(state: GatewayState, job: dict[str, Any]) -> Outcome:
         agent_id = conv.key("main", job.get("agentId")).agent_id
         key = conv.key(cron_session(job, agent_id), agent_id)
         timeout_s = payload.get("timeoutSeconds") or AGENT_TIMEOUT_S
-        run, _fresh = conv.runs.submit(
+        run, _fresh = await conv.runs.submit(
             TurnRequest(
                 key,
                 message,

@@ -3,13 +3,14 @@ official `followup` queue), each turn an `agent.turn` invoke on the agent's node
 
 The seam later work builds on (channels, the OpenAI-compatible HTTP endpoints):
 
-    run, fresh = manager.submit(TurnRequest(key, message, run_id=...))
+    run, fresh = await manager.submit(TurnRequest(key, message, run_id=...))
     async for event in run.watch():   # RunEvent("delta", text) ... then one terminal event
         ...
     await run.done.wait()             # run.status: ok | error | aborted | timeout
 
-Every turn: the user message and the queued run record are committed (one transaction)
-before submit returns; the invoke carries the message, sessionKey, runId, agentId, the
+Every turn: the user message and the queued run record are committed (one transaction,
+in the run journal's worker thread) before submit returns, and the agent's message and the
+terminal status (one more) before the terminal event goes out; the invoke carries the message, sessionKey, runId, agentId, the
 thinking/model overrides and the recent transcript (bounded: HISTORY_MESSAGES messages and
 HISTORY_CHARS characters, newest kept); node.invoke.progress chunks become `chat` deltas and
 `agent` assistant events; the result's `text` (or, failing that, the streamed text) is the
@@ -32,6 +33,7 @@ from openclaw_gateway.server.nodes import parse_payload
 from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.runs import frames as F
 from openclaw_gateway.server.runs.agents import AGENT_COMMAND, AgentDirectory
+from openclaw_gateway.server.runs.journal import RunJournal
 from openclaw_gateway.state import session_keys as K
 from openclaw_gateway.state.sessions import SessionBook, message_text, text_message
 
@@ -74,6 +76,9 @@ class Run:
     ended_at: int | None = None
     user_seq: int | None = None
     done: trio.Event = attrs.field(factory=trio.Event)
+    # Set once begin_run committed (or failed: then `discarded`); finishing waits for it.
+    committed: trio.Event = attrs.field(factory=trio.Event)
+    discarded: bool = False
     scope: trio.CancelScope | None = None
     abort_requested: bool = False
     chat_seq: int = 0
@@ -131,11 +136,13 @@ class RunManager:
         book: SessionBook,
         agents: AgentDirectory,
         nursery: trio.Nursery,
+        journal: RunJournal,
         on_message: Any = None,
     ) -> None:
         self.state = state
         self.book = book
         self.agents = agents
+        self.journal = journal
         self._nursery = nursery
         self.live: dict[str, Run] = {}
         self.finished: collections.OrderedDict[str, Run] = collections.OrderedDict()
@@ -179,8 +186,9 @@ class RunManager:
 
     # --- submit / abort ----------------------------------------------------------------------
 
-    def submit(self, req: TurnRequest) -> tuple[Run, bool]:
-        """(run, True) for a new run, (existing run, False) for a repeated runId."""
+    async def submit(self, req: TurnRequest) -> tuple[Run, bool]:
+        """(run, True) for a new run, (existing run, False) for a repeated runId. Returns once
+        the user's message and the queued run are committed."""
         existing = self.find(req.run_id)
         if existing is not None:
             return existing, False
@@ -200,18 +208,27 @@ class RunManager:
         now = self.state.now_ms()
         user = text_message("user", req.message, now, run_id=req.run_id)
         meta = {"message": req.message, "origin": req.origin, "acceptedAt": now}
-        _rec, stored = self.book.begin_run(req.key, req.run_id, user, meta, now)
         run = Run(req, accepted_at=now)
+        # Known (and queued, in order) before the commit, so that a repeat of this runId
+        # meanwhile finds it and a later message of the session queues behind it.
+        self.live[req.run_id] = run
+        lane.append(run)
+        if len(lane) == 1:
+            self._nursery.start_soon(self._drive, key)
+        try:
+            stored = await self.journal.begin_run(req.key, req.run_id, user, meta, now)
+        except BaseException:
+            run.discarded = True  # not stored: the turn stops and stores nothing either
+            self.abort(key, req.run_id)
+            raise
+        finally:
+            run.committed.set()
         if stored is not None:
             run.user_seq = stored["__openclaw"]["seq"]
             self.on_message(key, stored, "send")
-        self.live[req.run_id] = run
-        lane.append(run)
         appeared = self._appeared.pop(req.run_id, None)
         if appeared is not None:
             appeared.set()
-        if len(lane) == 1:
-            self._nursery.start_soon(self._drive, key)
         return run, True
 
     def abort(self, session_key: str, run_id: str | None = None) -> list[str]:
@@ -230,6 +247,8 @@ class RunManager:
         lane = self.lanes[key]
         try:
             while lane:
+                # The turn starts while its user message is still being committed: the
+                # commit's wait overlaps the agent's work (finish_run queues behind it).
                 await self._execute(lane[0])
                 lane.popleft()
         finally:
@@ -237,10 +256,12 @@ class RunManager:
                 self.lanes.pop(key, None)
 
     def _history(self, run: Run) -> list[Record]:
-        _rec, messages = self.book.history(run.session_key, HISTORY_MESSAGES + 1)
-        before = [
-            m for m in messages if run.user_seq is None or m["__openclaw"]["seq"] < run.user_seq
-        ]
+        """The transcript before this run's message: without the messages of this run and of
+        the runs queued behind it (stored, or still being committed)."""
+        lane = self.lanes.get(run.session_key) or (run,)
+        mine = {r.run_id for r in lane}
+        _rec, messages = self.book.history(run.session_key, HISTORY_MESSAGES + len(mine))
+        before = [m for m in messages if m.get("runId") not in mine]
         out: list[Record] = []
         budget = HISTORY_CHARS
         for message in reversed(before):
@@ -282,18 +303,13 @@ class RunManager:
             else self.agents.node_for(req.key.agent_id, self.state.nodes.sessions.values())
         )
         if run.abort_requested:
-            self._finish(run, "aborted", None)
+            await self._finish(run, "aborted", None)
             return
         if node is None:
-            self._finish(run, "error", self.agents.no_node_message(req.key.agent_id))
+            await self._finish(run, "error", self.agents.no_node_message(req.key.agent_id))
             return
+        # "running" stays in memory: a crash closes queued and running runs alike.
         run.status, run.started_at = "running", self.state.now_ms()
-        self.book.mark_running(
-            run.run_id,
-            run.session_key,
-            {"message": req.message, "startedAt": run.started_at},
-            run.started_at,
-        )
         self._agent(run, "lifecycle", {"phase": "start", "startedAt": run.started_at})
         params: Record = {
             "message": req.message,
@@ -344,9 +360,12 @@ class RunManager:
                 run.text = text
             elif not run.text and answer is not None:
                 run.text = text if isinstance(text, str) else json.dumps(answer, ensure_ascii=False)
-        self._finish(run, status, error)
+        await self._finish(run, status, error)
 
-    def _finish(self, run: Run, status: str, error: str | None) -> None:
+    async def _finish(self, run: Run, status: str, error: str | None) -> None:
+        await run.committed.wait()
+        if run.discarded:
+            status, error = "error", "the gateway could not store this message"
         now = self.state.now_ms()
         run.status, run.error, run.ended_at = status, error, now
         message = None
@@ -363,7 +382,11 @@ class RunManager:
             "startedAt": run.started_at,
             "endedAt": now,
         }
-        stored = self.book.finish_run(run.request.key, run.run_id, status, message, meta, now)
+        stored = None
+        if not run.discarded:
+            stored = await self.journal.finish_run(
+                run.request.key, run.run_id, status, message, meta, now
+            )
         if stored is not None:
             self.on_message(run.session_key, stored, status)
         chat_state = {"ok": "final", "aborted": "aborted"}.get(status, "error")
@@ -388,7 +411,8 @@ class RunManager:
         else:
             self._agent(run, "lifecycle", {"phase": "error", "error": error, "endedAt": now})
         self.live.pop(run.run_id, None)
-        self.finished[run.run_id] = run
+        if not run.discarded:  # a discarded runId may be sent again
+            self.finished[run.run_id] = run
         while len(self.finished) > FINISHED_RUNS_KEPT:
             self.finished.popitem(last=False)
         run.done.set()

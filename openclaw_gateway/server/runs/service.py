@@ -18,6 +18,7 @@ import trio
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.runs.agents import AgentDirectory
+from openclaw_gateway.server.runs.journal import RunJournal
 from openclaw_gateway.server.runs.manager import RunManager
 from openclaw_gateway.state import session_keys as K
 from openclaw_gateway.state.sessions import SessionBook
@@ -109,6 +110,7 @@ class Conversations:
         agents: AgentDirectory,
         nursery: trio.Nursery,
         live: Callable[[str], bool],
+        journal: RunJournal,
     ) -> None:
         self.state = state
         self.book = book
@@ -116,7 +118,7 @@ class Conversations:
         self._live = live
         self.session_subscribers: set[str] = set()
         self.message_subscribers: dict[str, set[str]] = {}
-        self.runs = RunManager(state, book, agents, nursery, on_message=self.message_added)
+        self.runs = RunManager(state, book, agents, nursery, journal, on_message=self.message_added)
 
     # --- keys --------------------------------------------------------------------------------
 
@@ -180,9 +182,11 @@ class Conversations:
         self.state.broadcast("sessions.changed", payload, targets=targets)
 
     def message_added(self, key: str, message: Record, reason: str) -> None:
+        subs = self.message_subscribers.get(key)
+        if not subs and not self.session_subscribers:
+            return  # nobody listens: skip reading the session row on every turn
         rec = self.book.get(key)
         meta = message.get("__openclaw") or {}
-        subs = self.message_subscribers.get(key)
         if subs is not None and self._targets(subs):
             payload: Record = {
                 "sessionKey": key,
@@ -214,11 +218,15 @@ async def run_conversations(
     closed = book.close_interrupted(state.now_ms())
     if closed:
         state.logger.warn("sessions", f"{closed} agent run(s) interrupted by the last shutdown")
-    async with trio.open_nursery() as nursery:
-        conversations = Conversations(state, book, agents, nursery, live)
-        state.conversations = conversations
-        task_status.started(conversations)
-        try:
-            await trio.sleep_forever()
-        finally:
-            state.conversations = None
+    journal = RunJournal(book.store.path)
+    try:
+        async with trio.open_nursery() as nursery:
+            conversations = Conversations(state, book, agents, nursery, live, journal)
+            state.conversations = conversations
+            task_status.started(conversations)
+            try:
+                await trio.sleep_forever()
+            finally:
+                state.conversations = None
+    finally:
+        journal.close()

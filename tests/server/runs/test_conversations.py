@@ -3,13 +3,16 @@ history in context, queueing, abort, a node lost mid-run, idempotent retries, `a
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 
 from openclaw_gateway.client.agent import Turn
+from openclaw_gateway.state.sessions import SessionBook
 from tests.helpers import RunningGateway
 from tests.server.nodes.support import operator_client
 from tests.server.runs.support import approved_agent, chat_until_terminal, send_params
@@ -215,3 +218,40 @@ async def test_bad_input_changes_nothing(gateway: RunningGateway) -> None:
             assert extra["error"]["code"] == "INVALID_REQUEST"
             listed = (await op.call("sessions.list", {}))["payload"]
             assert listed["sessions"] == [] and listed["count"] == 0
+
+
+async def test_a_message_the_database_refuses_is_not_acknowledged_nor_kept(
+    gateway: RunningGateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run journal's commit fails (disk error): chat.send answers UNAVAILABLE, the turn
+    that had started meanwhile ends in error and stores nothing, and the same
+    idempotencyKey can be sent again once the database works."""
+    script = Script()
+
+    def refuse(*args: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with trio.fail_after(15):
+        async with (
+            operator_client(gateway.port, ADMIN) as op,
+            approved_agent(gateway.url, op, tmp_path / "agent", script),
+        ):
+            with monkeypatch.context() as patched:
+                patched.setattr(SessionBook, "begin_run", refuse)
+                res = await op.call("chat.send", send_params("lost", "db-1"))
+            assert res["error"]["code"] == "UNAVAILABLE", res
+            assert res["error"]["message"] == "could not store the message: disk I/O error"
+            assert res["error"]["retryable"] is True
+            events = await chat_until_terminal(op, "db-1")
+            assert events[-1]["state"] == "error"
+            history = (await op.call("chat.history", {"sessionKey": "main"}))["payload"]
+            assert history["messages"] == []
+            again = await op.call("chat.send", send_params("kept", "db-1"))
+            assert again["payload"] == {"runId": "db-1", "status": "started"}
+            final = (await chat_until_terminal(op, "db-1"))[-1]
+            assert final["state"] == "final"
+            history = (await op.call("chat.history", {"sessionKey": "main"}))["payload"]
+            assert [m["content"][0]["text"] for m in history["messages"]] == [
+                "kept",
+                "you said: kept ",
+            ]

@@ -126,7 +126,7 @@ async def agent(ctx: CallContext, params: Any) -> Record:
         turn["timeoutMs"] = int(p["timeout"]) * 1000
     if p.get("provider") and p.get("model"):
         turn["model"] = f"{p['provider']}/{p['model']}"
-    run, fresh = start_turn(ctx, turn, "agent")
+    run, fresh = await start_turn(ctx, turn, "agent")
     if not fresh and not run.done.is_set():
         return {"runId": run.run_id, "status": "in_flight"}
     if fresh and ctx.request_id is not None:

@@ -63,7 +63,7 @@ def ack(run: Run, fresh: bool) -> Record:
     return {"runId": run.run_id, "status": status}
 
 
-def start_turn(ctx: CallContext, p: Record, origin: str) -> tuple[Run, bool]:
+async def start_turn(ctx: CallContext, p: Record, origin: str) -> tuple[Run, bool]:
     """Shared by chat.send and agent: validate, then submit (or find the repeated run)."""
     conv = ctx.state.require_conversations()
     key = conv.key(p.get("sessionKey") or "main", p.get("agentId"))
@@ -93,13 +93,13 @@ def start_turn(ctx: CallContext, p: Record, origin: str) -> tuple[Run, bool]:
         timeout_ms=int(timeout),
         extra={"extraSystemPrompt": p["extraSystemPrompt"]} if p.get("extraSystemPrompt") else {},
     )
-    return conv.runs.submit(request)
+    return await conv.runs.submit(request)
 
 
 @registry.method("chat.send", scope=S.WRITE)
-def send(ctx: CallContext, params: Any) -> Record:
+async def send(ctx: CallContext, params: Any) -> Record:
     p = check("chat.send", SEND, params)
-    run, fresh = start_turn(ctx, p, "chat")
+    run, fresh = await start_turn(ctx, p, "chat")
     return ack(run, fresh)
 
 
