@@ -10,7 +10,9 @@ MAX_MESSAGE_CHARS, and finished chat-run records are kept RUN_RECORD_RETENTION_M
 
 Durability: every change is one store transaction, committed before the caller answers;
 `begin_run` stores the user's message and the queued run together, so an acknowledged
-chat.send survives a restart or `kill -9`. Runs found unfinished at start-up are closed as
+chat.send survives a restart or `kill -9` (the run path calls begin_run/finish_run from
+server/runs/journal.py, whose connection commits with synchronous=NORMAL, as the official
+transcript database: a power cut may lose the last turns). Runs found unfinished at start-up are closed as
 `error` ("interrupted"): a retry of the same runId answers `error`, never a second turn.
 """
 
