@@ -85,6 +85,7 @@ HOMES: dict[str, tuple[str, ...]] = {
     "cyclopts": ("cli",),
     "sqlite3": ("state.store",),
     "zeroconf": ("discovery",),
+    "httpx": ("client.openai_agent",),
     "asyncio": (),
 }
 

@@ -35,6 +35,7 @@ app = App(
 config_app = App(name="config", help="Read the configuration.", help_format="plaintext")
 app.command(gateway)
 app.command(config_app)
+app.command("openclaw_gateway.cli.agent_node_cmd:agent_node", name="agent-node")
 app.command(daemon)
 
 

@@ -228,6 +228,7 @@ def _serve(
         tailscale_mode=p.tailscale,
         tailscale_reset_on_exit=p.tailscale_reset_on_exit or gw.tailscale.reset_on_exit,
         restart_allowed=_restart_allowed(loaded.config.raw),
+        agents_config=loaded.config.raw.get("agents"),
         signal_observer=observer,
         discovery=plan_discovery(
             loaded.config.raw,

@@ -11,8 +11,9 @@ from typing import Any
 import trio
 
 from openclaw_gateway.client.identity import IdentityStore
+from openclaw_gateway.client.invoke_context import CURRENT_INVOKE
 from openclaw_gateway.client.reconnecting import GatewayClient
-from openclaw_gateway.client.session import ClientIdentity, Connector
+from openclaw_gateway.client.session import ClientIdentity, Connector, Event
 from openclaw_gateway.core.errors import GatewayError
 
 NodeCommand = Callable[[Any], Any]
@@ -98,6 +99,10 @@ class NodeHost:
         async for event in client.events():
             if event.name == "node.invoke.request" and isinstance(event.payload, dict):
                 nursery.start_soon(self._answer, client, event.payload)
+            self.observe(event)
+
+    def observe(self, event: Event) -> None:
+        """Sees every event this node receives (AgentNode: `node.invoke.cancel`)."""
 
     async def _answer(self, client: GatewayClient, request: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"id": request.get("id"), "nodeId": request.get("nodeId")}
@@ -107,6 +112,7 @@ class NodeHost:
                 raise LookupError(f"unknown command: {request.get('command')}")
             text = request.get("paramsJSON")
             params = json.loads(text) if isinstance(text, str) and text else None
+            CURRENT_INVOKE.set(request)
             result = handler(params)
             if inspect.isawaitable(result):
                 result = await result

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
@@ -25,6 +26,7 @@ from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.frames import RequestFrame
 from openclaw_gateway.protocol.handshake import ConnectRequest
 from openclaw_gateway.server import admission
+from openclaw_gateway.server.events import SESSION_SCOPED_EVENTS_CAP
 from openclaw_gateway.server.handshake import (
     MAX_PAYLOAD,
     CloseCause,
@@ -116,6 +118,7 @@ async def serve(
         sub = Subscriber(
             conn_id, granted.role, granted.scopes, send, abort, device_id=granted.device_id
         )
+        sub.session_scoped = SESSION_SCOPED_EVENTS_CAP in request.params.caps
         writer_done = trio.Event()
         hub.send(sub, codec.response(request.frame.id, build_hello(deps, conn_id, granted)))
         hub.add(sub)
@@ -271,7 +274,7 @@ async def _reader(
     async def run_async(frame: RequestFrame, handler: Any, params: Any, started: float) -> None:
         nonlocal pending
         try:
-            result = await handler(ctx, params)
+            result = await handler(attrs.evolve(ctx, request_id=frame.id), params)
             reply(frame.id, result)
             log.ws_response(
                 ctx.caller.conn_id,

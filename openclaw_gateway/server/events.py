@@ -23,12 +23,29 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "node.pair.resolved": (S.PAIRING,),
     # Our extension: `channel.*` events from bridge nodes, relayed to readers.
     "node.event": (S.READ,),
+    # Conversations (server/runs): `chat`/`agent` stream to every reader (clients that
+    # declared the session-scoped-events cap only for sessions they subscribed to, hub.py);
+    # `sessions.changed` and `session.message` go to subscribers only (sessions.subscribe,
+    # sessions.messages.subscribe), still behind operator.read.
+    "agent": (S.READ,),
+    "chat": (S.READ,),
+    "session.message": (S.READ,),
+    "sessions.changed": (S.READ,),
 }
+
+# Per-session stream events that `session-scoped-events` clients get only for the sessions
+# they subscribed to (official SESSION_SUBSCRIPTION_EVENTS, the ones we emit).
+SESSION_SCOPED_EVENTS = frozenset({"agent", "chat"})
+SESSION_SCOPED_EVENTS_CAP = "session-scoped-events"
 
 # Events we emit, in the order hello-ok announces them. `heartbeat` is absent on purpose:
 # nothing sends it until the channels work brings a heartbeat runner (issue 13).
 EVENTS = (
     "connect.challenge",
+    "agent",
+    "chat",
+    "session.message",
+    "sessions.changed",
     "presence",
     "tick",
     "shutdown",
@@ -36,13 +53,14 @@ EVENTS = (
     "cron",
     "node.pair.requested",
     "node.pair.resolved",
+    "node.invoke.cancel",
     "node.invoke.request",
     "node.event",
     "device.pair.requested",
     "device.pair.resolved",
 )
 # Sent to one socket only (never broadcast).
-DIRECT_EVENTS = frozenset({"connect.challenge", "node.invoke.request"})
+DIRECT_EVENTS = frozenset({"connect.challenge", "node.invoke.request", "node.invoke.cancel"})
 
 # Events that may be dropped (seq still consumed) for a slow consumer instead of closing it.
 DROP_IF_SLOW = frozenset(
@@ -54,6 +72,7 @@ DROP_IF_SLOW = frozenset(
         "node.pair.requested",
         "node.pair.resolved",
         "node.event",
+        "sessions.changed",
     }
 )
 

@@ -30,6 +30,7 @@ from openclaw_gateway.server.events import EVENTS
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.rpc.registry import Registry
+from openclaw_gateway.server.runs.service import session_defaults
 
 HANDSHAKE_TIMEOUT = 15.0
 MAX_PAYLOAD = 26_214_400
@@ -79,11 +80,7 @@ def build_hello(deps: Deps, conn_id: str, granted: admission.Admission) -> dict[
         "stateVersion": state.state_version(),
         "uptimeMs": state.uptime_ms(),
         "suspension": {"phase": "accepting"},
-        "sessionDefaults": {
-            "defaultAgentId": "main",
-            "mainKey": "main",
-            "mainSessionKey": "agent:main:main",
-        },
+        "sessionDefaults": session_defaults(state),
     }
     if "operator.admin" in granted.scopes:
         snapshot["configPath"] = str(state.config_path)

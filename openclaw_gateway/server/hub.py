@@ -5,12 +5,17 @@ sender: a frame that does not fit (more than OUTBOX_FRAMES frames, or more than
 maxBufferedBytes queued) either is dropped — for `dropIfSlow` events, with its `seq` still
 consumed so the client sees the gap — or closes that socket with 1008 `slow consumer`.
 `seq` is per socket and starts at 1.
+
+A socket that declared the `session-scoped-events` client cap gets the per-session stream
+events (`chat`, `agent`) only for the sessions it subscribed to with
+sessions.messages.subscribe, as the official server-broadcast.ts does; every other reader
+gets them all.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import attrs
@@ -18,7 +23,7 @@ import trio
 
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.security import scopes as S
-from openclaw_gateway.server.events import DROP_IF_SLOW, may_receive
+from openclaw_gateway.server.events import DROP_IF_SLOW, SESSION_SCOPED_EVENTS, may_receive
 
 OUTBOX_FRAMES = 4096
 MAX_BUFFERED_BYTES = 52_428_800
@@ -51,6 +56,8 @@ class Subscriber:
     device_id: str | None = None
     # Set when this socket's own request invalidated it: close right after that reply.
     close_after_reply: CloseRequest | None = None
+    # The client declared the `session-scoped-events` cap (see the module docstring).
+    session_scoped: bool = False
 
     def sent(self, frame: str) -> None:
         """The writer calls this after a frame left, to release its bytes."""
@@ -63,6 +70,9 @@ class Hub:
         self._subs: dict[str, Subscriber] = {}
         # Sockets still in the handshake (not subscribers yet): cancelled at shutdown.
         self.handshaking: set[trio.CancelScope] = set()
+        # Conn ids subscribed to one session's messages; wired by the supervisor once the
+        # conversations service runs.
+        self.session_members: Callable[[str], Collection[str]] = lambda session_key: ()
 
     def __len__(self) -> int:
         return len(self._subs)
@@ -101,6 +111,9 @@ class Hub:
             sub.stalled.set()
         return False
 
+    def get(self, conn_id: str) -> Subscriber | None:
+        return self._subs.get(conn_id)
+
     def broadcast(
         self,
         event: str,
@@ -108,8 +121,10 @@ class Hub:
         *,
         state_version: dict[str, int] | None = None,
         redacted: Any = None,
+        targets: Collection[str] | None = None,
     ) -> int:
-        """Send `event` to every socket allowed to see it. Returns how many got it queued.
+        """Send `event` to every socket allowed to see it (only `targets`, conn ids, when
+        given). Returns how many got it queued.
 
         `redacted`, when given, is what recipients without operator.admin get instead of
         `payload` (secrets only admins may read). Each view is encoded once, not per socket."""
@@ -119,10 +134,21 @@ class Hub:
         if state_version is not None:
             tail = ',"stateVersion":' + codec.encode(state_version) + "}"
         drop = event in DROP_IF_SLOW
+        per_session = event in SESSION_SCOPED_EVENTS
+        members: Collection[str] | None = None
         delivered = 0
-        for sub in list(self._subs.values()):
+        if targets is None:
+            recipients = list(self._subs.values())
+        else:
+            recipients = [s for s in (self._subs.get(c) for c in targets) if s is not None]
+        for sub in recipients:
             if sub.closing or not may_receive(event, sub.role, sub.scopes):
                 continue
+            if per_session and sub.session_scoped:
+                if members is None:
+                    members = self.session_members(_session_key(payload))
+                if sub.conn_id not in members:
+                    continue
             full = redacted is None or S.scope_satisfied(S.ADMIN, sub.scopes)
             head = heads.get(full)
             if head is None:
@@ -160,6 +186,11 @@ class Hub:
             request_close(sub, code, reason)
         for scope in list(self.handshaking):
             scope.cancel()
+
+
+def _session_key(payload: Any) -> str:
+    key = payload.get("sessionKey") if isinstance(payload, dict) else None
+    return key.strip() if isinstance(key, str) else ""
 
 
 def request_close(sub: Subscriber, code: int, reason: str) -> None:

@@ -79,6 +79,13 @@ class PendingInvoke:
     command: str
     done: trio.Event = attrs.field(factory=trio.Event)
     result: Record | None = None
+    # Streamed node.invoke.progress chunks, delivered in seq order (from 0) to on_progress.
+    on_progress: Callable[[str], None] | None = None
+    next_progress_seq: int = 0
+    early_chunks: dict[int, str] = attrs.field(factory=dict)
+
+
+MAX_PENDING_PROGRESS_CHUNKS = 128
 
 
 @attrs.define(eq=False)
@@ -245,10 +252,15 @@ class NodeRegistry:
         timeout_ms: int,
         idempotency_key: str,
         session_key: str | None = None,
+        on_progress: Callable[[str], None] | None = None,
     ) -> Record:
         """Send the request to the node and wait for its result; returns the node's result
-        record ({ok, payload?, payloadJSON?, error?}) or raises the operator-facing error."""
-        inv = PendingInvoke(self._new_id(), session.node_id, session.conn_id, command)
+        record ({ok, payload?, payloadJSON?, error?}) or raises the operator-facing error.
+        Cancelled while the node works (chat.abort, shutdown), it tells the node with
+        `node.invoke.cancel` {invokeId, nodeId}, as the official does."""
+        inv = PendingInvoke(
+            self._new_id(), session.node_id, session.conn_id, command, on_progress=on_progress
+        )
         payload: Record = {
             "id": inv.id,
             "nodeId": session.node_id,
@@ -263,15 +275,43 @@ class NodeRegistry:
         try:
             if not session.event("node.invoke.request", payload):
                 raise not_connected()
-            with trio.move_on_after(timeout_ms / 1000):
-                await inv.done.wait()
+            try:
+                with trio.move_on_after(timeout_ms / 1000):
+                    await inv.done.wait()
+            except trio.Cancelled:
+                self._send_cancel(session, inv)
+                raise
             if inv.result is None:
+                self._send_cancel(session, inv)
                 raise node_failure({"code": "TIMEOUT", "message": "node invoke timed out"}, True)
             if not inv.result.get("ok"):
                 raise node_failure(inv.result.get("error"), True)
             return inv.result
         finally:
             self.invokes.pop(inv.id, None)
+
+    def _send_cancel(self, session: NodeSession, inv: PendingInvoke) -> None:
+        if not inv.done.is_set() and self.sessions.get(inv.node_id) is session:
+            session.event("node.invoke.cancel", {"invokeId": inv.id, "nodeId": inv.node_id})
+
+    def progress(self, invoke_id: str, node_id: str, seq: int, chunk: str) -> bool:
+        """A node's node.invoke.progress. Chunks reach the invoke's listener in seq order;
+        early ones wait (at most MAX_PENDING_PROGRESS_CHUNKS). False when ignored."""
+        inv = self.invokes.get(invoke_id)
+        if inv is None or inv.node_id != node_id or inv.done.is_set():
+            return False
+        if seq < inv.next_progress_seq or seq in inv.early_chunks:
+            return False
+        if inv.on_progress is None:
+            return False
+        if seq > inv.next_progress_seq and len(inv.early_chunks) >= MAX_PENDING_PROGRESS_CHUNKS:
+            return False
+        inv.early_chunks[seq] = chunk
+        while inv.next_progress_seq in inv.early_chunks:
+            ready = inv.early_chunks.pop(inv.next_progress_seq)
+            inv.next_progress_seq += 1
+            inv.on_progress(ready)
+        return True
 
     def resolve(self, invoke_id: str, node_id: str, result: Record) -> bool:
         """A node's node.invoke.result. False for late or unknown ids (ignored)."""

@@ -1,7 +1,8 @@
 """run_gateway(): builds the shared objects and owns THE task tree and the shutdown order.
 
 trio.run(run_gateway)
-└─ services nursery              signals (SIGINT/SIGTERM -> shutdown), cron scheduler,
+└─ services nursery              signals (SIGINT/SIGTERM -> shutdown), conversations (the
+   │                             session book and the agent-run tasks), cron scheduler,
    │                             tailscale route claim (torn down after the listeners closed),
    │                             discovery (wide-area zone, Bonjour announcer)
    │                             sd_notify (READY once listening, STOPPING, WATCHDOG pings)
@@ -57,9 +58,12 @@ from openclaw_gateway.server.rpc import methods
 from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.rpc.methods.system import broadcast_presence, refresh_health
 from openclaw_gateway.server.rpc.registry import Registry
+from openclaw_gateway.server.runs.agents import AgentDirectory
+from openclaw_gateway.server.runs.service import run_conversations
 from openclaw_gateway.server.tailscale import run_tailscale
 from openclaw_gateway.state.pairing import Book
 from openclaw_gateway.state.presence import PresenceTable, self_entry
+from openclaw_gateway.state.sessions import SessionBook
 from openclaw_gateway.state.store import Store
 
 if TYPE_CHECKING:
@@ -112,6 +116,8 @@ class RunSettings:
     restart_allowed: bool = True
     # Counts repeated signals across in-process restarts (the CLI passes one per process).
     signal_observer: SignalObserver | None = None
+    # The raw `agents` config section (agents.list / agents.defaults), see server/runs/agents.
+    agents_config: dict[str, object] | None = None
 
 
 def _primary_ipv4() -> str:
@@ -239,6 +245,9 @@ async def run_gateway(
     state.broadcast = hub.broadcast
     state.invalidate_device = hub.close_device
     state.connected_devices = hub.device_ids
+    state.send_to = lambda conn_id, frame: (
+        (sub := hub.get(conn_id)) is not None and hub.send(sub, frame)
+    )
     deps = Deps(
         state=state,
         hub=hub,
@@ -297,6 +306,17 @@ async def run_gateway(
                 services.start_soon(
                     _watch_signals, shutdown, log, lifecycle, settings.signal_observer
                 )
+            # Sessions and agent runs; before the edge, so every socket finds them.
+            conversations = await services.start(
+                lambda task_status: run_conversations(
+                    state,
+                    SessionBook(store),
+                    AgentDirectory.from_config(settings.agents_config),
+                    lambda conn_id: hub.get(conn_id) is not None,
+                    task_status=task_status,
+                )
+            )
+            hub.session_members = conversations.session_members
             # sd_notify (READY/STOPPING/WATCHDOG) when systemd runs us as Type=notify.
             notifier = await services.start(run_notifier)
             if settings.cron_enabled and os.environ.get("OPENCLAW_SKIP_CRON") != "1":

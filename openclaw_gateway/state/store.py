@@ -1,18 +1,22 @@
 """The embedded state database: the only module that speaks SQL (stdlib sqlite3, WAL).
 
 `<stateDir>/state/gateway.sqlite` holds paired devices, pending pairing requests, device
-tokens, cron jobs (definition + scheduler state) and cron run records. Rows are a key plus a
-JSON document (the record shapes live in pairing.py), which keeps the SQL small and the schema
-stable while records grow fields.
+tokens, cron jobs (definition + scheduler state), cron run records, and conversations:
+sessions (key -> metadata), their transcripts (one row per message) and chat runs (runId ->
+status, the idempotency record of chat.send/agent). Rows are a key plus a JSON document (the
+record shapes live in state/device_records.py, state/sessions.py, server/cron/), which keeps
+the SQL small and the schema stable while records grow fields.
 
 Durability: every state change runs inside `transaction()` (BEGIN IMMEDIATE ... COMMIT), and
 callers answer the client only after it returns, so a `kill -9` after an acknowledged change
 loses nothing. Reads of several rows use `reading()` (BEGIN DEFERRED: a snapshot, no write
-lock, nothing to sync). synchronous=FULL makes the commit durable across power loss too, and that is
-its price: each COMMIT waits for an fsync of the WAL. Calls are synchronous and run on the
-event loop, so a write stalls it for that fsync: about 0.4 ms on the development VM (median
-of 200 single-row commits), typically milliseconds on an SSD and tens of milliseconds on a
-spinning disk. Reads never fsync (well under a millisecond for a small table).
+lock, nothing to sync). synchronous=FULL makes the commit durable across power loss too, and
+that is its price: each COMMIT waits for an fsync of the WAL. Calls are synchronous and run on
+the event loop, so a write stalls it for that fsync: about 0.4 ms on the development VM
+(median of 200 single-row commits), typically milliseconds on an SSD and tens of milliseconds
+on a spinning disk. Reads never fsync (well under a millisecond for a small table). The one hot
+path that commits per agent turn (server/runs/journal.py) does so from a worker thread on its
+own connection.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from typing import Any
 
 Record = dict[str, Any]
 DB_NAME = "gateway.sqlite"
+# What the database raises when it refuses a change (locked, full, I/O): callers outside
+# this module catch it without importing sqlite3.
+DatabaseError = sqlite3.Error
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS paired_devices (
@@ -66,6 +73,30 @@ CREATE TABLE IF NOT EXISTS device_tokens (
   data TEXT NOT NULL,
   PRIMARY KEY (device_id, role)
 ) STRICT;
+CREATE TABLE IF NOT EXISTS sessions (
+  key TEXT PRIMARY KEY,
+  agent_id TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  data TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at);
+CREATE TABLE IF NOT EXISTS transcript (
+  session_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  run_id TEXT,
+  data TEXT NOT NULL,
+  PRIMARY KEY (session_id, seq)
+) STRICT;
+CREATE TABLE IF NOT EXISTS chat_runs (
+  run_id TEXT PRIMARY KEY,
+  session_key TEXT NOT NULL,
+  status TEXT NOT NULL
+    CHECK (status IN ('queued', 'running', 'ok', 'error', 'aborted', 'timeout')),
+  updated_at INTEGER NOT NULL,
+  data TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS chat_runs_status ON chat_runs(status);
 """
 
 
@@ -81,7 +112,10 @@ def db_path(state_dir: Path) -> Path:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, synchronous: str = "FULL", any_thread: bool = False) -> None:
+        """`any_thread`: the caller serializes use across threads (server/runs/journal.py);
+        `synchronous` NORMAL: a commit survives a crash of the process, not of the machine."""
+        assert synchronous in ("FULL", "NORMAL")
         path.parent.mkdir(parents=True, exist_ok=True)
         if str(path) != ":memory:":
             # Device tokens are bearer secrets: owner-only. SQLite gives the -wal/-shm files
@@ -89,9 +123,9 @@ class Store:
             os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
             os.chmod(path, 0o600)
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE in `transaction`).
-        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=not any_thread)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=5000")
         # One transaction for the whole schema: one fsync under synchronous=FULL instead of
@@ -333,6 +367,132 @@ class Store:
             "WHERE job_id = ? AND status != 'running' "
             "ORDER BY finished_at_ms DESC, rowid DESC LIMIT ?))",
             (job_id, older_than_ms, job_id, keep),
+        )
+        return cur.rowcount
+
+    # --- sessions, transcripts, chat runs (state/sessions.py owns the record shapes) ---------
+
+    def session_get(self, key: str) -> Record | None:
+        return self._one("SELECT data FROM sessions WHERE key = ?", key)
+
+    def session_put(self, record: Record) -> None:
+        self._db.execute(
+            "INSERT INTO sessions(key, agent_id, session_id, updated_at, data) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET agent_id = excluded.agent_id, "
+            "session_id = excluded.session_id, updated_at = excluded.updated_at, data = excluded.data",
+            (
+                record["key"],
+                record["agentId"],
+                record["sessionId"],
+                int(record["updatedAt"]),
+                json.dumps(record, ensure_ascii=False),
+            ),
+        )
+
+    def session_delete(self, key: str) -> bool:
+        return self._db.execute("DELETE FROM sessions WHERE key = ?", (key,)).rowcount > 0
+
+    def sessions(self, agent_id: str | None = None) -> list[Record]:
+        """Every session, most recently updated first (one agent's, or all)."""
+        if agent_id is None:
+            return self._all("SELECT data FROM sessions ORDER BY updated_at DESC, key")
+        return self._all(
+            "SELECT data FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, key", agent_id
+        )
+
+    def session_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
+
+    def transcript_append(self, session_id: str, run_id: str | None, message: Record) -> int:
+        """Append one message; returns its seq (1, 2, ... per session id)."""
+        row = self._db.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM transcript WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        seq = int(row[0]) + 1
+        self._db.execute(
+            "INSERT INTO transcript(session_id, seq, run_id, data) VALUES (?, ?, ?, ?)",
+            (session_id, seq, run_id, json.dumps(message, ensure_ascii=False)),
+        )
+        return seq
+
+    def transcript_tail(self, session_id: str, limit: int) -> list[tuple[int, Record]]:
+        """The newest `limit` messages as (seq, message), oldest first."""
+        rows = self._db.execute(
+            "SELECT seq, data FROM transcript WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
+            (session_id, limit),
+        ).fetchall()
+        return [(int(seq), json.loads(data)) for seq, data in reversed(rows)]
+
+    def transcript_after(
+        self, session_id: str, after_seq: int, limit: int
+    ) -> list[tuple[int, Record]]:
+        """Up to `limit` messages with seq > `after_seq` as (seq, message), oldest first."""
+        rows = self._db.execute(
+            "SELECT seq, data FROM transcript WHERE session_id = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (session_id, after_seq, limit),
+        ).fetchall()
+        return [(int(seq), json.loads(data)) for seq, data in rows]
+
+    def transcript_last_seq(self, session_id: str) -> int:
+        row = self._db.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM transcript WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def transcript_head(self, session_id: str, limit: int) -> list[tuple[int, Record]]:
+        rows = self._db.execute(
+            "SELECT seq, data FROM transcript WHERE session_id = ? ORDER BY seq LIMIT ?",
+            (session_id, limit),
+        ).fetchall()
+        return [(int(seq), json.loads(data)) for seq, data in rows]
+
+    def transcript_count(self, session_id: str) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM transcript WHERE session_id = ?", (session_id,)
+        )
+        return int(row.fetchone()[0])
+
+    def transcript_prune(self, session_id: str, keep: int) -> int:
+        """Bound: drop all but the newest `keep` messages of a session."""
+        cur = self._db.execute(
+            "DELETE FROM transcript WHERE session_id = ? AND seq <= "
+            "(SELECT COALESCE(MAX(seq), 0) FROM transcript WHERE session_id = ?) - ?",
+            (session_id, session_id, keep),
+        )
+        return cur.rowcount
+
+    def transcript_delete(self, session_id: str) -> None:
+        self._db.execute("DELETE FROM transcript WHERE session_id = ?", (session_id,))
+
+    def chat_run_get(self, run_id: str) -> tuple[str, str, Record] | None:
+        """(session_key, status, data) of a chat run."""
+        row = self._db.execute(
+            "SELECT session_key, status, data FROM chat_runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return (row[0], row[1], json.loads(row[2])) if row else None
+
+    def chat_run_put(
+        self, run_id: str, session_key: str, status: str, now_ms: int, data: Record
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO chat_runs(run_id, session_key, status, updated_at, data) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET status = excluded.status, "
+            "updated_at = excluded.updated_at, data = excluded.data",
+            (run_id, session_key, status, now_ms, json.dumps(data, ensure_ascii=False)),
+        )
+
+    def chat_runs_unfinished(self) -> list[tuple[str, str, Record]]:
+        rows = self._db.execute(
+            "SELECT run_id, session_key, data FROM chat_runs "
+            "WHERE status IN ('queued', 'running') ORDER BY updated_at"
+        ).fetchall()
+        return [(r, k, json.loads(d)) for r, k, d in rows]
+
+    def chat_runs_prune(self, older_than_ms: int) -> int:
+        cur = self._db.execute(
+            "DELETE FROM chat_runs WHERE status NOT IN ('queued', 'running') AND updated_at < ?",
+            (older_than_ms,),
         )
         return cur.rowcount
 

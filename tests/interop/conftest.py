@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import attrs
 import pytest
@@ -67,11 +68,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not _SKIPPED_REASONS:
         return
     terminalreporter.section("INTEROP TESTS SKIPPED", sep="!", red=True, bold=True)
-    terminalreporter.write_line(
-        f"WARNING: the official openclaw CLI is unavailable: {_SKIPPED_REASONS[0]}",
-        red=True,
-        bold=True,
-    )
+    for reason in dict.fromkeys(_SKIPPED_REASONS):
+        terminalreporter.write_line(f"WARNING: {reason}", red=True, bold=True)
     terminalreporter.write_line(
         "Wire compatibility with the official package was NOT checked in this run.",
         red=True,
@@ -84,9 +82,14 @@ def official_path() -> str:
     """The PATH fragment for the official CLI; skips (loudly) when it is not installed."""
     fragment, why = reference_path()
     if fragment is None:
-        _SKIPPED_REASONS.append(why)
-        pytest.skip(f"INTEROP SKIPPED: {why}")
+        loud_skip(f"the official openclaw CLI is unavailable: {why}")
     return fragment
+
+
+def loud_skip(why: str) -> NoReturn:
+    """Skip this test and say so again, in red, at the end of the run."""
+    _SKIPPED_REASONS.append(why)
+    pytest.skip(f"INTEROP SKIPPED: {why}")
 
 
 def free_port() -> int:
@@ -223,14 +226,20 @@ class OfficialCli:
     home: Path
     tmpdir: Path
 
-    def run(self, *args: str, timeout: float = CLI_TIMEOUT_S) -> CliResult:
-        env = _clean_env() | {
-            "HOME": str(self.home),
-            "TMPDIR": str(self.tmpdir),
-            "PATH": self.path_fragment + os.pathsep + os.environ.get("PATH", ""),
-            "NO_COLOR": "1",
-            "FORCE_COLOR": "0",
-        }
+    def run(
+        self, *args: str, timeout: float = CLI_TIMEOUT_S, env: dict[str, str] | None = None
+    ) -> CliResult:
+        env = (
+            _clean_env()
+            | {
+                "HOME": str(self.home),
+                "TMPDIR": str(self.tmpdir),
+                "PATH": self.path_fragment + os.pathsep + os.environ.get("PATH", ""),
+                "NO_COLOR": "1",
+                "FORCE_COLOR": "0",
+            }
+            | (env or {})
+        )
         argv = ["openclaw", *args]
         exe = _which("openclaw", self.path_fragment)
         proc = subprocess.Popen(

@@ -45,6 +45,10 @@ def test_unknown_or_direct_events_are_never_broadcast(event: str) -> None:
 def test_advertised_events_and_slow_consumer_policy() -> None:
     assert events.EVENTS == (
         "connect.challenge",
+        "agent",
+        "chat",
+        "session.message",
+        "sessions.changed",
         "presence",
         "tick",
         "shutdown",
@@ -52,6 +56,7 @@ def test_advertised_events_and_slow_consumer_policy() -> None:
         "cron",
         "node.pair.requested",
         "node.pair.resolved",
+        "node.invoke.cancel",
         "node.invoke.request",
         "node.event",
         "device.pair.requested",
@@ -68,6 +73,7 @@ def test_advertised_events_and_slow_consumer_policy() -> None:
                 "node.pair.requested",
                 "node.pair.resolved",
                 "node.event",
+                "sessions.changed",
             }
         )
         == events.DROP_IF_SLOW

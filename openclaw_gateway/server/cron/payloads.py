@@ -6,15 +6,14 @@
   to outputMaxBytes; killed (SIGTERM to its process group, SIGKILL after a grace) on
   timeoutSeconds, on noOutputTimeoutSeconds of silence, and when the run is cancelled (gateway
   shutdown). ok on exit 0, else error with the reason.
-- agentTurn: an `agent.turn` invoke on a connected agent node (our extension); with none
-  connected the run fails with a clear reason, never a fake success. The node may answer a
-  `nextCheck` duration, a proposal for a paced job (cron/pacing.py).
+- agentTurn: a turn of the run manager (an `agent.turn` invoke on the agent's node, our
+  extension) in the job's session; with no agent node the run fails with a clear reason. The
+  node may answer a `nextCheck` duration, a proposal for a paced job (cron/pacing.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import signal
@@ -30,13 +29,14 @@ from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.host.terminate import terminate
 from openclaw_gateway.server.cron.job_env import job_base_environment
 from openclaw_gateway.server.cron.pacing import DurationError, parse_duration_ms
-from openclaw_gateway.server.nodes import NodeSession, parse_payload
 from openclaw_gateway.server.rpc.context import GatewayState
+from openclaw_gateway.server.runs.agents import AgentDirectory
+from openclaw_gateway.server.runs.manager import TurnRequest
+from openclaw_gateway.state.session_keys import DEFAULT_AGENT_ID, main_key
 
 KILL_GRACE_S = 2.0
 DEFAULT_OUTPUT_MAX_BYTES = 64 * 1024
 SUMMARY_MAX_CHARS = 2000
-NO_AGENT = "agent runs need an agent node; none is connected to this gateway"
 
 
 @attrs.frozen
@@ -69,56 +69,76 @@ async def execute(
     return Outcome("error", error=f"unsupported payload kind: {kind}")
 
 
-AGENT_COMMAND = "agent.turn"
 AGENT_TIMEOUT_S = 600
+NO_AGENT = AgentDirectory.from_config(None).no_node_message(DEFAULT_AGENT_ID)
 
 
-def agent_node(state: GatewayState) -> NodeSession | None:
-    """A connected node whose approved commands include `agent.turn` (oldest connection first)."""
-    ready = [s for s in state.nodes.sessions.values() if AGENT_COMMAND in s.effective_commands]
-    return min(ready, key=lambda s: s.connected_at_ms) if ready else None
+def cron_session(job: dict[str, Any], agent_id: str) -> str:
+    """The session a cron turn runs in: the agent's main session (sessionTarget main), the
+    job's bound session (current), else one isolated session per job."""
+    target = job.get("sessionTarget")
+    if target == "main":
+        return main_key(agent_id)
+    if target == "current" and isinstance(job.get("sessionKey"), str):
+        return str(job["sessionKey"])
+    return f"agent:{agent_id}:cron:{job['id']}"
 
 
 async def run_agent_turn(state: GatewayState, job: dict[str, Any]) -> Outcome:
-    """Our extension (README): an agentTurn is an `agent.turn` invoke on an agent node."""
+    """Our extension (README): an agentTurn is a turn of the run manager (server/runs), the
+    same path chat.send takes, in the job's session."""
     payload = job["payload"]
     message = str(payload.get("message", ""))
-    node = agent_node(state)
-    if node is None:
-        return Outcome("error", error=NO_AGENT, summary=message[:200])
-    params = {"message": message, "jobId": job["id"], "jobName": job.get("name")}
-    for key in ("model", "thinking", "sessionKey", "pacing"):
-        value = payload.get(key) if key in ("model", "thinking") else job.get(key)
-        if value is not None:
-            params[key] = value
-    timeout_s = payload.get("timeoutSeconds") or AGENT_TIMEOUT_S
+    conv = state.conversations
+    if conv is None:
+        return Outcome("error", error="sessions are not available", summary=message[:200])
     try:
-        result = await state.nodes.invoke(
-            node,
-            AGENT_COMMAND,
-            json.dumps(params, ensure_ascii=False),
-            int(timeout_s * 1000),
-            f"cron:{job['id']}:{uuid.uuid4()}",
+        agent_id = conv.key("main", job.get("agentId")).agent_id
+        key = conv.key(cron_session(job, agent_id), agent_id)
+        timeout_s = payload.get("timeoutSeconds") or AGENT_TIMEOUT_S
+        run, _fresh = await conv.runs.submit(
+            TurnRequest(
+                key,
+                message,
+                f"cron:{job['id']}:{uuid.uuid4()}",
+                origin="cron",
+                thinking=payload.get("thinking"),
+                model=payload.get("model"),
+                timeout_ms=int(timeout_s * 1000),
+                extra={
+                    k: v
+                    for k, v in {
+                        "jobId": job["id"],
+                        "jobName": job.get("name"),
+                        "pacing": job.get("pacing"),
+                    }.items()
+                    if v is not None
+                },
+            )
         )
     except RpcError as exc:
-        return Outcome("error", error=exc.message, extra={"agentNodeId": node.node_id})
-    answer = result.get("payload")
-    if answer is None and isinstance(result.get("payloadJSON"), str):
-        answer = parse_payload(result["payloadJSON"])
-    text = answer.get("text") if isinstance(answer, dict) else answer
-    summary = text if isinstance(text, str) else json.dumps(answer, ensure_ascii=False)
-    extra = {"agentNodeId": node.node_id}
+        return Outcome("error", error=exc.message, summary=message[:200])
+    try:
+        await run.done.wait()
+    finally:
+        if not run.done.is_set():
+            conv.runs.abort(run.session_key, run.run_id)
+    extra = {"sessionKey": run.session_key, "runId": run.run_id}
+    summary = run.text[:2000]
+    if run.status != "ok":
+        return Outcome("error", error=run.error or run.status, summary=summary or None, extra=extra)
+    answer = run.answer
     proposal = answer.get("nextCheck") if isinstance(answer, dict) else None
     if proposal is None:
-        return Outcome("ok", summary=summary[:2000], extra=extra)
+        return Outcome("ok", summary=summary, extra=extra)
     try:
         delay = parse_duration_ms(proposal) if isinstance(proposal, str) else None
     except DurationError:
         delay = None
     if delay is None:
         error = "agent nextCheck must be a duration such as 30m"
-        return Outcome("error", error=error, summary=summary[:2000], extra=extra)
-    return Outcome("ok", summary=summary[:2000], extra=extra, next_check_ms=delay)
+        return Outcome("error", error=error, summary=summary, extra=extra)
+    return Outcome("ok", summary=summary, extra=extra, next_check_ms=delay)
 
 
 def _describe_exit(code: int) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -20,6 +20,9 @@ from openclaw_gateway.server.nodes import NodeRegistry
 from openclaw_gateway.state.pairing import Book
 from openclaw_gateway.state.presence import PresenceTable
 from openclaw_gateway.state.store import Store
+
+if TYPE_CHECKING:
+    from openclaw_gateway.server.runs.service import Conversations
 
 HEALTH_CACHE_MS = 60_000
 MAX_QUEUED_SYSTEM_EVENTS = 20
@@ -34,11 +37,17 @@ class Broadcast(Protocol):
         *,
         state_version: dict[str, int] | None = None,
         redacted: Any = None,
+        targets: Collection[str] | None = None,
     ) -> object: ...
 
 
 def _no_broadcast(
-    event: str, payload: Any, *, state_version: dict[str, int] | None = None, redacted: Any = None
+    event: str,
+    payload: Any,
+    *,
+    state_version: dict[str, int] | None = None,
+    redacted: Any = None,
+    targets: Collection[str] | None = None,
 ) -> None:
     return None
 
@@ -120,6 +129,15 @@ class GatewayState:
     host_tz: str = "UTC"
     # Connected nodes, their capability requests and in-flight invokes (node.*).
     nodes: NodeRegistry = attrs.field(factory=NodeRegistry)
+    # Sessions, transcripts and agent runs (server/runs); None until the supervisor starts it.
+    conversations: Conversations | None = None
+    # Send one prepared frame to one socket (an `agent` request's second response).
+    send_to: Callable[[str, str], bool] = lambda conn_id, frame: False
+
+    def require_conversations(self) -> Conversations:
+        if self.conversations is None:
+            raise RpcError("UNAVAILABLE", "sessions are not available yet")
+        return self.conversations
 
     def require_pairing(self) -> Book:
         """The pairing book, or the UNAVAILABLE error methods answer without one."""
@@ -153,6 +171,8 @@ class Caller:
 class CallContext:
     state: GatewayState
     caller: Caller
+    # The request frame's id, for handlers that answer twice (`agent`: accepted, then final).
+    request_id: str | None = None
 
     @property
     def is_admin(self) -> bool:

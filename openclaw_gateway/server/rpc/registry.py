@@ -27,6 +27,8 @@ class MethodSpec:
     scope: str  # a scope, or EXEMPT
     role: str = "operator"
     control_plane_write: bool = False
+    # Listed in hello-ok features.methods (the official leaves a few callable but unlisted).
+    advertised: bool = True
 
 
 class Registry:
@@ -34,12 +36,18 @@ class Registry:
         self._methods: dict[str, MethodSpec] = {}
 
     def method(
-        self, name: str, *, scope: str, role: str = "operator", control_plane_write: bool = False
+        self,
+        name: str,
+        *,
+        scope: str,
+        role: str = "operator",
+        control_plane_write: bool = False,
+        advertised: bool = True,
     ) -> Callable[[F], F]:
         def record(fn: F) -> F:
             if name in self._methods:
                 raise ValueError(f"method {name!r} registered twice")
-            self._methods[name] = MethodSpec(name, fn, scope, role, control_plane_write)
+            self._methods[name] = MethodSpec(name, fn, scope, role, control_plane_write, advertised)
             return fn
 
         return record
@@ -48,7 +56,8 @@ class Registry:
         return self._methods.get(name)
 
     def names(self) -> list[str]:
-        return list(self._methods)
+        """The methods hello-ok advertises (every registered one stays callable)."""
+        return [name for name, spec in self._methods.items() if spec.advertised]
 
 
 def missing_scope(scope: str) -> RpcError:

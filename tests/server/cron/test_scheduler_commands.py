@@ -16,7 +16,10 @@ from openclaw_gateway.server.cron import jobs as J
 from openclaw_gateway.server.cron.payloads import NO_AGENT, execute, run_command
 from openclaw_gateway.server.cron.scheduler import INTERRUPTED, Scheduler, run_scheduler
 from openclaw_gateway.server.rpc.context import GatewayState
+from openclaw_gateway.server.runs.agents import AgentDirectory
+from openclaw_gateway.server.runs.service import run_conversations
 from openclaw_gateway.server.supervisor import build_state
+from openclaw_gateway.state.sessions import SessionBook
 from openclaw_gateway.state.store import Store
 from tests.helpers import make_settings
 
@@ -100,14 +103,22 @@ async def test_silence_timeout_and_sigkill_after_grace(tmp_path: Path) -> None:
 async def test_agent_turn_and_system_event(tmp_path: Path) -> None:
     settings, _, _ = make_settings(tmp_path)
     state = build_state(settings)
+    store = Store.open(tmp_path / "state")
     try:
-        agent = await execute(state, {"payload": {"kind": "agentTurn", "message": "hi"}})
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                run_conversations, state, SessionBook(store), AgentDirectory.from_config(None), bool
+            )
+            job = {"id": "j1", "payload": {"kind": "agentTurn", "message": "hi"}}
+            agent = await execute(state, job)
+            nursery.cancel_scope.cancel()
         assert agent.status == "error"
         assert agent.error == NO_AGENT
         sysev = await execute(state, {"payload": {"kind": "systemEvent", "text": " hello "}})
         assert sysev.status == "ok"
         assert list(state.system_events) == ["hello"]
     finally:
+        store.close()
         settings.logger.close()
 
 

@@ -388,9 +388,8 @@ def invoke_progress(ctx: CallContext, params: Any) -> Record:
     _own_node(ctx, p["nodeId"])
     if len(p["chunk"].encode("utf-8")) > MAX_PROGRESS_CHUNK_BYTES:  # the schema counts chars
         raise RpcError("INVALID_REQUEST", "progress chunk too large")
-    if p["invokeId"] not in ctx.state.nodes.invokes:
-        return {"ok": True, "ignored": True}
-    return {"ok": True}
+    delivered = ctx.state.nodes.progress(p["invokeId"], p["nodeId"].strip(), p["seq"], p["chunk"])
+    return {"ok": True, "ignored": not delivered}
 
 
 CHANNEL_EVENT_PREFIX = "channel."

@@ -1,7 +1,8 @@
 """health, status, system-presence, system-event, last-heartbeat, set-heartbeats, wake.
 
-Subsystems this gateway does not have (channels, agents, plugins, sessions, tasks) are reported
-as present and empty, so official clients parse the answers; nothing is invented.
+Subsystems this gateway does not have (channels, plugins, tasks) are reported as present and
+empty, so official clients parse the answers; nothing is invented. Sessions and agents are
+counted from the session book (server/runs).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from openclaw_gateway.server.rpc.context import HEALTH_CACHE_MS, CallContext, Ga
 from openclaw_gateway.server.rpc.methods import registry
 from openclaw_gateway.server.rpc.methods._params import check
 from openclaw_gateway.server.rpc.registry import EXEMPT
+from openclaw_gateway.server.runs.service import session_defaults, session_summary
 from openclaw_gateway.state.presence import parse_node_presence_text
 
 
@@ -40,10 +42,9 @@ def collect_health(state: GatewayState) -> dict[str, Any]:
         "channelOrder": [],
         "channelLabels": {},
         "heartbeatSeconds": 0,
-        "defaultAgentId": "main",
-        "agents": [],
-        "sessions": {"count": 0, "recent": []},
+        "defaultAgentId": session_defaults(state)["defaultAgentId"],
     }
+    snapshot["sessions"], snapshot["agents"] = session_summary(state, admin=False)
     snapshot["eventLoop"] = state.loop.snapshot()
     if state.tailscale is not None:
         snapshot["tailscale"] = dict(state.tailscale)
@@ -85,6 +86,18 @@ def health(ctx: CallContext, params: Any) -> dict[str, Any]:
     }
 
 
+def _status_sessions(state: GatewayState, *, admin: bool) -> dict[str, Any]:
+    summary, agents = session_summary(state, admin=admin)
+    defaults = state.conversations.defaults() if state.conversations is not None else {}
+    return {
+        "paths": [summary["path"]] if summary["path"] else [],
+        "count": summary["count"],
+        "defaults": {"model": defaults.get("model"), "contextTokens": None},
+        "recent": summary["recent"],
+        "byAgent": [{"agentId": a["agentId"], **a["sessions"]} for a in agents],
+    }
+
+
 @registry.method("status", scope=S.READ)
 def status(ctx: CallContext, params: Any) -> dict[str, Any]:
     state = ctx.state
@@ -109,13 +122,7 @@ def status(ctx: CallContext, params: Any) -> dict[str, Any]:
             "byRuntime": {"subagent": 0, "acp": 0, "cli": 0, "cron": 0},
         },
         "taskAudit": {"total": 0, "warnings": 0, "errors": 0, "byCode": {}},
-        "sessions": {
-            "paths": [],
-            "count": 0,
-            "defaults": {"model": None, "contextTokens": None},
-            "recent": [],
-            "byAgent": [],
-        },
+        "sessions": _status_sessions(state, admin=ctx.is_admin),
         "modelRuntime": {"degraded": False, "pendingAgents": []},
         "eventLoop": state.loop.snapshot(),
         "processMemory": memory,

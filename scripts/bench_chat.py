@@ -1,0 +1,341 @@
+"""The chat scenario of scripts/bench: what the gateway adds to an agent turn.
+
+One gateway subprocess, one SDK agent node subprocess (client.agent.AgentNode, approved by
+the bench's admin operator) that answers at once, and in the bench process the operators:
+
+- turns: one operator sends `chat.send`, N times in sequence; per turn the time to the first
+  `chat` delta and to `final`, and the gateway's share of it: the end-to-end time minus the
+  agent's own time (its handler stamps CLOCK_MONOTONIC, which every process on the machine
+  shares, into its one chunk: handler start and chunk sent);
+- fan-out: S operators with the `session-scoped-events` cap subscribed to the session
+  (sessions.messages.subscribe) while the agent streams D timestamped chunks; per delta the
+  time from the agent sending the chunk to the LAST subscriber receiving it.
+
+Every loop is bounded in count and time; everything stays on 127.0.0.1. Run it through
+scripts/bench (`--scenario chat`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+from bench_common import (
+    BenchError,
+    free_port,
+    handshake,
+    percentile,
+    recv_json,
+    request,
+    start_gateway,
+    stop_gateway,
+    ws_open,
+)
+from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection
+
+ADMIN = ("operator.admin",)
+SESSION = "bench"
+APPROVE_TIMEOUT_S = 20.0
+TURN_TIMEOUT_S = 10.0
+TARGET = {"turn_overhead_p50_ms": 2.0, "fanout_p99_ms": 5.0}
+
+AGENT_SCRIPT = """
+import pathlib, sys, time, trio
+from openclaw_gateway.client.agent import AgentNode
+from openclaw_gateway.client.identity import IdentityStore
+
+node = AgentNode(sys.argv[1], token=sys.argv[2], device_store=IdentityStore(pathlib.Path(sys.argv[3])),
+                 display_name="bench-agent", reconnect=False)
+
+@node.turn
+async def reply(turn):
+    if turn.message.startswith("fanout:"):
+        count, gap = turn.message.split(":")[1:]
+        for _ in range(int(count)):
+            yield f"|{time.monotonic_ns()}"
+            await trio.sleep(float(gap))
+        return
+    start = time.monotonic_ns()
+    yield f"{start},{time.monotonic_ns()}"
+
+trio.run(node.serve)
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class ChatPlan:
+    turns: int = 500
+    subscribers: int = 100
+    deltas: int = 100
+    # Between the agent's fan-out chunks: each delta is then delivered on its own, so its
+    # latency is the fan-out's, not a queue behind the previous one.
+    gap_s: float = 0.05
+    cap_s: float = 20.0
+    profile: Path | None = None  # py-spy raw samples of the gateway, for `flamegraph.pl`
+
+
+def ms(ns: float) -> float:
+    return ns / 1e6
+
+
+def stats(values: list[float]) -> dict[str, Any]:
+    return {
+        "count": len(values),
+        "p50_ms": round(percentile(values, 50), 3),
+        "p99_ms": round(percentile(values, 99), 3),
+        "max_ms": round(max(values), 3) if values else None,
+    }
+
+
+async def approve_agent(admin: WebSocketConnection) -> None:
+    """Wait (bounded) for the agent node's pairing request and approve it."""
+    with trio.fail_after(APPROVE_TIMEOUT_S):
+        while True:
+            frame = await recv_json(admin)
+            if frame.get("event") == "node.pair.requested":
+                request_id = frame["payload"]["requestId"]
+                await request(admin, "approve", "node.pair.approve", {"requestId": request_id})
+                return
+
+
+async def send_turn(
+    ws: WebSocketConnection, rid: str, message: str, seen: list[tuple[int, dict[str, Any]]]
+) -> int:
+    """chat.send; returns the monotonic ns just before sending. `chat` events of this run
+    that arrive meanwhile are kept in `seen` as (receive ns, payload)."""
+    params = {"sessionKey": SESSION, "message": message, "idempotencyKey": rid}
+    sent = time.monotonic_ns()
+    await ws.send_message(
+        json.dumps({"type": "req", "id": rid, "method": "chat.send", "params": params})
+    )
+    while True:
+        frame = await recv_json(ws)
+        now = time.monotonic_ns()
+        if frame.get("type") == "res" and frame.get("id") == rid:
+            if not frame.get("ok"):
+                raise BenchError(f"chat.send failed: {frame.get('error')!r}")
+            return sent
+        if frame.get("event") == "chat" and frame["payload"].get("runId") == rid:
+            seen.append((now, frame["payload"]))
+
+
+async def until_final(
+    ws: WebSocketConnection, rid: str, seen: list[tuple[int, dict[str, Any]]]
+) -> list[tuple[int, dict[str, Any]]]:
+    with trio.fail_after(TURN_TIMEOUT_S):
+        while not seen or seen[-1][1]["state"] == "delta":
+            frame = await recv_json(ws)
+            now = time.monotonic_ns()
+            if frame.get("event") == "chat" and frame["payload"].get("runId") == rid:
+                seen.append((now, frame["payload"]))
+    if seen[-1][1]["state"] != "final":
+        raise BenchError(f"turn {rid} ended {seen[-1][1]!r}")
+    return seen
+
+
+async def bench_turns(ws: WebSocketConnection, turns: int, cap_s: float) -> dict[str, Any]:
+    first: list[float] = []
+    final: list[float] = []
+    overhead_first: list[float] = []
+    overhead_final: list[float] = []
+    with trio.move_on_after(cap_s):
+        for i in range(turns):
+            rid = f"turn-{i}"
+            seen: list[tuple[int, dict[str, Any]]] = []
+            sent = await send_turn(ws, rid, "turn", seen)
+            events = await until_final(ws, rid, seen)
+            delta_at, delta = next((t, p) for t, p in events if p["state"] == "delta")
+            start, chunk = (int(x) for x in delta["deltaText"].split(","))
+            agent_ns = chunk - start  # the handler's own time until its chunk left
+            first.append(ms(delta_at - sent))
+            final.append(ms(events[-1][0] - sent))
+            overhead_first.append(ms(delta_at - sent - agent_ns))
+            overhead_final.append(ms(events[-1][0] - sent - agent_ns))
+    return {
+        "to_first_delta": stats(first),
+        "to_final": stats(final),
+        "overhead_to_first_delta": stats(overhead_first),
+        "overhead_to_final": stats(overhead_final),
+    }
+
+
+async def bench_fanout(
+    port: int, token: str, sender: WebSocketConnection, plan: ChatPlan, gateway_pid: int
+) -> dict[str, Any]:
+    subscribers, deltas, gap = plan.subscribers, plan.deltas, plan.gap_s
+    arrivals: dict[int, list[int]] = {}  # chunk sent ns -> receive ns at each subscriber
+    received = 0
+    all_arrived = trio.Event()
+    done = trio.Event()
+
+    async def subscriber(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        nonlocal received
+        async with ws_open(port) as ws:
+            await handshake(ws, token, ("operator.read",), ("session-scoped-events",))
+            await request(ws, "sub", "sessions.messages.subscribe", {"key": SESSION})
+            task_status.started()
+            while not done.is_set():
+                with trio.move_on_after(0.5):
+                    text = await ws.get_message()
+                    now = time.monotonic_ns()
+                    # Cheap checks first: this process reads every subscriber's frames, and
+                    # its own parsing would otherwise count as delivery time.
+                    if not text.startswith('{"type":"event","event":"chat"'):
+                        continue
+                    payload = json.loads(text)["payload"]
+                    if payload["state"] == "delta":
+                        stamp = int(payload["deltaText"].rsplit("|", 1)[1])
+                        arrivals.setdefault(stamp, []).append(now)
+                        received += 1
+                        if received == subscribers * deltas:
+                            all_arrived.set()
+
+    async with trio.open_nursery() as nursery:
+        with trio.fail_after(30):  # one at a time: the gateway bounds unauthenticated sockets
+            for _ in range(subscribers):
+                await nursery.start(subscriber)
+        cpu = cpu_seconds(gateway_pid)
+        seen: list[tuple[int, dict[str, Any]]] = []
+        await send_turn(sender, "fanout", f"fanout:{deltas}:{gap}", seen)
+        await until_final(sender, "fanout", seen)
+        with trio.move_on_after(5):  # the last delta reaches every subscriber
+            await all_arrived.wait()
+        cpu = cpu_seconds(gateway_pid) - cpu
+        done.set()
+    complete = [ms(max(v) - stamp) for stamp, v in arrivals.items() if len(v) == subscribers]
+    return {
+        "subscribers": subscribers,
+        "deltas_sent": deltas,
+        "deltas_reaching_all": len(complete),
+        "chunk_gap_s": gap,
+        "gateway_cpu_per_delta_ms": round(1000 * cpu / max(1, deltas), 3),
+        "to_last_subscriber": stats(complete),
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_chat(
+    port: int, token: str, base: Path, plan: ChatPlan, gateway_pid: int
+) -> dict[str, Any]:
+    async with ws_open(port) as admin:
+        await handshake(admin, token, ADMIN)
+        script = base / "agent.py"
+        script.write_text(AGENT_SCRIPT, encoding="utf-8")
+        argv = [sys.executable, str(script), f"ws://127.0.0.1:{port}", token, str(base / "id")]
+        with (base / "agent.log").open("wb") as log:
+            agent = await trio.lowlevel.open_process(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            )
+        try:
+            await approve_agent(admin)
+            seen: list[tuple[int, dict[str, Any]]] = []
+            await send_turn(admin, "warm-up", "turn", seen)  # the first turn opens the DB paths
+            await until_final(admin, "warm-up", seen)
+            cpu = cpu_seconds(gateway_pid)
+            res = {"turns": await bench_turns(admin, plan.turns, plan.cap_s)}
+            res["turns"]["gateway_cpu_per_turn_ms"] = round(
+                1000 * (cpu_seconds(gateway_pid) - cpu) / max(1, res["turns"]["to_final"]["count"]),
+                3,
+            )
+            res["fanout"] = await bench_fanout(port, token, admin, plan, gateway_pid)
+            return res
+        finally:
+            agent.terminate()
+            with trio.move_on_after(10) as waited:
+                await agent.wait()
+            if waited.cancelled_caught:
+                agent.kill()
+                await agent.wait()
+
+
+def measure_chat(plan: ChatPlan) -> dict[str, Any]:
+    """Start a gateway, measure, stop it (also when the measuring fails)."""
+    token = secrets.token_hex(16)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="openclaw-bench-chat-") as tmp:
+        base = Path(tmp)
+        proc, _t0 = start_gateway(base, port, token)
+        spy = profile_gateway(proc.pid, plan.profile) if plan.profile else None
+        code: int | None = None
+        try:
+            res = trio.run(wait_then_run, port, token, base, plan, proc.pid)
+        except Exception as exc:
+            code = stop_gateway(proc)
+            logs = [base / "stderr.txt", base / "agent.log"]
+            tails = [f.read_text(errors="replace")[-2000:] for f in logs if f.exists()]
+            raise BenchError(f"chat: {exc!r} (exit {code})\n" + "\n---\n".join(tails)) from exc
+        finally:
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its samples when interrupted
+                spy.wait(timeout=30)
+            if code is None:
+                code = stop_gateway(proc)
+        res["exit_code"] = code
+    return res
+
+
+def profile_gateway(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    exe = Path(sys.executable).with_name("py-spy")
+    if not exe.exists():
+        raise BenchError(f"--profile needs py-spy next to {sys.executable} (pip install py-spy)")
+    argv = [str(exe), "record", "-p", str(pid), "-o", str(out), "-f", "raw", "-r", "500"]
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+
+
+async def wait_then_run(
+    port: int, token: str, base: Path, plan: ChatPlan, gateway_pid: int
+) -> dict[str, Any]:
+    with trio.fail_after(30):
+        while True:
+            try:
+                async with ws_open(port) as ws:
+                    await handshake(ws, token)
+                break
+            except (OSError, HandshakeError, ConnectionClosed):
+                await trio.sleep(0.05)
+    return await run_chat(port, token, base, plan, gateway_pid)
+
+
+def render_chat(res: dict[str, Any]) -> str:
+    t, f = res["turns"], res["fanout"]
+
+    def row(label: str, s: dict[str, Any], target: str = "") -> str:
+        return f"{label:<44} p50 {s['p50_ms']:7.3f} ms  p99 {s['p99_ms']:7.3f} ms  (n={s['count']}) {target}"
+
+    lines = [
+        "chat scenario (agent node answers at once; times from chat.send, bench process clock)",
+        row("chat.send -> first chat delta", t["to_first_delta"]),
+        row("chat.send -> chat final", t["to_final"]),
+        row("  minus the agent's own time, to first delta", t["overhead_to_first_delta"]),
+        row(
+            "  minus the agent's own time, to final",
+            t["overhead_to_final"],
+            f"target p50 <= {TARGET['turn_overhead_p50_ms']} ms",
+        ),
+        row(
+            f"delta -> last of {f['subscribers']} subscribers",
+            f["to_last_subscriber"],
+            f"target p99 <= {TARGET['fanout_p99_ms']} ms",
+        ),
+        f"gateway CPU: {t['gateway_cpu_per_turn_ms']} ms per turn, "
+        f"{f['gateway_cpu_per_delta_ms']} ms per delta to {f['subscribers']} subscribers "
+        "(CPU time of the gateway process over the phase, divided)",
+        f"deltas reaching every subscriber: {f['deltas_reaching_all']}/{f['deltas_sent']}; "
+        f"gateway exit code on SIGTERM: {res['exit_code']}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,172 @@
+"""What the bench scenarios share: the gateway subprocess, a minimal hand-written protocol
+client, and the statistics. Imported by scripts/bench and scripts/bench_chat.py (the
+script's own folder is first on sys.path)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import trio
+from trio_websocket import WebSocketConnection, open_websocket
+
+REPO = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+FRAME_TIMEOUT_S = 10.0
+
+
+class BenchError(Exception):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, math.ceil(pct / 100 * len(ordered)) - 1))
+    return ordered[k]
+
+
+def read_rss_mb(pid: int) -> float | None:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def connect_frame(
+    token: str, scopes: Sequence[str] = ("operator.read",), caps: Sequence[str] = ()
+) -> str:
+    return json.dumps(
+        {
+            "type": "req",
+            "id": "1",
+            "method": "connect",
+            "params": {
+                "minProtocol": 4,
+                "maxProtocol": 4,
+                "client": {
+                    "id": "gateway-client",
+                    "version": "bench",
+                    "platform": "linux",
+                    "mode": "backend",
+                },
+                "role": "operator",
+                "scopes": list(scopes),
+                "caps": list(caps),
+                "auth": {"token": token},
+            },
+        }
+    )
+
+
+async def recv_json(ws: WebSocketConnection) -> dict[str, Any]:
+    with trio.fail_after(FRAME_TIMEOUT_S):
+        value = json.loads(await ws.get_message())
+    if not isinstance(value, dict):
+        raise BenchError(f"non-object frame: {value!r}")
+    return value
+
+
+async def handshake(
+    ws: WebSocketConnection,
+    token: str,
+    scopes: Sequence[str] = ("operator.read",),
+    caps: Sequence[str] = (),
+) -> dict[str, Any]:
+    """challenge -> connect -> hello-ok; returns the hello-ok payload."""
+    first = await recv_json(ws)
+    if first.get("event") != "connect.challenge":
+        raise BenchError(f"expected connect.challenge, got {first!r}")
+    await ws.send_message(connect_frame(token, scopes, caps))
+    for _ in range(100):  # skip any event that might precede the response
+        frame = await recv_json(ws)
+        if frame.get("type") == "res" and frame.get("id") == "1":
+            if not frame.get("ok"):
+                raise BenchError(f"connect refused: {frame.get('error')!r}")
+            payload: dict[str, Any] = frame["payload"]
+            return payload
+    raise BenchError("no connect response within 100 frames")
+
+
+async def request(
+    ws: WebSocketConnection, rid: str, method: str, params: dict[str, Any] | None = None
+) -> Any:
+    """Send one request and return its payload; events in between are skipped (bounded)."""
+    frame_out = {"type": "req", "id": rid, "method": method, "params": params or {}}
+    await ws.send_message(json.dumps(frame_out))
+    for _ in range(1000):  # events (tick, presence) may interleave; bounded
+        frame = await recv_json(ws)
+        if frame.get("type") == "res" and frame.get("id") == rid:
+            if not frame.get("ok"):
+                raise BenchError(f"{method} failed: {frame.get('error')!r}")
+            return frame.get("payload")
+    raise BenchError(f"no response to {method} within 1000 frames")
+
+
+def ws_open(port: int) -> Any:
+    return open_websocket(HOST, port, "/", use_ssl=False, connect_timeout=5, disconnect_timeout=5)
+
+
+def summary(lat: list[float], elapsed: float) -> dict[str, Any]:
+    return {
+        "count": len(lat),
+        "seconds": round(elapsed, 3),
+        "per_s": round(len(lat) / elapsed, 1) if elapsed > 0 else None,
+        "p50_ms": round(percentile(lat, 50), 3),
+        "p99_ms": round(percentile(lat, 99), 3),
+    }
+
+
+def start_gateway(base: Path, port: int, token: str) -> tuple[subprocess.Popen[bytes], float]:
+    home = base / "home"
+    state = home / ".openclaw"
+    state.mkdir(parents=True)
+    config = {"gateway": {"mode": "local"}, "logging": {"file": str(base / "gateway-file.log")}}
+    (state / "openclaw.json").write_text(json.dumps(config), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
+    env |= {
+        "HOME": str(home),
+        "OPENCLAW_STATE_DIR": str(state),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+    }
+    argv = [sys.executable, "-m", "openclaw_gateway", "gateway", "run", "--port", str(port)]
+    argv += ["--bind", "loopback", "--allow-unconfigured", "--token", token]
+    with (base / "stdout.txt").open("wb") as out, (base / "stderr.txt").open("wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=base
+        )
+    return proc, t0
+
+
+def stop_gateway(proc: subprocess.Popen[bytes]) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait(timeout=STOP_TIMEOUT_S)

@@ -1,0 +1,41 @@
+"""scripts/bench as a tiny smoke: every scenario runs end to end (a real gateway process, a
+real SDK agent node process, real sockets on 127.0.0.1) and reports figures that add up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "scripts" / "bench"
+TIMEOUT_S = 120
+
+
+def test_bench_smoke_all_scenarios() -> None:
+    argv = [
+        sys.executable, str(BENCH), "--json", "--scenario", "all", "--no-floor",
+        "--handshakes", "3", "--requests", "5", "--settle", "0", "--time-cap", "10",
+        "--turns", "3", "--subscribers", "3", "--deltas", "3", "--delta-gap", "0.01",
+    ]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, timeout=TIMEOUT_S, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+    out = json.loads(done.stdout)
+    base = out["gateway"]
+    assert base["exit_code"] == 0
+    assert base["handshake"]["count"] == 3
+    assert base["health_c1"]["count"] == 5
+    chat = out["chat"]
+    assert chat["exit_code"] == 0
+    turns = chat["turns"]
+    for phase in ("to_first_delta", "to_final", "overhead_to_final"):
+        assert turns[phase]["count"] == 3, phase
+    assert 0 < turns["to_first_delta"]["p50_ms"] <= turns["to_final"]["p50_ms"]
+    assert turns["gateway_cpu_per_turn_ms"] > 0
+    fanout = chat["fanout"]
+    assert (fanout["subscribers"], fanout["deltas_sent"], fanout["deltas_reaching_all"]) == (
+        3,
+        3,
+        3,
+    )
+    assert fanout["to_last_subscriber"]["count"] == 3
