@@ -21,6 +21,7 @@ own connection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -119,8 +120,14 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         if str(path) != ":memory:":
             # Device tokens are bearer secrets: owner-only. SQLite gives the -wal/-shm files
-            # the main file's mode, so creating it 0600 first covers them too.
-            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            # the main file's mode, so creating it 0600 first covers them too. Only a file
+            # that does not exist yet is opened here: close() of any descriptor of a database
+            # file drops every POSIX lock this process holds on it, so opening and closing a
+            # live database (a second Store in the same process: server/runs/journal.py) lets
+            # another process believe it is the last connection and delete the WAL under us
+            # (sqlite.org/howtocorrupt.html §2.2; tests/state/test_store_second_connection.py).
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
             os.chmod(path, 0o600)
         # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE in `transaction`).
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=not any_thread)
