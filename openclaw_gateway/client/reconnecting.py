@@ -75,7 +75,7 @@ class GatewayClient:
         self._connected = trio.Event()
         self._events_send, self._events_recv = trio.open_memory_channel[Event](EVENT_QUEUE)
         self._nursery: trio.Nursery | None = None
-        self._nursery_cm: Any = None
+        self._stack: contextlib.AsyncExitStack | None = None
         self.connects = 0
         self.backoffs: list[float] = []
 
@@ -88,8 +88,13 @@ class GatewayClient:
             self.device_store.remember_issued(self.url, self.role, hello)
 
     async def __aenter__(self) -> Self:
-        self._nursery_cm = trio.open_nursery()
-        self._nursery = await self._nursery_cm.__aenter__()
+        # An exit stack, not the nursery's own __aenter__/__aexit__ by hand: whatever the
+        # session close raises (a Cancelled, say) must still unwind the nursery with it, or
+        # the nursery's cancel scope is left on trio's stack (tests/client/test_node_host_cancel).
+        stack = contextlib.AsyncExitStack()
+        self._nursery = await stack.enter_async_context(trio.open_nursery())
+        stack.push_async_callback(self._close_session)
+        self._stack = stack
         try:
             if self.reconnect:
                 await self._nursery.start(self._supervise)
@@ -106,18 +111,22 @@ class GatewayClient:
                 self.connects += 1
                 self._nursery.start_soon(self._pump, self.session)
         except BaseException:
-            assert self._nursery is not None
-            self._nursery.cancel_scope.cancel()
-            await self._nursery_cm.__aexit__(None, None, None)
+            await stack.aclose()  # the caller sees the connect failure itself, not a group
             raise
         return self
 
-    async def __aexit__(self, *exc: object) -> bool | None:
+    async def __aexit__(self, *exc: Any) -> bool | None:
+        assert self._stack is not None
+        return await self._stack.__aexit__(*exc)
+
+    async def _close_session(self) -> None:
+        """The first step of leaving: close the session, then stop the nursery's tasks."""
         assert self._nursery is not None
-        if self.session is not None:
-            await self.session.aclose()
-        self._nursery.cancel_scope.cancel()
-        return await self._nursery_cm.__aexit__(*exc)  # type: ignore[no-any-return]
+        try:
+            if self.session is not None:
+                await self.session.aclose()
+        finally:
+            self._nursery.cancel_scope.cancel()
 
     async def _pump(self, session: Session) -> None:
         async for event in session.received:

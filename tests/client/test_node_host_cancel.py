@@ -1,14 +1,11 @@
-"""Known bug, reproduced (fix belongs to the client/ split): cancelling a task that is inside
-`NodeHost.running()` corrupts trio's nursery stack, right after its gateway went away and
-just as well while it is connected.
+"""Cancelling a task that is inside `NodeHost.running()` (right after its gateway went away,
+or while it is connected) leaves trio's task tree intact.
 
-GatewayClient.__aenter__ opens its nursery by hand (`trio.open_nursery().__aenter__()`), and
-__aexit__ awaits `session.aclose()` before it cancels and exits that nursery. Under a
-pending cancellation `Session.aclose` raises Cancelled at `trio.aclose_forcefully(stream)`
-(the close handshake before it is shielded, this checkpoint is not), so the hand-opened
-nursery is never exited: trio then reports "Cancel scope stack corrupted" / "Nursery stack
-corrupted" when the task's own scope exits. Marked xfail(strict): it fails today and turns
-into an XPASS (remove the marker) once GatewayClient exits its nursery in a `finally`.
+The bug this guards: GatewayClient opened its nursery by hand and awaited `session.aclose()`
+before exiting it; under a pending cancellation `Session.aclose` raises Cancelled at
+`trio.aclose_forcefully(stream)`, the nursery was never exited, and trio reported "Cancel
+scope stack corrupted". GatewayClient now leaves through an AsyncExitStack, so whatever the
+close raises still unwinds the nursery.
 """
 
 from __future__ import annotations
@@ -24,12 +21,6 @@ from openclaw_gateway.core.logs import Logger
 from tests.helpers import TOKEN, start_gateway
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GatewayClient.__aexit__ awaits session.aclose() before exiting its hand-opened "
-    "nursery; a cancellation there leaves the nursery's cancel scope on the stack "
-    "(trio: cancel scope stack corrupted). Fix in client/ (exit the nursery in a finally).",
-)
 @pytest.mark.parametrize("gateway_dies", [True, False], ids=["gateway-died", "gateway-alive"])
 async def test_cancel_inside_node_host_running(tmp_path: Path, gateway_dies: bool) -> None:
     loggers: list[Logger] = []  # closed whatever the corruption left behind
