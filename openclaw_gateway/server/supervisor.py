@@ -52,6 +52,7 @@ from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_co
 from openclaw_gateway.server.cron.scheduler import run_scheduler
 from openclaw_gateway.server.cron.zones import host_timezone
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
+from openclaw_gateway.server.http.router import Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.server.restart import Lifecycle, SignalObserver
 from openclaw_gateway.server.rpc import methods
@@ -271,11 +272,17 @@ async def run_gateway(
         on_websocket=lambda ws, peer, abort, authenticated: handle_connection(
             ws, peer, deps, abort, authenticated
         ),
-        probe_view=lambda: probes.ProbeView(
-            ready=state.ready and not state.shutting_down,
-            uptime_ms=state.uptime_ms(),
-            version=state.version,
-            event_loop=state.loop.snapshot(),
+        router=Router(
+            (
+                probes.probe_route(
+                    lambda: probes.ProbeView(
+                        ready=state.ready and not state.shutting_down,
+                        uptime_ms=state.uptime_ms(),
+                        version=state.version,
+                        event_loop=state.loop.snapshot(),
+                    )
+                ),
+            )
         ),
         bearer_ok=bearer_ok,
         trusted_proxies=settings.trusted_proxies,
