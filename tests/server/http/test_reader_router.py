@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 import trio.testing
 
@@ -37,12 +38,9 @@ async def test_a_body_over_the_limit_is_413() -> None:
         b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world"
     )
     assert isinstance(await reader.head(), HttpRequest)
-    try:
+    with pytest.raises(BodyError) as caught:
         await reader.body(10, 1.0)
-    except BodyError as exc:
-        assert exc.status == 413
-    else:
-        raise AssertionError("expected 413")
+    assert caught.value.status == 413
 
 
 async def test_a_slow_body_is_408(autojump_clock: trio.testing.MockClock) -> None:
@@ -50,12 +48,9 @@ async def test_a_slow_body_is_408(autojump_clock: trio.testing.MockClock) -> Non
     await send.send_all(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhe")
     reader = RequestReader(receive)
     assert isinstance(await reader.head(), HttpRequest)
-    try:
+    with pytest.raises(BodyError) as caught:
         await reader.body(10, 5.0)
-    except BodyError as exc:
-        assert exc.status == 408
-    else:
-        raise AssertionError("expected 408")
+    assert caught.value.status == 408
 
 
 async def test_routes_are_tried_in_order_and_none_passes_on() -> None:
