@@ -49,8 +49,9 @@ from openclaw_gateway.core.errors import (
     UsageError,
 )
 from openclaw_gateway.core.logs import WS_STYLES, Logger, Redactor
+from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.core.paths import invalid_port_option, parse_port, resolve_paths, resolve_port
-from openclaw_gateway.host.netbind import bind_host, default_bind, in_container, is_loopback_host
+from openclaw_gateway.host.netbind import bind_host, default_bind, in_container
 from openclaw_gateway.security.auth import AUTH_MODES
 from openclaw_gateway.server.restart import SignalObserver
 
@@ -253,7 +254,7 @@ def _run(
     has_secret = (auth.mode == "token" and bool(auth.token)) or (
         auth.mode == "password" and bool(auth.password)
     )
-    if not is_loopback_host(host) and not has_secret and auth.mode != "trusted-proxy":
+    if not is_loopback(host) and not has_secret and auth.mode != "trusted-proxy":
         advice = (
             [
                 "Container environment detected — the gateway defaults to bind=auto (0.0.0.0) "

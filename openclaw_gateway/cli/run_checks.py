@@ -19,13 +19,14 @@ from typing import Any, TextIO
 import attrs
 
 from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core import secrets
 from openclaw_gateway.core.errors import UsageError
 from openclaw_gateway.core.logs import Redactor, iso_local
+from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.core.paths import user_path
-from openclaw_gateway.host.netbind import is_loopback_host
 
 SECRET_FILE_MAX_BYTES = 16 * 1024
-REDACTION_SENTINEL = cfg.REDACTED
+REDACTION_SENTINEL = secrets.REDACTED
 WEAK_TOKENS = frozenset({"change-me-to-a-long-random-token", "change-me-now"})
 WEAK_PASSWORDS = frozenset({"change-me-to-a-strong-password"})
 
@@ -191,7 +192,7 @@ def resolve_auth(
 
 
 def _config_secret(value: Any, kind: str, env: Mapping[str, str]) -> str | None:
-    return cfg.resolve_secret(value, f"gateway.auth.{kind}", env)
+    return secrets.resolve_secret(value, f"gateway.auth.{kind}", env)
 
 
 def weak_secret_error(auth: ResolvedAuth) -> str | None:
@@ -248,7 +249,7 @@ def effective_config_conflict(
             "configure token, password, or trusted-proxy auth before exposing the gateway "
             "through Tailscale"
         )
-    if tailscale != "off" and not is_loopback_host(host):
+    if tailscale != "off" and not is_loopback(host):
         return "tailscale serve/funnel requires gateway bind=loopback (127.0.0.1)"
     if auth.mode == "trusted-proxy" and not gw.trusted_proxies:
         return (
