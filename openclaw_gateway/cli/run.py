@@ -30,6 +30,7 @@ import trio
 from openclaw_gateway.cli.dev_config import ensure_dev_config
 from openclaw_gateway.cli.run_checks import (
     RuntimeConsole,
+    gateway_secrets,
     is_invalid_secret,
     miskey_hints,
     present,
@@ -226,7 +227,12 @@ def _run(
     hints = miskey_hints(loaded.config.raw)
     try:
         auth = resolve_auth(
-            token_flag=opts.token, auth_flag=opts.auth, password_arg=password_arg, gw=gw, env=env
+            token_flag=opts.token,
+            auth_flag=opts.auth,
+            password_arg=password_arg,
+            gw=gw,
+            env=env,
+            resolve=gateway_secrets(loaded.config.raw, env),
         )
     except ConfigError as exc:
         raise _fail(out, str(exc), EXIT_CONFIG) from None

@@ -24,6 +24,7 @@ from openclaw_gateway.core.errors import UsageError
 from openclaw_gateway.core.logs import Redactor, iso_local
 from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.core.paths import user_path
+from openclaw_gateway.host.secret_sources import resolve_secrets
 
 SECRET_FILE_MAX_BYTES = 16 * 1024
 REDACTION_SENTINEL = secrets.REDACTED
@@ -166,6 +167,19 @@ class ResolvedAuth:
     raw_password: object
 
 
+SecretResolver = Callable[[Mapping[str, Any]], Mapping[str, str | None]]
+
+
+def command_path_secrets(env: Mapping[str, str]) -> SecretResolver:
+    """Strings and `env` refs only (doctor, one-shot commands): the official command path."""
+    return lambda values: {k: secrets.resolve_secret(v, k, env) for k, v in values.items()}
+
+
+def gateway_secrets(raw: Mapping[str, Any], env: Mapping[str, str]) -> SecretResolver:
+    """Every SecretRef source, as the gateway resolves them (host/secret_sources.py)."""
+    return lambda values: resolve_secrets(values, raw, env)
+
+
 def resolve_auth(
     *,
     token_flag: str | None,
@@ -173,14 +187,24 @@ def resolve_auth(
     password_arg: str | None,
     gw: cfg.GatewayConfig,
     env: Mapping[str, str],
+    resolve: SecretResolver | None = None,
 ) -> ResolvedAuth:
     """Flags override config; config secrets come before OPENCLAW_GATEWAY_TOKEN/PASSWORD; the
-    mode is --auth, else gateway.auth.mode, else password if one resolved, else token."""
+    mode is --auth, else gateway.auth.mode, else password if one resolved, else token.
+
+    Config secrets go through `resolve` (default: the command path, env refs only); a ref
+    that cannot be resolved raises ConfigError naming its key path."""
     token_override = present(token_flag)
     raw_token: object = token_flag if token_override else gw.auth.token
     raw_password: object = password_arg if password_arg else gw.auth.password
-    config_token = None if token_override else _config_secret(gw.auth.token, "token", env)
-    config_password = None if password_arg else _config_secret(gw.auth.password, "password", env)
+    wanted: dict[str, Any] = {}
+    if not token_override:
+        wanted["gateway.auth.token"] = gw.auth.token
+    if not password_arg:
+        wanted["gateway.auth.password"] = gw.auth.password
+    found = (resolve or command_path_secrets(env))(wanted)
+    config_token = found.get("gateway.auth.token")
+    config_password = found.get("gateway.auth.password")
     token = token_override or present(config_token) or present(env.get("OPENCLAW_GATEWAY_TOKEN"))
     password = (
         present(password_arg)
@@ -189,10 +213,6 @@ def resolve_auth(
     )
     mode = auth_flag or gw.auth.mode or ("password" if password else "token")
     return ResolvedAuth(mode, token, password, raw_token, raw_password)
-
-
-def _config_secret(value: Any, kind: str, env: Mapping[str, str]) -> str | None:
-    return secrets.resolve_secret(value, f"gateway.auth.{kind}", env)
 
 
 def weak_secret_error(auth: ResolvedAuth) -> str | None:

@@ -125,12 +125,15 @@ def parse_ref(value: Any, key_path: str, raw_config: Mapping[str, Any]) -> Secre
         provider = default_alias(raw_config, source)
     if not isinstance(provider, str) or not PROVIDER_ALIAS.match(provider):
         raise SecretRefError(
-            f"{key_path}: Secret reference provider must match /^[a-z][a-z0-9_-]{{0,63}}$/."
+            f"{key_path} has an invalid secret reference: the provider must match "
+            "/^[a-z][a-z0-9_-]{0,63}$/."
         )
     ref = SecretRef(source, provider, ref_id.strip())
     problem = _id_problem(ref)
     if problem is not None:
-        raise SecretRefError(f"{key_path}: {problem} (ref: {ref.key}).")
+        raise SecretRefError(
+            f"{key_path} has an invalid secret reference: {problem} (ref: {ref.key})."
+        )
     return ref
 
 
@@ -163,8 +166,8 @@ def provider_for(ref: SecretRef, raw_config: Mapping[str, Any], key_path: str) -
             return EnvProvider()
         if ref.source == "store":
             raise SecretRefError(
-                f"{key_path}: secret reference {ref.key} uses the shared secret store, which "
-                "this gateway does not have."
+                f"{key_path} is unavailable: the shared secret store is not supported by this "
+                f"gateway (ref: {ref.key})."
             )
         if configured is None:
             raise SecretRefError(
@@ -179,7 +182,7 @@ def provider_for(ref: SecretRef, raw_config: Mapping[str, Any], key_path: str) -
     try:
         return _structure_provider(ref.source, entry)
     except (TypeError, ValueError) as exc:
-        raise SecretRefError(f"{where}.{exc}") from None
+        raise SecretRefError(f"{key_path} is unavailable: {where}.{exc}") from None
 
 
 def _structure_provider(source: str, entry: Mapping[str, Any]) -> Provider:
