@@ -14,6 +14,7 @@ import attrs
 from openclaw_gateway.cli.gateway_probe import ProbeResult
 from openclaw_gateway.cli.ws_url import is_loopback_url
 from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core import secrets
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.host import netbind
 
@@ -116,7 +117,7 @@ class ProbeAuth:
 
 def _secret(value: Any, key: str, env: Mapping[str, str], diagnostics: list[str]) -> str | None:
     try:
-        found = cfg.resolve_secret(value, key, env)
+        found = secrets.resolve_secret(value, key, env)
     except ConfigError as exc:
         diagnostics.append(str(exc))
         return None

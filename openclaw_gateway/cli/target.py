@@ -22,6 +22,7 @@ import attrs
 from openclaw_gateway.cli.tls_info import local_certificate
 from openclaw_gateway.cli.ws_url import allows_private_ws, is_secure_ws_url
 from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core import secrets
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.paths import Paths, parse_port, resolve_port
 from openclaw_gateway.core.tls import require_fingerprint
@@ -224,7 +225,7 @@ def resolve_target(
                 ),
             )
     elif not (token or password):
-        sec = cfg.resolve_secret
+        sec = secrets.resolve_secret
         auth_token = sec(gw.auth.token, "gateway.auth.token", env)
         auth_password = sec(gw.auth.password, "gateway.auth.password", env)
         remote_token = sec(gw.remote.token, "gateway.remote.token", env)

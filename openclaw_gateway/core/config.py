@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NewType
@@ -24,7 +23,6 @@ from openclaw_gateway.core.atomicfile import write_atomic
 from openclaw_gateway.core.config_locate import issue_line
 from openclaw_gateway.core.errors import ConfigError
 
-REDACTED = "__OPENCLAW_REDACTED__"
 BIND_MODES = ("loopback", "lan", "tailnet", "auto", "custom")
 TAILSCALE_MODES = ("off", "serve", "funnel")
 MDNS_MODES = ("off", "minimal", "full")
@@ -364,44 +362,3 @@ def load(path: Path) -> LoadedConfig:
 def save_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Write pretty JSON next to the target, fsync, then rename: readers never see half a file."""
     write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", 0o600)
-
-
-_SECRET_KEY = re.compile(r"(token|password|secret|apikey|api_key|privatekey)", re.IGNORECASE)
-
-
-def is_secret_key(key: str) -> bool:
-    return bool(_SECRET_KEY.search(key))
-
-
-def redact(value: Any) -> Any:
-    """Replace every secret-looking value with the official sentinel."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if _SECRET_KEY.search(key) and item not in (None, "") and not isinstance(item, bool):
-                out[key] = REDACTED
-            else:
-                out[key] = redact(item)
-        return out
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
-
-
-def resolve_secret(value: Any, key_path: str, env: Mapping[str, str]) -> str | None:
-    """A config secret is a string or a SecretRef `{source:"env", id:"NAME"}`."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if (
-        isinstance(value, dict)
-        and value.get("source") == "env"
-        and isinstance(value.get("id"), str)
-    ):
-        found = env.get(value["id"])
-        if found:
-            return found
-    raise ConfigError(
-        f"{key_path} is configured as a secret reference but is unavailable in this command path."
-    )
