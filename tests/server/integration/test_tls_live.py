@@ -238,3 +238,19 @@ async def test_a_replaced_pair_serves_new_connections_without_a_restart(
 def test_the_server_context_refuses_tls_below_1_3(tls_pairs: tuple[TlsFiles, TlsFiles]) -> None:
     context = load_served(tls_pairs[0]).context
     assert context.minimum_version == ssl.TLSVersion.TLSv1_3
+
+
+async def test_renewal_paused_serves_the_old_pair_until_reload_is_asked(
+    tls_pairs: tuple[TlsFiles, TlsFiles], tmp_path: Path
+) -> None:
+    """gateway.reload.mode "off": no periodic check; `reload()` (the config watcher's call)
+    renews, and a second call with nothing changed does nothing."""
+    files = copy_pair(tls_pairs[0], tmp_path / "served")
+    acceptor = TlsAcceptor(load_served(files), check_interval=None)
+    before = await acceptor.context()
+    copy_pair(tls_pairs[1], tmp_path / "served")
+    assert await acceptor.context() is before
+    assert await acceptor.reload() is True
+    assert acceptor.fingerprint == load_served(tls_pairs[1]).material.certificate.fingerprint
+    assert await acceptor.context() is not before
+    assert await acceptor.reload() is False
