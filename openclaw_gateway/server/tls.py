@@ -113,7 +113,7 @@ class TlsAcceptor:
                 return False
             try:
                 fresh = await trio.to_thread.run_sync(load_served, self.files)
-            except TlsError as exc:
+            except (TlsError, OSError, ValueError) as exc:  # never fail an accept over this
                 self._refused = current
                 self._log("warn", f"gateway TLS renewal failed; keeping accepted material: {exc}")
                 return False
