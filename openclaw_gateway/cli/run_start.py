@@ -247,6 +247,7 @@ def _serve(
             tls_fingerprint=tls.material.certificate.fingerprint if tls else None,
         ),
         tls=tls,
+        tls_renewal=_reload_mode(loaded.config.raw) != "off",
     )
     outcome = "stop"
     try:
@@ -315,6 +316,12 @@ def _load_tls(
         f"{info.not_after.date().isoformat()})",
     )
     return served
+
+
+def _reload_mode(raw: Mapping[str, object]) -> object:
+    section = raw.get("gateway")
+    reload = section.get("reload") if isinstance(section, dict) else None
+    return reload.get("mode") if isinstance(reload, dict) else None
 
 
 def _restart_allowed(raw: Mapping[str, object]) -> bool:
