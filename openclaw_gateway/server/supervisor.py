@@ -54,6 +54,7 @@ from openclaw_gateway.server.cron.zones import host_timezone
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.server.http.router import Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
+from openclaw_gateway.server.reloader import LiveSettings, Reloader, ReloadHooks, run_config_watcher
 from openclaw_gateway.server.restart import Lifecycle, SignalObserver
 from openclaw_gateway.server.rpc import methods
 from openclaw_gateway.server.rpc.context import GatewayState
@@ -119,6 +120,8 @@ class RunSettings:
     signal_observer: SignalObserver | None = None
     # The raw `agents` config section (agents.list / agents.defaults), see server/runs/agents.
     agents_config: dict[str, object] | None = None
+    # Config hot reload (server/reloader.py); None: the config file is not watched.
+    reload: ReloadHooks | None = None
 
 
 def _primary_ipv4() -> str:
@@ -207,6 +210,10 @@ async def _loop_monitor(state: GatewayState) -> None:
         state.loop.samples.append(max(0.0, lag))
 
 
+def _no_derive(loaded: object) -> LiveSettings:
+    raise AssertionError("no config watcher runs without RunSettings.reload")
+
+
 async def _cancel_on(event: trio.Event, scope: trio.CancelScope) -> None:
     await event.wait()
     scope.cancel()
@@ -249,24 +256,49 @@ async def run_gateway(
     state.send_to = lambda conn_id, frame: (
         (sub := hub.get(conn_id)) is not None and hub.send(sub, frame)
     )
+    limiters = AuthLimiters.create(settings.auth_rate_limit)
+    stop = shutdown = trio.Event() if shutdown is None else shutdown
+
+    def request_restart() -> None:
+        """A config change that needs a restart: end this run as SIGUSR2 would."""
+        if lifecycle.action is None:
+            lifecycle.action = "restart"
+        stop.set()
+
+    reloader = Reloader(
+        LiveSettings(
+            policy=settings.policy,
+            origin_policy=settings.origin_policy,
+            trusted_proxies=tuple(settings.trusted_proxies),
+            auth_rate_limit=settings.auth_rate_limit,
+            log_level=log.level_name,
+            restart_allowed=settings.restart_allowed,
+        ),
+        settings.reload or ReloadHooks({}, _no_derive),
+        log,
+        hub,
+        limiters,
+        lifecycle,
+        request_restart,
+    )
+    if settings.reload is not None:
+        state.reload_status = lambda: reloader.status
     deps = Deps(
         state=state,
         hub=hub,
         registry=registry,
-        auth_policy=lambda: settings.policy,
+        auth_policy=lambda: reloader.live.policy,
         handshake_timeout=settings.handshake_timeout,
         tick_interval_ms=settings.tick_interval_ms,
-        origin_policy=lambda: settings.origin_policy,
-        limiters=AuthLimiters.create(settings.auth_rate_limit),
+        origin_policy=lambda: reloader.live.origin_policy,
+        limiters=limiters,
     )
     state.health_cache = {}
-    shutdown = trio.Event() if shutdown is None else shutdown
 
     def bearer_ok(token: str) -> bool:
-        secret = (
-            settings.policy.token if settings.policy.mode == "token" else settings.policy.password
-        )
-        return settings.policy.mode != "none" and bool(secret) and safe_equal(token, secret or "")
+        policy = reloader.live.policy
+        secret = policy.token if policy.mode == "token" else policy.password
+        return policy.mode != "none" and bool(secret) and safe_equal(token, secret or "")
 
     hooks = EdgeHooks(
         on_websocket=lambda ws, peer, abort, authenticated: handle_connection(
@@ -285,7 +317,7 @@ async def run_gateway(
             )
         ),
         bearer_ok=bearer_ok,
-        trusted_proxies=settings.trusted_proxies,
+        trusted_proxies=reloader.trusted_proxies,  # replaced in place on a reload
         allow_real_ip_fallback=settings.allow_real_ip_fallback,
         preauth=PreauthBudget(
             settings.max_preauth_per_ip
@@ -324,6 +356,8 @@ async def run_gateway(
                 )
             )
             hub.session_members = conversations.session_members
+            if settings.reload is not None:
+                await services.start(run_config_watcher, reloader, settings.config_path)
             # sd_notify (READY/STOPPING/WATCHDOG) when systemd runs us as Type=notify.
             notifier = await services.start(run_notifier)
             if settings.cron_enabled and os.environ.get("OPENCLAW_SKIP_CRON") != "1":

@@ -131,6 +131,8 @@ class GatewayState:
     nodes: NodeRegistry = attrs.field(factory=NodeRegistry)
     # Sessions, transcripts and agent runs (server/runs); None until the supervisor starts it.
     conversations: Conversations | None = None
+    # Config hot reload: "active" | "disabled" | "off"; None when no watcher runs.
+    reload_status: Callable[[], str | None] = lambda: None
     # Send one prepared frame to one socket (an `agent` request's second response).
     send_to: Callable[[str, str], bool] = lambda conn_id, frame: False
 
