@@ -54,6 +54,7 @@ from openclaw_gateway.server.cron.zones import host_timezone
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.server.http.router import Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
+from openclaw_gateway.server.loop_monitor import run_loop_monitor
 from openclaw_gateway.server.reloader import LiveSettings, Reloader, ReloadHooks, run_config_watcher
 from openclaw_gateway.server.restart import Lifecycle, SignalObserver
 from openclaw_gateway.server.rpc import methods
@@ -74,7 +75,6 @@ if TYPE_CHECKING:
 DRAIN_TIMEOUT = 5.0
 CLEANUP_TIMEOUT = 2.0
 HEALTH_REFRESH_INTERVAL = 60.0
-LOOP_MONITOR_INTERVAL = 1.0
 
 
 @attrs.frozen
@@ -199,15 +199,6 @@ async def _ticker(state: GatewayState, interval_s: float) -> None:
         if now >= next_health:
             refresh_health(state)
             next_health += HEALTH_REFRESH_INTERVAL
-
-
-async def _loop_monitor(state: GatewayState) -> None:
-    state.loop.interval_ms = LOOP_MONITOR_INTERVAL * 1000
-    while True:
-        before = trio.current_time()
-        await trio.sleep(LOOP_MONITOR_INTERVAL)
-        lag = (trio.current_time() - before - LOOP_MONITOR_INTERVAL) * 1000
-        state.loop.samples.append(max(0.0, lag))
 
 
 def _no_derive(loaded: object) -> LiveSettings:
@@ -428,7 +419,7 @@ async def run_gateway(
                         tailnet_hooks = attrs.evolve(hooks, transport=transport)
                         await edge.start(run_server, ingress_listeners, tailnet_hooks, handlers)
                     edge.start_soon(_ticker, state, settings.tick_interval_ms / 1000)
-                    edge.start_soon(_loop_monitor, state)
+                    edge.start_soon(run_loop_monitor, state.loop)
                     refresh_health(state)
                     state.ready = True
                     log.info("gateway", f"listening on {settings.bind.mode} port {settings.port}")
