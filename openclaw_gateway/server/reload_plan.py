@@ -16,6 +16,7 @@ hot changes and only logs the ones that need a restart; `off` watches nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -78,17 +79,27 @@ def reload_settings(raw_config: Mapping[str, Any]) -> tuple[str, int]:
     return (mode if isinstance(mode, str) and mode in RELOAD_MODES else DEFAULT_MODE), debounce
 
 
-def diff_paths(prev: Any, next_: Any, prefix: str = "") -> list[str]:
-    if prev == next_ and type(prev) is type(next_):
+def diff_paths(prev: Any, next_: Any, prefix: str = "", refine: Sequence[str] = ()) -> list[str]:
+    """Official diffConfigPaths: objects recurse; an object on one side only recurses too when
+    a rule prefix lies beneath it (`refine`), so adding `gateway.controlUi.allowedOrigins`
+    reads as that path, not as all of `gateway.controlUi`."""
+    if prev == next_ and _strict(prev) == _strict(next_):  # 1 == True, but not the same value
         return []
-    if isinstance(prev, Mapping) and isinstance(next_, Mapping):
+    both = isinstance(prev, Mapping) and isinstance(next_, Mapping)
+    either = isinstance(prev, Mapping) or isinstance(next_, Mapping)
+    if both or (either and any(r.startswith(f"{prefix}.") if prefix else True for r in refine)):
+        before = prev if isinstance(prev, Mapping) else {}
+        after = next_ if isinstance(next_, Mapping) else {}
         out: list[str] = []
-        for key in dict.fromkeys([*prev, *next_]):
-            out.extend(
-                diff_paths(prev.get(key), next_.get(key), f"{prefix}.{key}" if prefix else key)
-            )
+        for key in dict.fromkeys([*before, *after]):
+            path = f"{prefix}.{key}" if prefix else key
+            out.extend(diff_paths(before.get(key), after.get(key), path, refine))
         return out
     return [prefix or "<root>"]
+
+
+def _strict(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def _matches(path: str, prefix: str) -> bool:
@@ -120,7 +131,7 @@ def can_hot_rotate(prev: Mapping[str, Any], next_: Mapping[str, Any]) -> bool:
 
 
 def plan(prev: Mapping[str, Any], next_: Mapping[str, Any], rules: Sequence[Rule] = RULES) -> Plan:
-    changed = diff_paths(prev, next_)
+    changed = diff_paths(prev, next_, "", [r.prefix for r in rules])
     restart: list[str] = []
     hot: list[str] = []
     none: list[str] = []
