@@ -83,7 +83,7 @@ HOMES: dict[str, tuple[str, ...]] = {
     ),
     "h11": ("server.http.reader",),
     "wsproto": (),
-    "json5": ("core.config",),
+    "json5": ("core.config", "core.config_locate"),
     "cyclopts": ("cli",),
     "sqlite3": ("state.store",),
     "zeroconf": ("discovery",),

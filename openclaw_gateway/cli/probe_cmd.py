@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
@@ -60,9 +61,11 @@ from openclaw_gateway.cli.ssh_tunnel import (
     resolve_ssh_config,
 )
 from openclaw_gateway.cli.target import CliFailure, emit_failure
+from openclaw_gateway.cli.tls_info import json_fields, local_certificate
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.paths import Paths, parse_port, resolve_paths, resolve_port
+from openclaw_gateway.core.tls import normalize_fingerprint
 from openclaw_gateway.discovery import beacons
 from openclaw_gateway.discovery.browse import discover_beacons
 from openclaw_gateway.discovery.txt import wide_area_domain_setting
@@ -134,6 +137,7 @@ async def gather_probe(
     base_targets = resolve_targets(
         raw, url_flag if has_url else None, local_port, port_override is not None
     )
+    _pin_targets(base_targets, loaded.config, paths.state_dir, env)
     network = network_hints(raw, local_port)
     remote_port = local_port
     use_config_remote = port_override is None or has_url
@@ -256,6 +260,23 @@ async def gather_probe(
     return report
 
 
+def _pin_targets(
+    targets: Sequence[ProbeTarget], config: cfg.Config, state_dir: Path, env: Mapping[str, str]
+) -> None:
+    """The configured remote is probed with gateway.remote.tlsFingerprint, the local loopback
+    with the local certificate (as the official's connect paths pin them)."""
+    local = local_certificate(config, state_dir, env)
+    remote_pin = normalize_fingerprint(config.gateway.remote.tls_fingerprint) or None
+    for target in targets:
+        if not target.url.startswith("wss://"):
+            continue
+        if target.kind == "configRemote":
+            target.tls_fingerprint = remote_pin
+        elif target.kind == "localLoopback" and local is not None:
+            target.tls_fingerprint = local.fingerprint
+            target.tls_expires = json_fields(local)["tlsCertExpiresAt"]
+
+
 async def _probe_all(
     targets: Sequence[ProbeTarget],
     gw: cfg.GatewayConfig,
@@ -280,6 +301,7 @@ async def _probe_all(
             password=auth.password,
             timeout_ms=probe_budget_ms(overall_ms, target),
             env=env,
+            tls_fingerprint=target.tls_fingerprint,
         )
         results[index] = Probed(
             target,

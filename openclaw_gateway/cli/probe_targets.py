@@ -43,6 +43,10 @@ class ProbeTarget:
     url: str
     active: bool
     tunnel: dict[str, Any] | None = None
+    # The certificate pin for a wss:// target (gateway.remote.tlsFingerprint for the
+    # configured remote, the local certificate for the loopback target), canonical.
+    tls_fingerprint: str | None = None
+    tls_expires: str | None = None  # ISO date of the local certificate's expiry, when read
 
 
 def dig(raw: Any, *keys: str) -> Any:

@@ -15,6 +15,7 @@ import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 import trio
@@ -31,11 +32,15 @@ from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.atomicfile import write_atomic
 from openclaw_gateway.core.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, StartupError
 from openclaw_gateway.core.logs import FileLog, Logger, Redactor, configured_log_path
-from openclaw_gateway.core.paths import Paths
+from openclaw_gateway.core.paths import Paths, shorten_home
+from openclaw_gateway.core.tls import tls_files
 from openclaw_gateway.discovery.runtime import plan_discovery
 from openclaw_gateway.host.netbind import BindPlan, plan
 from openclaw_gateway.host.ports import Listener, looks_like_gateway
 from openclaw_gateway.server.restart import SignalObserver, restart_mode, service_supervisor
+
+if TYPE_CHECKING:
+    from openclaw_gateway.server.tls import Served
 
 
 @attrs.frozen
@@ -202,6 +207,7 @@ def _serve(
     if log_path is not None:
         logger.info("gateway", f"log file: {log_path}")
     _set_process_title()
+    tls = _load_tls(gw, paths.state_dir, env, logger, out)
     handshake_ms = env.get("OPENCLAW_HANDSHAKE_TIMEOUT_MS")
     live = live_settings(auth, loaded.config, env, generated)
     derive = make_derive(
@@ -244,7 +250,9 @@ def _serve(
             state_dir=paths.state_dir,
             config_path=paths.config_path,
             container=p.container,
+            tls_fingerprint=tls.material.certificate.fingerprint if tls else None,
         ),
+        tls=tls,
     )
     outcome = "stop"
     try:
@@ -282,6 +290,37 @@ def _serve(
         raise RestartRequested
     # A stop, or a restart that a service manager performs (it restarts after a clean exit).
     return EXIT_OK
+
+
+def _load_tls(
+    gw: cfg.GatewayConfig,
+    state_dir: Path,
+    env: Mapping[str, str],
+    logger: Logger,
+    out: RuntimeConsole,
+) -> Served | None:
+    """gateway.tls: the pair (generated when both files are missing and autoGenerate is on),
+    checked and ready to serve; any problem stops the start with exit 78, never plaintext."""
+    if not gw.tls.enabled:
+        return None
+    from openclaw_gateway.host.tls_material import TlsError, ensure_pair
+    from openclaw_gateway.server.tls import load_served
+
+    files = tls_files(gw.tls, state_dir, env)
+    try:
+        if ensure_pair(files, auto_generate=gw.tls.auto_generate) is not None:
+            where = shorten_home(files.cert, env)
+            logger.info("tls", f"gateway tls: generated self-signed cert at {where}")
+        served = load_served(files)
+    except TlsError as exc:
+        raise start_failure(out, str(exc), exc.exit_code) from None
+    info = served.material.certificate
+    logger.info(
+        "tls",
+        f"gateway tls: serving wss:// with sha256 {info.fingerprint} (expires "
+        f"{info.not_after.date().isoformat()})",
+    )
+    return served
 
 
 def port_conflict_code(code: int, owners: Sequence[Listener], env: Mapping[str, str]) -> int:

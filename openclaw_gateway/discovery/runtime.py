@@ -72,6 +72,7 @@ def plan_discovery(
     container: bool,
     platform: str = sys.platform,
     hostname: str | None = None,
+    tls_fingerprint: str | None = None,  # the served certificate's; None when TLS is off
 ) -> DiscoveryPlan:
     host = hostname if hostname is not None else socket.gethostname()
     minimal = mdns_mode(raw_config) != "full"
@@ -81,6 +82,8 @@ def plan_discovery(
         host_label=mdns_host_label(env, host),
         minimal=minimal,
         direct_reachable=not all(is_loopback(h) for h, _ in bind.hosts),
+        tls_enabled=tls_fingerprint is not None,
+        tls_fingerprint_sha256=tls_fingerprint,
         ssh_port=None if minimal else parse_tcp_port(env.get("OPENCLAW_SSH_PORT")),
         cli_path=None
         if minimal

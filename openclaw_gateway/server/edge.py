@@ -32,6 +32,7 @@ from openclaw_gateway.server.http.messages import (
 )
 from openclaw_gateway.server.http.reader import RequestReader
 from openclaw_gateway.server.http.router import RequestContext, Router
+from openclaw_gateway.server.tls import TlsAcceptor
 
 LISTEN_RETRIES = 20
 LISTEN_RETRY_DELAY = 0.5
@@ -42,11 +43,11 @@ PREAUTH_BUDGET_MESSAGE = "Too many unauthenticated sockets"
 class ReplayStream(trio.abc.Stream):
     """A stream that first yields `prefix`, then whatever the inner stream yields."""
 
-    def __init__(self, inner: trio.SocketStream, prefix: bytes) -> None:
+    def __init__(self, inner: trio.abc.Stream, prefix: bytes) -> None:
         self.inner = inner
         self._prefix = prefix
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         if self._prefix:
             size = len(self._prefix) if max_bytes is None else max_bytes
             chunk, self._prefix = self._prefix[:size], self._prefix[size:]
@@ -87,6 +88,8 @@ class EdgeHooks:
     log_error: Callable[[str], None] = lambda _msg: None
     # The listener's provenance: the managed Tailscale ingress attributes by Tailscale's rules.
     transport: ingress.Transport = ingress.ORDINARY
+    # gateway.tls: every byte on this listener goes through TLS (server/tls.py); None = plain.
+    tls: TlsAcceptor | None = None
 
 
 async def send_response(stream: trio.abc.SendStream, response: Response) -> None:
@@ -104,7 +107,13 @@ async def handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
     """Serve one TCP connection. Never raises: one bad client must not stop the listener."""
     try:
         async with stream:
-            await _handle_stream(stream, hooks)
+            peer_ip = str(stream.socket.getpeername()[0])
+            if hooks.tls is None:
+                await _handle_stream(stream, peer_ip, hooks)
+            else:  # the handshake first; then the same request handling inside TLS
+                await hooks.tls.serve(
+                    stream, peer_ip, hooks.preauth, lambda tls: _handle_stream(tls, peer_ip, hooks)
+                )
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
         pass
     except trio_websocket.HandshakeError:
@@ -113,8 +122,7 @@ async def handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
         hooks.log_error(f"connection handler failed: {type(exc).__name__}: {exc}")
 
 
-async def _handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
-    peer_ip = str(stream.socket.getpeername()[0])
+async def _handle_stream(stream: trio.abc.Stream, peer_ip: str, hooks: EdgeHooks) -> None:
     reader = RequestReader(stream)
     head = await reader.head()
     if isinstance(head, int):
@@ -175,7 +183,7 @@ async def _handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
 
 
 async def _upgrade(
-    stream: trio.SocketStream,
+    stream: trio.abc.Stream,
     head: HttpRequest,
     hooks: EdgeHooks,
     attribution: ingress.Attribution,

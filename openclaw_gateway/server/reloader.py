@@ -22,7 +22,7 @@ so the start-up and a reload compute the same settings in one place.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, MutableSequence, Sequence
+from collections.abc import Awaitable, Callable, MutableSequence, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,8 @@ class Reloader:
     trusted_proxies: MutableSequence[str] = attrs.field(factory=list)
     raw: dict[str, Any] = attrs.field(factory=dict, repr=False)
     status: str = "active"  # health configReload.hotReloadStatus
+    # Other files checked on every poll (e.g. the TLS pair: server/tls.TlsAcceptor.reload).
+    extra_watches: list[Callable[[], Awaitable[object]]] = attrs.field(factory=list)
 
     def __attrs_post_init__(self) -> None:
         self.raw = self.hooks.raw
@@ -174,7 +176,8 @@ async def run_config_watcher(
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Watch `config_path` until cancelled; `off` mode watches nothing."""
+    """Watch `config_path` (and `extra_watches`) until cancelled; `off` mode watches nothing
+    (the official pauses certificate renewal with it too)."""
     if reloader.mode == "off":
         reloader.status = "off"
         task_status.started()
@@ -184,6 +187,8 @@ async def run_config_watcher(
     interval = reloader.hooks.poll_interval
     while True:
         await trio.sleep(interval)
+        for watch in reloader.extra_watches:
+            await watch()
         current = await trio.to_thread.run_sync(file_identity, config_path)
         if current == seen:
             continue

@@ -64,6 +64,7 @@ from openclaw_gateway.server.rpc.registry import Registry
 from openclaw_gateway.server.runs.agents import AgentDirectory
 from openclaw_gateway.server.runs.service import run_conversations
 from openclaw_gateway.server.tailscale import run_tailscale
+from openclaw_gateway.server.tls import Served, TlsAcceptor
 from openclaw_gateway.state.pairing import Book
 from openclaw_gateway.state.presence import PresenceTable, self_entry
 from openclaw_gateway.state.sessions import SessionBook
@@ -122,6 +123,8 @@ class RunSettings:
     agents_config: dict[str, object] | None = None
     # Config hot reload (server/reloader.py); None: the config file is not watched.
     reload: ReloadHooks | None = None
+    # gateway.tls: the checked pair the gateway port serves (cli/run_start loads it); None: plain.
+    tls: Served | None = None
 
 
 def _primary_ipv4() -> str:
@@ -316,7 +319,11 @@ async def run_gateway(
             else preauth_limit_from_env(os.environ)
         ),
         log_error=lambda msg: log.error("gateway", msg),
+        tls=TlsAcceptor(settings.tls, log) if settings.tls is not None else None,
     )
+    if hooks.tls is not None:
+        # The watcher also renews a replaced certificate pair (between accepts too).
+        reloader.extra_watches.append(hooks.tls.reload)
     lock = StateLock(settings.state_dir)
     lock.acquire(port=settings.port, config_path=settings.config_path)
     listeners: list[trio.SocketListener] = []  # every listener, closed in `finally`
@@ -416,7 +423,8 @@ async def run_gateway(
                             "managed-tailscale",
                             "funnel" if settings.tailscale_mode == "funnel" else "serve",
                         )
-                        tailnet_hooks = attrs.evolve(hooks, transport=transport)
+                        # Tailscale terminates TLS; its loopback ingress stays plain HTTP.
+                        tailnet_hooks = attrs.evolve(hooks, transport=transport, tls=None)
                         await edge.start(run_server, ingress_listeners, tailnet_hooks, handlers)
                     edge.start_soon(_ticker, state, settings.tick_interval_ms / 1000)
                     edge.start_soon(run_loop_monitor, state.loop)
