@@ -49,7 +49,16 @@ def live_settings(
         auth_rate_limit=ratelimit.policy_from_config(gw.auth.rate_limit),
         log_level=log_level(env, config),
         restart_allowed=restart_allowed(config.raw),
+        cron_enabled=_cron_option(config.raw, "enabled", True),
+        cron_skip_missed=_cron_option(config.raw, "skipMissedJobs", False),
     )
+
+
+def _cron_option(raw: Mapping[str, object], key: str, default: bool) -> bool:
+    """cron.enabled / cron.skipMissedJobs from the config file (booleans only)."""
+    section = raw.get("cron")
+    value = section.get(key) if isinstance(section, dict) else None
+    return value if isinstance(value, bool) else default
 
 
 def make_derive(

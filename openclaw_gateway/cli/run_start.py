@@ -234,8 +234,8 @@ def _serve(
         handshake_timeout=int(handshake_ms) / 1000
         if handshake_ms and handshake_ms.isdigit()
         else 15.0,
-        cron_enabled=_cron_option(loaded.config.raw, "enabled", True),
-        cron_skip_missed=_cron_option(loaded.config.raw, "skipMissedJobs", False),
+        cron_enabled=live.cron_enabled,
+        cron_skip_missed=live.cron_skip_missed,
         tailscale_mode=p.tailscale,
         tailscale_reset_on_exit=p.tailscale_reset_on_exit or gw.tailscale.reset_on_exit,
         restart_allowed=live.restart_allowed,
@@ -335,13 +335,6 @@ def port_conflict_code(code: int, owners: Sequence[Listener], env: Mapping[str, 
     if any(looks_like_gateway(owner) for owner in owners):  # comm + cmdline, already read
         return EXIT_CONFIG
     return code
-
-
-def _cron_option(raw: Mapping[str, object], key: str, default: bool) -> bool:
-    """cron.enabled / cron.skipMissedJobs from the config file (booleans only)."""
-    section = raw.get("cron")
-    value = section.get(key) if isinstance(section, dict) else None
-    return value if isinstance(value, bool) else default
 
 
 def _set_process_title() -> None:

@@ -54,6 +54,8 @@ RULES: tuple[Rule, ...] = (
     Rule("gateway", "restart"),
     Rule("discovery", "restart"),
     Rule("logging", "restart"),  # the file log is opened at start
+    Rule("cron.enabled", "hot"),  # the scheduler restarts (official restartCron)
+    Rule("cron.skipMissedJobs", "hot"),
     Rule("cron", "restart"),
     Rule("agents", "restart"),  # the agent directory is built at start
 )

@@ -11,7 +11,7 @@ it to `Reloader.consider`:
 - reload_plan.plan() sorts the changed paths; hot ones are applied in place (LiveSettings:
   the shared token/password — sockets that used the old one close 4001 `gateway auth
   changed` —, the Origin policy, trusted proxies, the auth rate limit, the log level,
-  commands.restart); one that needs a restart ends the run with "restart" (cli/run.py then
+  commands.restart, cron.enabled/skipMissedJobs — the scheduler restarts); one that needs a restart ends the run with "restart" (cli/run.py then
   redoes the whole start-up, in process or through the service manager), in `hybrid` and
   `restart` modes; `hot` mode only logs it.
 
@@ -53,6 +53,8 @@ class LiveSettings:
     auth_rate_limit: AuthRateLimitPolicy = attrs.field(factory=AuthRateLimitPolicy)
     log_level: str = "info"
     restart_allowed: bool = True
+    cron_enabled: bool = True  # cron.enabled
+    cron_skip_missed: bool = False  # cron.skipMissedJobs
 
 
 @attrs.frozen
@@ -95,6 +97,8 @@ class Reloader:
     trusted_proxies: MutableSequence[str] = attrs.field(factory=list)
     raw: dict[str, Any] = attrs.field(factory=dict, repr=False)
     status: str = "active"  # health configReload.hotReloadStatus
+    # Set when the cron settings changed: the supervisor's cron service restarts the scheduler.
+    cron_changed: trio.Event = attrs.field(factory=trio.Event)
     # Other files checked on every poll (e.g. the TLS pair: server/tls.TlsAcceptor.reload).
     extra_watches: list[Callable[[], Awaitable[object]]] = attrs.field(factory=list)
 
@@ -168,6 +172,8 @@ class Reloader:
             self.limiters.browser.policy = attrs.evolve(live.auth_rate_limit, exempt_loopback=False)
         self.logger.set_level(live.log_level)
         self.lifecycle.restart_allowed = live.restart_allowed
+        if (live.cron_enabled, live.cron_skip_missed) != (old.cron_enabled, old.cron_skip_missed):
+            self.cron_changed.set()
 
 
 async def run_config_watcher(

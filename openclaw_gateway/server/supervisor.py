@@ -49,7 +49,7 @@ from openclaw_gateway.security.ratelimit import (
 )
 from openclaw_gateway.server import probes
 from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_connection
-from openclaw_gateway.server.cron.scheduler import run_scheduler
+from openclaw_gateway.server.cron.service import run_cron_service
 from openclaw_gateway.server.cron.zones import host_timezone
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.server.http.router import Router
@@ -262,6 +262,8 @@ async def run_gateway(
     reloader = Reloader(
         LiveSettings(
             policy=settings.policy,
+            cron_enabled=settings.cron_enabled,
+            cron_skip_missed=settings.cron_skip_missed,
             origin_policy=settings.origin_policy,
             trusted_proxies=tuple(settings.trusted_proxies),
             auth_rate_limit=settings.auth_rate_limit,
@@ -358,17 +360,7 @@ async def run_gateway(
                 await services.start(run_config_watcher, reloader, settings.config_path)
             # sd_notify (READY/STOPPING/WATCHDOG) when systemd runs us as Type=notify.
             notifier = await services.start(run_notifier)
-            if settings.cron_enabled and os.environ.get("OPENCLAW_SKIP_CRON") != "1":
-                await services.start(
-                    lambda task_status: run_scheduler(
-                        state,
-                        store,
-                        now=state.now_ms,
-                        skip_missed=settings.cron_skip_missed,
-                        gateway_secrets=(settings.policy.token, settings.policy.password),
-                        task_status=task_status,
-                    )
-                )
+            await services.start(run_cron_service, state, store, reloader)
             if settings.tailscale_mode != "off":
                 # Started before the edge and cancelled after it: the listener is closed
                 # (serve_listeners) before the route claim is torn down.
