@@ -38,7 +38,8 @@ from openclaw_gateway.cli.run_checks import (
     resolve_auth,
     start_guard_errors,
 )
-from openclaw_gateway.cli.run_start import Prepared, RestartRequested, RunExit, log_level, start
+from openclaw_gateway.cli.run_live import log_level
+from openclaw_gateway.cli.run_start import Prepared, RestartRequested, RunExit, start
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import (
     EXIT_CONFIG,
@@ -295,6 +296,9 @@ def _run(
         port=port,
         ws_style=ws_style,
         container=container,
+        token_flag=opts.token,
+        auth_flag=opts.auth,
+        password_arg=password_arg,
     )
     return start(prepared, redactor, console, out, observer)
 

@@ -27,6 +27,7 @@ from openclaw_gateway.cli.run_checks import (
     effective_config_conflict,
     weak_secret_error,
 )
+from openclaw_gateway.cli.run_live import live_settings, log_level, make_derive
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.atomicfile import write_atomic
 from openclaw_gateway.core.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, StartupError
@@ -36,8 +37,6 @@ from openclaw_gateway.core.tls import tls_files
 from openclaw_gateway.discovery.runtime import plan_discovery
 from openclaw_gateway.host.netbind import BindPlan, plan
 from openclaw_gateway.host.ports import Listener, looks_like_gateway
-from openclaw_gateway.security import origin, ratelimit
-from openclaw_gateway.security.auth import AuthPolicy
 from openclaw_gateway.server.restart import SignalObserver, restart_mode, service_supervisor
 
 if TYPE_CHECKING:
@@ -61,6 +60,10 @@ class Prepared:
     port: int
     ws_style: str
     container: bool
+    # The flags a hot reload resolves auth with again (they keep winning over the file).
+    token_flag: str | None = attrs.field(default=None, repr=False)
+    auth_flag: str | None = None
+    password_arg: str | None = attrs.field(default=None, repr=False)
 
 
 class RunExit(Exception):
@@ -99,12 +102,6 @@ def _open_logger(
         level=log_level(env, config),
     )
     return logger, target
-
-
-def log_level(env: Mapping[str, str], config: cfg.Config) -> str:
-    """--log-level / OPENCLAW_LOG_LEVEL beat logging.level (`silent` keeps only fatal)."""
-    raw = (env.get("OPENCLAW_LOG_LEVEL") or config.logging.level or "info").strip().lower()
-    return "fatal" if raw == "silent" else raw
 
 
 def start_failure(out: RuntimeConsole, message: str, code: int) -> RunExit:
@@ -182,15 +179,15 @@ def _serve(
 ) -> int:
     env, paths, loaded, auth, port = p.env, p.paths, p.loaded, p.auth, p.port
     from openclaw_gateway.host.lock import StateLockError
+    from openclaw_gateway.server.reloader import ReloadHooks
     from openclaw_gateway.server.supervisor import RunSettings, run_gateway
 
     gw = loaded.config.gateway
-    policy = AuthPolicy(mode=auth.mode, token=auth.token, password=auth.password)  # type: ignore[arg-type]
     runtime_token_path: Path | None = None
-    if policy.mode == "token" and not policy.token:
+    generated: str | None = None
+    if auth.mode == "token" and not auth.token:
         generated = secrets.token_urlsafe(32)
         redactor.add(generated)
-        policy = attrs.evolve(policy, token=generated)
         runtime_token_path = paths.runtime_token_path
         write_atomic(runtime_token_path, generated + "\n", 0o600)
         console.warn(
@@ -212,28 +209,37 @@ def _serve(
     _set_process_title()
     tls = _load_tls(gw, paths.state_dir, env, logger, out)
     handshake_ms = env.get("OPENCLAW_HANDSHAKE_TIMEOUT_MS")
+    live = live_settings(auth, loaded.config, env, generated)
+    derive = make_derive(
+        token_flag=p.token_flag,
+        auth_flag=p.auth_flag,
+        password_arg=p.password_arg,
+        env=env,
+        runtime_token=generated,
+    )
     settings = RunSettings(
         version=__version__,
         port=port,
         bind=bind_plan,
-        policy=policy,
+        policy=live.policy,
         state_dir=paths.state_dir,
         config_path=paths.config_path,
         logger=logger,
         log_file=log_path,
         runtime_token_path=runtime_token_path,
-        trusted_proxies=gw.trusted_proxies,
+        trusted_proxies=live.trusted_proxies,
         allow_real_ip_fallback=gw.allow_real_ip_fallback,
-        origin_policy=origin.policy_from_config(gw.control_ui),
-        auth_rate_limit=ratelimit.policy_from_config(gw.auth.rate_limit),
+        origin_policy=live.origin_policy,
+        auth_rate_limit=live.auth_rate_limit,
         handshake_timeout=int(handshake_ms) / 1000
         if handshake_ms and handshake_ms.isdigit()
         else 15.0,
-        cron_enabled=_cron_option(loaded.config.raw, "enabled", True),
-        cron_skip_missed=_cron_option(loaded.config.raw, "skipMissedJobs", False),
+        cron_enabled=live.cron_enabled,
+        cron_skip_missed=live.cron_skip_missed,
         tailscale_mode=p.tailscale,
         tailscale_reset_on_exit=p.tailscale_reset_on_exit or gw.tailscale.reset_on_exit,
-        restart_allowed=_restart_allowed(loaded.config.raw),
+        restart_allowed=live.restart_allowed,
+        reload=ReloadHooks(loaded.config.raw, derive),
         agents_config=loaded.config.raw.get("agents"),
         signal_observer=observer,
         discovery=plan_discovery(
@@ -324,12 +330,6 @@ def _reload_mode(raw: Mapping[str, object]) -> object:
     return reload.get("mode") if isinstance(reload, dict) else None
 
 
-def _restart_allowed(raw: Mapping[str, object]) -> bool:
-    """commands.restart: only an explicit false blocks an external SIGUSR2 (official)."""
-    section = raw.get("commands")
-    return not (isinstance(section, dict) and section.get("restart") is False)
-
-
 def port_conflict_code(code: int, owners: Sequence[Listener], env: Mapping[str, str]) -> int:
     """Under a service manager, another gateway on the port is exit 78, not 1 (cli.md §7).
 
@@ -342,13 +342,6 @@ def port_conflict_code(code: int, owners: Sequence[Listener], env: Mapping[str, 
     if any(looks_like_gateway(owner) for owner in owners):  # comm + cmdline, already read
         return EXIT_CONFIG
     return code
-
-
-def _cron_option(raw: Mapping[str, object], key: str, default: bool) -> bool:
-    """cron.enabled / cron.skipMissedJobs from the config file (booleans only)."""
-    section = raw.get("cron")
-    value = section.get(key) if isinstance(section, dict) else None
-    return value if isinstance(value, bool) else default
 
 
 def _set_process_title() -> None:

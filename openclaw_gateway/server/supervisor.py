@@ -49,11 +49,13 @@ from openclaw_gateway.security.ratelimit import (
 )
 from openclaw_gateway.server import probes
 from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_connection
-from openclaw_gateway.server.cron.scheduler import run_scheduler
+from openclaw_gateway.server.cron.service import run_cron_service
 from openclaw_gateway.server.cron.zones import host_timezone
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.server.http.router import Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
+from openclaw_gateway.server.loop_monitor import run_loop_monitor
+from openclaw_gateway.server.reloader import LiveSettings, Reloader, ReloadHooks, run_config_watcher
 from openclaw_gateway.server.restart import Lifecycle, SignalObserver
 from openclaw_gateway.server.rpc import methods
 from openclaw_gateway.server.rpc.context import GatewayState
@@ -74,7 +76,6 @@ if TYPE_CHECKING:
 DRAIN_TIMEOUT = 5.0
 CLEANUP_TIMEOUT = 2.0
 HEALTH_REFRESH_INTERVAL = 60.0
-LOOP_MONITOR_INTERVAL = 1.0
 
 
 @attrs.frozen
@@ -120,6 +121,8 @@ class RunSettings:
     signal_observer: SignalObserver | None = None
     # The raw `agents` config section (agents.list / agents.defaults), see server/runs/agents.
     agents_config: dict[str, object] | None = None
+    # Config hot reload (server/reloader.py); None: the config file is not watched.
+    reload: ReloadHooks | None = None
     # gateway.tls: the checked pair the gateway port serves (cli/run_start loads it); None: plain.
     tls: Served | None = None
     tls_renewal: bool = True  # False with gateway.reload.mode "off": a replaced pair waits
@@ -202,13 +205,8 @@ async def _ticker(state: GatewayState, interval_s: float) -> None:
             next_health += HEALTH_REFRESH_INTERVAL
 
 
-async def _loop_monitor(state: GatewayState) -> None:
-    state.loop.interval_ms = LOOP_MONITOR_INTERVAL * 1000
-    while True:
-        before = trio.current_time()
-        await trio.sleep(LOOP_MONITOR_INTERVAL)
-        lag = (trio.current_time() - before - LOOP_MONITOR_INTERVAL) * 1000
-        state.loop.samples.append(max(0.0, lag))
+def _no_derive(loaded: object) -> LiveSettings:
+    raise AssertionError("no config watcher runs without RunSettings.reload")
 
 
 async def _cancel_on(event: trio.Event, scope: trio.CancelScope) -> None:
@@ -253,24 +251,51 @@ async def run_gateway(
     state.send_to = lambda conn_id, frame: (
         (sub := hub.get(conn_id)) is not None and hub.send(sub, frame)
     )
+    limiters = AuthLimiters.create(settings.auth_rate_limit)
+    stop = shutdown = trio.Event() if shutdown is None else shutdown
+
+    def request_restart() -> None:
+        """A config change that needs a restart: end this run as SIGUSR2 would."""
+        if lifecycle.action is None:
+            lifecycle.action = "restart"
+        stop.set()
+
+    reloader = Reloader(
+        LiveSettings(
+            policy=settings.policy,
+            cron_enabled=settings.cron_enabled,
+            cron_skip_missed=settings.cron_skip_missed,
+            origin_policy=settings.origin_policy,
+            trusted_proxies=tuple(settings.trusted_proxies),
+            auth_rate_limit=settings.auth_rate_limit,
+            log_level=log.level_name,
+            restart_allowed=settings.restart_allowed,
+        ),
+        settings.reload or ReloadHooks({}, _no_derive),
+        log,
+        hub,
+        limiters,
+        lifecycle,
+        request_restart,
+    )
+    if settings.reload is not None:
+        state.reload_status = lambda: reloader.status
     deps = Deps(
         state=state,
         hub=hub,
         registry=registry,
-        auth_policy=lambda: settings.policy,
+        auth_policy=lambda: reloader.live.policy,
         handshake_timeout=settings.handshake_timeout,
         tick_interval_ms=settings.tick_interval_ms,
-        origin_policy=lambda: settings.origin_policy,
-        limiters=AuthLimiters.create(settings.auth_rate_limit),
+        origin_policy=lambda: reloader.live.origin_policy,
+        limiters=limiters,
     )
     state.health_cache = {}
-    shutdown = trio.Event() if shutdown is None else shutdown
 
     def bearer_ok(token: str) -> bool:
-        secret = (
-            settings.policy.token if settings.policy.mode == "token" else settings.policy.password
-        )
-        return settings.policy.mode != "none" and bool(secret) and safe_equal(token, secret or "")
+        policy = reloader.live.policy
+        secret = policy.token if policy.mode == "token" else policy.password
+        return policy.mode != "none" and bool(secret) and safe_equal(token, secret or "")
 
     hooks = EdgeHooks(
         on_websocket=lambda ws, peer, abort, authenticated: handle_connection(
@@ -289,7 +314,7 @@ async def run_gateway(
             )
         ),
         bearer_ok=bearer_ok,
-        trusted_proxies=settings.trusted_proxies,
+        trusted_proxies=reloader.trusted_proxies,  # replaced in place on a reload
         allow_real_ip_fallback=settings.allow_real_ip_fallback,
         preauth=PreauthBudget(
             settings.max_preauth_per_ip
@@ -305,6 +330,9 @@ async def run_gateway(
         if settings.tls is not None
         else None,
     )
+    if hooks.tls is not None:
+        # The watcher also renews a replaced certificate pair (between accepts too).
+        reloader.extra_watches.append(hooks.tls.reload)
     lock = StateLock(settings.state_dir)
     lock.acquire(port=settings.port, config_path=settings.config_path)
     listeners: list[trio.SocketListener] = []  # every listener, closed in `finally`
@@ -335,19 +363,11 @@ async def run_gateway(
                 )
             )
             hub.session_members = conversations.session_members
+            if settings.reload is not None:
+                await services.start(run_config_watcher, reloader, settings.config_path)
             # sd_notify (READY/STOPPING/WATCHDOG) when systemd runs us as Type=notify.
             notifier = await services.start(run_notifier)
-            if settings.cron_enabled and os.environ.get("OPENCLAW_SKIP_CRON") != "1":
-                await services.start(
-                    lambda task_status: run_scheduler(
-                        state,
-                        store,
-                        now=state.now_ms,
-                        skip_missed=settings.cron_skip_missed,
-                        gateway_secrets=(settings.policy.token, settings.policy.password),
-                        task_status=task_status,
-                    )
-                )
+            await services.start(run_cron_service, state, store, reloader)
             if settings.tailscale_mode != "off":
                 # Started before the edge and cancelled after it: the listener is closed
                 # (serve_listeners) before the route claim is torn down.
@@ -406,7 +426,7 @@ async def run_gateway(
                         tailnet_hooks = attrs.evolve(hooks, transport=transport, tls=None)
                         await edge.start(run_server, ingress_listeners, tailnet_hooks, handlers)
                     edge.start_soon(_ticker, state, settings.tick_interval_ms / 1000)
-                    edge.start_soon(_loop_monitor, state)
+                    edge.start_soon(run_loop_monitor, state.loop)
                     refresh_health(state)
                     state.ready = True
                     log.info("gateway", f"listening on {settings.bind.mode} port {settings.port}")
