@@ -229,6 +229,7 @@ def _serve(
         runtime_token_path=runtime_token_path,
         trusted_proxies=live.trusted_proxies,
         allow_real_ip_fallback=gw.allow_real_ip_fallback,
+        max_connections=gw.max_connections,
         origin_policy=live.origin_policy,
         auth_rate_limit=live.auth_rate_limit,
         handshake_timeout=int(handshake_ms) / 1000

@@ -92,6 +92,9 @@ class GatewayConfig:
     tls: TlsConfig = TlsConfig()
     trusted_proxies: tuple[str, ...] = ()
     allow_real_ip_fallback: bool = False
+    # Ours (the official has no such key): the cap on concurrent connections; None = sized to
+    # the descriptor limit (server/socket_limits.default_max_connections).
+    max_connections: int | None = None
 
 
 @attrs.frozen

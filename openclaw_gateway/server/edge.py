@@ -31,8 +31,15 @@ from openclaw_gateway.server.http.messages import (
     render_head,
     text,
 )
-from openclaw_gateway.server.http.reader import RequestReader
+from openclaw_gateway.server.http.reader import REQUEST_HEAD_TIMEOUT, RequestReader
 from openclaw_gateway.server.http.router import RequestContext, Router
+from openclaw_gateway.server.socket_limits import (
+    OVER_BUDGET_HEAD_TIMEOUT,
+    ConnectionSlots,
+    PreauthClaim,
+    Slot,
+    accept_loop,
+)
 from openclaw_gateway.server.tls import TlsAcceptor
 
 LISTEN_RETRIES = 20
@@ -91,6 +98,8 @@ class EdgeHooks:
     transport: ingress.Transport = ingress.ORDINARY
     # gateway.tls: every byte on this listener goes through TLS (server/tls.py); None = plain.
     tls: TlsAcceptor | None = None
+    # The global cap on concurrent connections (gateway.maxConnections); None = uncapped.
+    slots: ConnectionSlots | None = None
 
 
 async def send_response(stream: trio.abc.SendStream, response: Response) -> None:
@@ -105,27 +114,62 @@ async def send_response(stream: trio.abc.SendStream, response: Response) -> None
 
 
 async def handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
-    """Serve one TCP connection. Never raises: one bad client must not stop the listener."""
-    try:
-        async with stream:
-            peer_ip = str(stream.socket.getpeername()[0])
-            if hooks.tls is None:
-                await _handle_stream(stream, peer_ip, hooks)
-            else:  # the handshake first; then the same request handling inside TLS
-                await hooks.tls.serve(
-                    stream, peer_ip, hooks.preauth, lambda tls: _handle_stream(tls, peer_ip, hooks)
-                )
-    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-        pass
-    except trio_websocket.HandshakeError:
-        pass
-    except Exception as exc:
-        hooks.log_error(f"connection handler failed: {type(exc).__name__}: {exc}")
+    """Serve one TCP connection. Never raises: one bad client must not stop the listener.
+
+    The socket's limits start here, at accept (server/socket_limits.py): its place under the
+    connection cap and its claim on the pre-auth budget of its address."""
+    slots = hooks.slots
+    with trio.CancelScope() as scope:
+        slot = slots.take(scope) if slots is not None else None
+        if slots is not None and slot is None:
+            await trio.aclose_forcefully(stream)
+            return
+        try:
+            async with stream:
+                peer_ip = str(stream.socket.getpeername()[0])
+                claim = PreauthClaim(hooks.preauth, peer_ip)
+                conn = _Accepted(peer_ip, claim, slots, slot)
+                try:
+                    if hooks.tls is None:
+                        await _handle_stream(stream, conn, hooks)
+                    elif claim.held:  # the handshake first (in the budget), then the same
+                        await hooks.tls.serve(
+                            stream, peer_ip, None, lambda tls: _handle_stream(tls, conn, hooks)
+                        )
+                finally:
+                    claim.release()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+        except trio_websocket.HandshakeError:
+            pass
+        except Exception as exc:
+            hooks.log_error(f"connection handler failed: {type(exc).__name__}: {exc}")
+        finally:
+            if slots is not None and slot is not None:
+                slots.give_back(slot)
 
 
-async def _handle_stream(stream: trio.abc.Stream, peer_ip: str, hooks: EdgeHooks) -> None:
+@attrs.define
+class _Accepted:
+    """What accept decided about one socket, for the request handling inside (TLS or not)."""
+
+    peer_ip: str
+    claim: PreauthClaim
+    slots: ConnectionSlots | None
+    slot: Slot | None
+
+    def keep(self) -> None:
+        """Doing real work now: never shed to make room, out of the pre-auth budget."""
+        self.claim.release()
+        if self.slots is not None and self.slot is not None:
+            self.slots.busy(self.slot)
+
+
+async def _handle_stream(stream: trio.abc.Stream, conn: _Accepted, hooks: EdgeHooks) -> None:
+    peer_ip = conn.peer_ip
     reader = RequestReader(stream)
-    head = await reader.head()
+    # Over its address's budget, a socket may still ask for a probe, but may not idle.
+    head = await reader.head(REQUEST_HEAD_TIMEOUT if conn.claim.held else OVER_BUDGET_HEAD_TIMEOUT)
     if isinstance(head, int):
         if head:
             await stream.send_all(render(text(head, "Bad Request")))
@@ -134,6 +178,7 @@ async def _handle_stream(stream: trio.abc.Stream, peer_ip: str, hooks: EdgeHooks
     local = is_loopback(peer_ip)
     proxied = ingress.has_proxy_headers(head.headers)
     if not upgrade:
+        conn.keep()
         context = RequestContext(
             peer_ip=peer_ip,
             local=local and not proxied,
@@ -164,23 +209,10 @@ async def _handle_stream(stream: trio.abc.Stream, peer_ip: str, hooks: EdgeHooks
         }
         await stream.send_all(render(json_response(403, error)))
         return
-    budget = hooks.preauth
-    client_ip = attribution.client_ip
-    if budget is not None and not budget.acquire(client_ip):
+    if not conn.claim.move_to(attribution.client_ip):
         await stream.send_all(render(text(503, PREAUTH_BUDGET_MESSAGE)))
         return
-    claimed = budget is not None
-
-    def release_preauth() -> None:
-        nonlocal claimed
-        if claimed and budget is not None:
-            claimed = False
-            budget.release(client_ip)
-
-    try:
-        await _upgrade(stream, head, hooks, attribution, release_preauth)
-    finally:
-        release_preauth()
+    await _upgrade(stream, head, hooks, attribution, conn.keep)
 
 
 async def _upgrade(
@@ -262,5 +294,9 @@ async def run_server(
     async def handler(stream: trio.SocketStream) -> None:
         await handle_stream(stream, hooks)
 
-    task_status.started(bound_addresses(listeners))
-    await trio.serve_listeners(handler, list(listeners), handler_nursery=handler_nursery)
+    async with trio.open_nursery() as accepting:
+        for listener in listeners:
+            accepting.start_soon(
+                accept_loop, listener, handler, handler_nursery, hooks.slots, hooks.log_error
+            )
+        task_status.started(bound_addresses(listeners))

@@ -35,6 +35,7 @@ import trio
 from openclaw_gateway.core.errors import GatewayError
 from openclaw_gateway.core.logs import Logger
 from openclaw_gateway.discovery.runtime import DiscoveryPlan, run_discovery
+from openclaw_gateway.host.fdlimit import raise_descriptor_limit
 from openclaw_gateway.host.lock import StateLock
 from openclaw_gateway.host.netbind import BindPlan
 from openclaw_gateway.host.sdnotify import run_notifier
@@ -63,6 +64,7 @@ from openclaw_gateway.server.rpc.methods.system import broadcast_presence, refre
 from openclaw_gateway.server.rpc.registry import Registry
 from openclaw_gateway.server.runs.agents import AgentDirectory
 from openclaw_gateway.server.runs.service import run_conversations
+from openclaw_gateway.server.socket_limits import ConnectionSlots, default_max_connections
 from openclaw_gateway.server.tailscale import run_tailscale
 from openclaw_gateway.server.tls import RELOAD_CHECK_INTERVAL, Served, TlsAcceptor
 from openclaw_gateway.state.pairing import Book
@@ -97,6 +99,8 @@ class RunSettings:
     auth_rate_limit: AuthRateLimitPolicy = attrs.field(factory=AuthRateLimitPolicy)
     # None: OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP, else 32.
     max_preauth_per_ip: int | None = None
+    # gateway.maxConnections; None: the raised descriptor limit less a reserve.
+    max_connections: int | None = None
     max_buffered_bytes: int = MAX_BUFFERED_BYTES  # slow-consumer threshold (tests lower it)
     # Tests swap the method table (e.g. to exercise the control-plane write limit).
     registry_factory: Callable[[], Registry] | None = None
@@ -322,6 +326,11 @@ async def run_gateway(
             else preauth_limit_from_env(os.environ)
         ),
         log_error=lambda msg: log.error("gateway", msg),
+        slots=ConnectionSlots(
+            settings.max_connections
+            if settings.max_connections is not None
+            else default_max_connections(raise_descriptor_limit())
+        ),
         tls=TlsAcceptor(
             settings.tls,
             log,

@@ -40,9 +40,9 @@ class RequestReader:
         self._conn.receive_data(bytes(data))
         return bool(data)
 
-    async def head(self) -> HttpRequest | int:
+    async def head(self, time_limit: float = REQUEST_HEAD_TIMEOUT) -> HttpRequest | int:
         """The request head, or an HTTP status to answer with (0 = just close)."""
-        with trio.move_on_after(REQUEST_HEAD_TIMEOUT):
+        with trio.move_on_after(time_limit):
             while True:
                 try:
                     event = self._conn.next_event()
