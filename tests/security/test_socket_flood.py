@@ -137,7 +137,7 @@ async def test_emfile_at_accept_is_survived(nursery: trio.Nursery, tmp_path: Pat
             held = await _idle_flood(port, 400)
         try:
             with trio.fail_after(START_BOUND):
-                while "EMFILE" not in out.read_text(errors="replace"):
+                while "EMFILE" not in out.read_text(errors="replace"):  # noqa: ASYNC110 (another process writes it)
                     await trio.sleep(0.05)
             with trio.fail_after(HEALTH_BOUND * 5):
                 res = await _health_from_another_address(nursery, port)
