@@ -1,10 +1,9 @@
 """The listener: one TCP port serving HTTP probes and the WebSocket upgrade.
 
-Why h11 in front of trio-websocket: trio-websocket (via wsproto) only understands upgrade
-requests, but the official gateway answers plain HTTP (`/healthz`, `/readyz`, 404/405) on the
-same port. We read the request head with h11 (bounded size and time), answer plain requests
-ourselves, and hand upgrades to trio-websocket through a stream that replays the bytes already
-read. Both libraries are sans-IO-cored and maintained by the same group. With gateway.tls all of
+The official gateway answers plain HTTP (`/healthz`, `/readyz`, 404/405, routes) and the
+WebSocket upgrade on the same port. We read the request head with h11 (bounded size and time),
+answer plain requests through the router, and hand an upgrade's head (the bytes already read)
+to wsproto in server/wssocket.py, which then owns the socket: no replaying stream wrapper. With gateway.tls all of
 this runs inside TLS: server/tls.py does the (bounded) handshake first, on the same port.
 """
 
@@ -15,7 +14,6 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
 import trio
-import trio_websocket
 
 from openclaw_gateway.core.errors import StartupError
 from openclaw_gateway.core.netaddr import is_loopback
@@ -41,36 +39,12 @@ from openclaw_gateway.server.socket_limits import (
     accept_loop,
 )
 from openclaw_gateway.server.tls import TlsAcceptor
+from openclaw_gateway.server.wssocket import ServerWebSocket
 
 LISTEN_RETRIES = 20
 LISTEN_RETRY_DELAY = 0.5
 PREAUTH_MAX_PAYLOAD = 65_536
 PREAUTH_BUDGET_MESSAGE = "Too many unauthenticated sockets"
-
-
-class ReplayStream(trio.abc.Stream):
-    """A stream that first yields `prefix`, then whatever the inner stream yields."""
-
-    def __init__(self, inner: trio.abc.Stream, prefix: bytes) -> None:
-        self.inner = inner
-        self._prefix = prefix
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        if self._prefix:
-            size = len(self._prefix) if max_bytes is None else max_bytes
-            chunk, self._prefix = self._prefix[:size], self._prefix[size:]
-            await trio.lowlevel.checkpoint()
-            return chunk
-        return await self.inner.receive_some(max_bytes)
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.inner.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.inner.wait_send_all_might_not_block()
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 @attrs.frozen
@@ -80,7 +54,7 @@ class EdgeHooks:
     # (ws, peer, abort_stream, on_authenticated): the last one releases the pre-auth budget.
     on_websocket: Callable[
         [
-            trio_websocket.WebSocketConnection,
+            ServerWebSocket,
             Peer,
             Callable[[], Awaitable[None]],
             Callable[[], None],
@@ -139,8 +113,6 @@ async def handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
                 finally:
                     claim.release()
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            pass
-        except trio_websocket.HandshakeError:
             pass
         except Exception as exc:
             hooks.log_error(f"connection handler failed: {type(exc).__name__}: {exc}")
@@ -229,18 +201,14 @@ async def _upgrade(
         origin=head.headers.get("origin"),
         host=head.headers.get("host"),
     )
-    replay = ReplayStream(stream, head.raw)
 
     async def abort() -> None:
         await trio.aclose_forcefully(stream)
 
-    async with trio.open_nursery() as nursery:
-        request = await trio_websocket.wrap_server_stream(
-            nursery, replay, max_message_size=PREAUTH_MAX_PAYLOAD
-        )
-        ws = await request.accept()
-        await hooks.on_websocket(ws, peer, abort, release_preauth)
-        nursery.cancel_scope.cancel()
+    ws = ServerWebSocket(stream, PREAUTH_MAX_PAYLOAD)
+    async with trio.open_nursery() as writer:  # the socket's on-demand writer task lives here
+        if await ws.accept(head.raw, writer):
+            await hooks.on_websocket(ws, peer, abort, release_preauth)
 
 
 async def open_listeners(

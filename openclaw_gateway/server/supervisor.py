@@ -52,6 +52,7 @@ from openclaw_gateway.server import probes
 from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_connection
 from openclaw_gateway.server.cron.service import run_cron_service
 from openclaw_gateway.server.cron.zones import host_timezone
+from openclaw_gateway.server.dispatch import run_keepalive
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.server.http.router import Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
@@ -435,6 +436,7 @@ async def run_gateway(
                         tailnet_hooks = attrs.evolve(hooks, transport=transport, tls=None)
                         await edge.start(run_server, ingress_listeners, tailnet_hooks, handlers)
                     edge.start_soon(_ticker, state, settings.tick_interval_ms / 1000)
+                    edge.start_soon(run_keepalive, hub)  # one timer pings every socket
                     edge.start_soon(run_loop_monitor, state.loop)
                     refresh_health(state)
                     state.ready = True
