@@ -127,7 +127,7 @@ async def request(
 
 
 def ws_open(port: int) -> Any:
-    return open_websocket(HOST, port, "/", use_ssl=False, connect_timeout=5, disconnect_timeout=5)
+    return open_websocket(HOST, port, "/", use_ssl=False, connect_timeout=20, disconnect_timeout=5)
 
 
 def summary(lat: list[float], elapsed: float) -> dict[str, Any]:
