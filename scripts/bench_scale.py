@@ -83,20 +83,50 @@ def client_frame(text: str) -> bytes:
     return head + b"\0\0\0\0" + payload
 
 
+# An empty ping frame, as both servers send them. 0x89 followed by 0x00 never occurs in JSON
+# text sent as UTF-8 (no raw NUL), so a byte search finds exactly the pings.
+PING = b"\x89\x00"
+PONG = b"\x8a\x80\0\0\0\0"  # masked (zero key), empty
+
+
 class RawListener:
-    """One authenticated WebSocket, read as a byte stream."""
+    """One authenticated WebSocket, read as a byte stream; pings are answered (an idle
+    listener that never pongs is rightly dropped by a keepalive)."""
 
     def __init__(self, stream: trio.SocketStream) -> None:
         self.stream = stream
         self.buf = b""
+        self.open = True
 
     async def read_until(self, marker: bytes) -> None:
         while marker not in self.buf:
             data = await self.stream.receive_some(65_536)
             if not data:
                 raise BenchError("listener closed by the server")
+            if PING in data:
+                await self.stream.send_all(PONG * data.count(PING))
             self.buf = self.buf[-4096:] + data
         self.buf = self.buf[self.buf.index(marker) + len(marker) :]
+
+    def drain_and_pong(self) -> None:
+        """Without waiting: read what arrived, answer its pings, note an EOF."""
+        import socket
+
+        fd = self.stream.socket.fileno()
+        with socket.fromfd(fd, socket.AF_INET, socket.SOCK_STREAM) as dup:
+            while self.open:
+                try:
+                    data = dup.recv(65_536, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    return
+                except OSError:
+                    self.open = False
+                    return
+                if not data:
+                    self.open = False
+                    return
+                if PING in data:
+                    dup.send(PONG * data.count(PING))
 
 
 async def open_listener(
@@ -179,9 +209,14 @@ async def measure_ladder(
             with trio.fail_after(HANDSHAKE_TIMEOUT_S + rung / 10):
                 while len(held) < rung:
                     held.append(await open_listener(port, token))
+                    if len(held) % 500 == 0:
+                        for h in held:
+                            h.drain_and_pong()
             await trio.sleep(1.0)  # let allocations settle
             rss = tree_rss_kb(pid)
-            alive = sum(1 for h in held if _still_open(h))
+            for h in held:
+                h.drain_and_pong()
+            alive = sum(1 for h in held if h.open)
             out.append(
                 {
                     "connections": rung,
@@ -193,21 +228,6 @@ async def measure_ladder(
         for listener in held:
             await trio.aclose_forcefully(listener.stream)
     return {"baseline_mb": round(base_kb / 1024, 1), "rungs": out}
-
-
-def _still_open(listener: RawListener) -> bool:
-    """Non-blocking peek: a socket the server closed reads EOF."""
-    import socket
-
-    # A duplicate descriptor: peeking through it leaves trio's socket object untouched.
-    with socket.fromfd(listener.stream.socket.fileno(), socket.AF_INET, socket.SOCK_STREAM) as dup:
-        try:
-            data = dup.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            return True
-        except OSError:
-            return False
-    return bool(data)
 
 
 # --------------------------------------------------------------------------- targets and ratios
@@ -274,7 +294,7 @@ def scale_rows(res: dict[str, Any]) -> list[tuple[str, float | None, str, bool]]
         n = f["listeners"]
         rows.append((f"fan-out {n}: last receipt p99", f["last_receipt_p99_ms"], "ms", False))
         rows.append((f"fan-out {n}: server CPU/recipient", f["cpu_per_recipient_us"], "µs", False))
-    for rung in res.get("ladder", {}).get("rungs", []):
+    for rung in (res.get("ladder") or {}).get("rungs", []):
         n = rung["connections"]
         rows.append((f"idle {n}: KB per connection", rung["kb_per_connection"], "KB", False))
         rows.append((f"idle {n}: still open", rung["still_open"], "", True))

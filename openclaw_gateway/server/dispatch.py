@@ -12,7 +12,6 @@ dropped. A slow consumer's close waits SLOW_CONSUMER_GRACE for its queued frames
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Callable
@@ -334,7 +333,7 @@ async def _reader(
                 _fail(frame, limited, started)
                 continue
         params = frame.params if frame.params is not None else {}
-        if inspect.iscoroutinefunction(spec.handler):
+        if spec.is_async:
             if pending >= MAX_PENDING_REQUESTS:
                 _fail(
                     frame,
