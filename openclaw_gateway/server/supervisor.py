@@ -411,6 +411,7 @@ async def run_gateway(
                         plan,
                         log,
                         tailscale_url=ts_url if isinstance(ts_url, str) else None,
+                        tls_renewals=hooks.tls.renewed if hooks.tls is not None else None,
                         task_status=task_status,
                     )
                 )
