@@ -51,6 +51,7 @@ from openclaw_gateway.cli.probe_targets import (
     remote_probe_auth,
     resolve_targets,
     trim_or_none,
+    tunnel_tls,
 )
 from openclaw_gateway.cli.rpc_cmds import load_runtime_token, parse_timeout
 from openclaw_gateway.cli.ssh_tunnel import (
@@ -87,13 +88,21 @@ def _load_config(paths: Paths) -> cfg.LoadedConfig:
         return cfg.LoadedConfig(paths.config_path, True, cfg.Config())
 
 
-def pick_auto_ssh_target(found: Sequence[Mapping[str, Any]], user: str) -> str | None:
-    """The first beacon whose resolved host/port makes a valid SSH target (TXT hints ignored)."""
+def pick_auto_ssh_beacon(
+    found: Sequence[Mapping[str, Any]], user: str
+) -> tuple[str, Mapping[str, Any]] | None:
+    """The first beacon whose resolved host/port makes a valid SSH target (TXT hints ignored),
+    with that target."""
     for beacon in found:
         target = beacons.ssh_target(beacon, user)
         if target and parse_ssh_target(target) is not None:
-            return target
+            return target, beacon
     return None
+
+
+def pick_auto_ssh_target(found: Sequence[Mapping[str, Any]], user: str) -> str | None:
+    picked = pick_auto_ssh_beacon(found, user)
+    return picked[0] if picked else None
 
 
 async def gather_probe(
@@ -211,16 +220,19 @@ async def gather_probe(
             if ssh_target:
                 tunnel = await start_tunnel(ssh_target)
             await discovered.wait()
+            auto_beacon: Mapping[str, Any] | None = None
             if not ssh_target and opts.get("ssh_auto"):
-                ssh_target = pick_auto_ssh_target(report.discovery, env.get("USER") or "")
-                if ssh_target:
+                picked = pick_auto_ssh_beacon(report.discovery, env.get("USER") or "")
+                if picked:
+                    ssh_target, auto_beacon = picked
                     tunnel = await start_tunnel(ssh_target)
             targets = list(base_targets)
             if tunnel is not None:
+                scheme, pin = tunnel_tls(gw, auto_beacon)
                 tunnel_target = ProbeTarget(
                     "sshTunnel",
                     "sshTunnel",
-                    f"ws://127.0.0.1:{tunnel.local_port}",
+                    f"{scheme}://127.0.0.1:{tunnel.local_port}",
                     True,
                     {
                         "kind": "ssh",
@@ -229,6 +241,7 @@ async def gather_probe(
                         "remotePort": remote_port,
                         "pid": tunnel.pid,
                     },
+                    tls_fingerprint=pin,
                 )
                 targets = [tunnel_target, *[t for t in targets if t.url != tunnel_target.url]]
             report.probed = await _probe_all(

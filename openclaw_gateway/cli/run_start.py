@@ -259,6 +259,7 @@ def _serve(
         signal_observer=observer,
         discovery=live.discovery,
         tls=tls,
+        tls_renewal=_reload_mode(loaded.config.raw) != "off",
     )
     outcome = "stop"
     try:
@@ -327,6 +328,12 @@ def _load_tls(
         f"{info.not_after.date().isoformat()})",
     )
     return served
+
+
+def _reload_mode(raw: Mapping[str, object]) -> object:
+    section = raw.get("gateway")
+    reload = section.get("reload") if isinstance(section, dict) else None
+    return reload.get("mode") if isinstance(reload, dict) else None
 
 
 def port_conflict_code(code: int, owners: Sequence[Listener], env: Mapping[str, str]) -> int:

@@ -4,7 +4,8 @@ Why h11 in front of trio-websocket: trio-websocket (via wsproto) only understand
 requests, but the official gateway answers plain HTTP (`/healthz`, `/readyz`, 404/405) on the
 same port. We read the request head with h11 (bounded size and time), answer plain requests
 ourselves, and hand upgrades to trio-websocket through a stream that replays the bytes already
-read. Both libraries are sans-IO-cored and maintained by the same group.
+read. Both libraries are sans-IO-cored and maintained by the same group. With gateway.tls all of
+this runs inside TLS: server/tls.py does the (bounded) handshake first, on the same port.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ from openclaw_gateway.server.rpc.registry import Registry
 from openclaw_gateway.server.runs.agents import AgentDirectory
 from openclaw_gateway.server.runs.service import run_conversations
 from openclaw_gateway.server.tailscale import run_tailscale
-from openclaw_gateway.server.tls import Served, TlsAcceptor
+from openclaw_gateway.server.tls import RELOAD_CHECK_INTERVAL, Served, TlsAcceptor
 from openclaw_gateway.state.pairing import Book
 from openclaw_gateway.state.presence import PresenceTable, self_entry
 from openclaw_gateway.state.sessions import SessionBook
@@ -126,6 +126,7 @@ class RunSettings:
     reload: ReloadHooks | None = None
     # gateway.tls: the checked pair the gateway port serves (cli/run_start loads it); None: plain.
     tls: Served | None = None
+    tls_renewal: bool = True  # False with gateway.reload.mode "off": a replaced pair waits
 
 
 def _primary_ipv4() -> str:
@@ -323,7 +324,13 @@ async def run_gateway(
             else preauth_limit_from_env(os.environ)
         ),
         log_error=lambda msg: log.error("gateway", msg),
-        tls=TlsAcceptor(settings.tls, log) if settings.tls is not None else None,
+        tls=TlsAcceptor(
+            settings.tls,
+            log,
+            check_interval=RELOAD_CHECK_INTERVAL if settings.tls_renewal else None,
+        )
+        if settings.tls is not None
+        else None,
     )
     if hooks.tls is not None:
         # The watcher also renews a replaced certificate pair (between accepts too).

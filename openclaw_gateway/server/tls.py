@@ -10,7 +10,8 @@ restart (the official watches the files every second and renews its listeners' s
 context): at most once per RELOAD_CHECK_INTERVAL an accept stats the files (three stat calls);
 when they changed, the pair is loaded again in a worker thread. A pair that does not load
 (half-written, mismatched) keeps the previous one serving and is logged once; live connections
-are never touched. `reload()` is the same refresh on demand (the config watcher calls it).
+are never touched. `reload()` is the same refresh on demand (for the config watcher);
+gateway.reload.mode "off" turns the periodic check off, as it pauses the official's renewal.
 
 `secure()` wraps one accepted socket: the handshake counts in the pre-auth budget of the peer's
 address and is bounded by TLS_HANDSHAKE_TIMEOUT; a plaintext client, a failed or slow
@@ -82,7 +83,7 @@ class TlsAcceptor:
         served: Served,
         logger: Logger | None = None,
         *,
-        check_interval: float = RELOAD_CHECK_INTERVAL,
+        check_interval: float | None = RELOAD_CHECK_INTERVAL,  # None: only reload() renews
         handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT,
         on_renewed: Callable[[Served], None] | None = None,
     ) -> None:
@@ -112,7 +113,7 @@ class TlsAcceptor:
                 return False
             try:
                 fresh = await trio.to_thread.run_sync(load_served, self.files)
-            except TlsError as exc:
+            except (TlsError, OSError, ValueError) as exc:  # never fail an accept over this
                 self._refused = current
                 self._log("warn", f"gateway TLS renewal failed; keeping accepted material: {exc}")
                 return False
@@ -124,6 +125,8 @@ class TlsAcceptor:
 
     async def context(self) -> ssl.SSLContext:
         """The context for a new connection, after the cheap periodic change check."""
+        if self._interval is None:  # gateway.reload.mode "off" pauses renewal (official)
+            return self.served.context
         now = trio.current_time()
         if now >= self._next_check and not self._lock.locked():
             self._next_check = now + self._interval

@@ -54,6 +54,10 @@ async def _https_get(port: int, path: str) -> bytes:
         return data
 
 
+async def _never_upgraded(*_args: object) -> None:
+    raise AssertionError("no test here upgrades through this edge")
+
+
 async def _read_to_eof(stream: trio.SocketStream) -> bytes:
     data = b""
     while chunk := await stream.receive_some():
@@ -166,12 +170,8 @@ async def test_the_handshake_is_bounded_and_counted_in_the_preauth_budget(
     one unauthenticated socket per address."""
     acceptor = TlsAcceptor(load_served(tls_pairs[0]), handshake_timeout=0.3)
     budget = PreauthBudget(1)
-
-    async def no_websocket(*_: object) -> None:
-        await trio.lowlevel.checkpoint()
-
     hooks = EdgeHooks(
-        on_websocket=no_websocket,
+        on_websocket=_never_upgraded,
         router=Router(()),
         bearer_ok=lambda _t: False,
         preauth=budget,
@@ -183,7 +183,7 @@ async def test_the_handshake_is_bounded_and_counted_in_the_preauth_budget(
     port = listeners[0].socket.getsockname()[1]
     with trio.fail_after(BOUND):
         silent = await trio.open_tcp_stream("127.0.0.1", port)  # never says ClientHello
-        while budget.count("127.0.0.1") == 0:  # noqa: ASYNC110 (the budget has no event)
+        while budget.count("127.0.0.1") == 0:  # noqa: ASYNC110 (another task's accept)
             await trio.sleep(0.01)
         started = trio.current_time()
         second = await trio.open_tcp_stream("127.0.0.1", port)
@@ -238,3 +238,19 @@ async def test_a_replaced_pair_serves_new_connections_without_a_restart(
 def test_the_server_context_refuses_tls_below_1_3(tls_pairs: tuple[TlsFiles, TlsFiles]) -> None:
     context = load_served(tls_pairs[0]).context
     assert context.minimum_version == ssl.TLSVersion.TLSv1_3
+
+
+async def test_renewal_paused_serves_the_old_pair_until_reload_is_asked(
+    tls_pairs: tuple[TlsFiles, TlsFiles], tmp_path: Path
+) -> None:
+    """gateway.reload.mode "off": no periodic check; `reload()` (the config watcher's call)
+    renews, and a second call with nothing changed does nothing."""
+    files = copy_pair(tls_pairs[0], tmp_path / "served")
+    acceptor = TlsAcceptor(load_served(files), check_interval=None)
+    before = await acceptor.context()
+    copy_pair(tls_pairs[1], tmp_path / "served")
+    assert await acceptor.context() is before
+    assert await acceptor.reload() is True
+    assert acceptor.fingerprint == load_served(tls_pairs[1]).material.certificate.fingerprint
+    assert await acceptor.context() is not before
+    assert await acceptor.reload() is False
