@@ -34,7 +34,7 @@ import trio
 
 from openclaw_gateway.core.errors import GatewayError
 from openclaw_gateway.core.logs import Logger
-from openclaw_gateway.discovery.runtime import DiscoveryPlan, run_discovery
+from openclaw_gateway.discovery.runtime import DiscoveryPlan
 from openclaw_gateway.host.lock import StateLock
 from openclaw_gateway.host.netbind import BindPlan
 from openclaw_gateway.host.sdnotify import run_notifier
@@ -51,6 +51,7 @@ from openclaw_gateway.server import probes
 from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_connection
 from openclaw_gateway.server.cron.service import run_cron_service
 from openclaw_gateway.server.cron.zones import host_timezone
+from openclaw_gateway.server.discovery_service import run_discovery_service
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.server.http.router import Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
@@ -71,7 +72,7 @@ from openclaw_gateway.state.sessions import SessionBook
 from openclaw_gateway.state.store import Store
 
 if TYPE_CHECKING:
-    from openclaw_gateway.discovery.announcer import Announcer
+    pass
 
 DRAIN_TIMEOUT = 5.0
 CLEANUP_TIMEOUT = 2.0
@@ -265,6 +266,7 @@ async def run_gateway(
             policy=settings.policy,
             cron_enabled=settings.cron_enabled,
             cron_skip_missed=settings.cron_skip_missed,
+            discovery=settings.discovery,
             origin_policy=settings.origin_policy,
             trusted_proxies=tuple(settings.trusted_proxies),
             auth_rate_limit=settings.auth_rate_limit,
@@ -401,20 +403,14 @@ async def run_gateway(
                     state.shutting_down = True
                     services.cancel_scope.cancel()
                     await trio.lowlevel.checkpoint()  # leaves the services nursery
-            announcer: Announcer | None = None
-            if settings.discovery is not None:
-                plan = settings.discovery
-                ts_url = state.tailscale.get("url") if state.tailscale else None
-                # Never fails the start: a broken announcer is a warning (discovery off).
-                announcer = await services.start(
-                    lambda task_status: run_discovery(
-                        plan,
-                        log,
-                        tailscale_url=ts_url if isinstance(ts_url, str) else None,
-                        tls_renewals=hooks.tls.renewed if hooks.tls is not None else None,
-                        task_status=task_status,
-                    )
-                )
+            ts_url = state.tailscale.get("url") if state.tailscale else None
+            discovery = await services.start(
+                run_discovery_service,
+                reloader,
+                log,
+                ts_url if isinstance(ts_url, str) else None,
+                hooks.tls,
+            )
             async with trio.open_nursery() as handlers:
                 async with trio.open_nursery() as edge:
                     addresses = await edge.start(run_server, gateway_listeners, hooks, handlers)
@@ -439,10 +435,9 @@ async def run_gateway(
                         notifier.stopping()
                     state.ready = False
                     state.shutting_down = True
-                    if announcer is not None:
-                        # The goodbye goes out while the listener still accepts (shielded,
-                        # bounded); the official stops bonjour first as well.
-                        await announcer.withdraw()
+                    # The goodbye goes out while the listener still accepts (shielded,
+                    # bounded); the official stops bonjour first as well.
+                    await discovery.withdraw()
                     edge.cancel_scope.cancel()
                 # Accepting has stopped; tell everyone, then close them after what is queued.
                 hub.broadcast("shutdown", lifecycle.shutdown_payload())
