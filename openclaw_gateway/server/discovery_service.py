@@ -36,6 +36,7 @@ async def run_discovery_service(
     log: Logger,
     tailscale_url: str | None,
     *,
+    tls_renewals: trio.abc.ReceiveChannel[str] | None = None,
     task_status: trio.TaskStatus[LiveDiscovery] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     live = LiveDiscovery()
@@ -46,7 +47,13 @@ async def run_discovery_service(
         async with trio.open_nursery() as inner:
             if plan is not None:
                 # Never fails the start: a broken announcer is a warning (discovery off).
-                announce = partial(run_discovery, plan, log, tailscale_url=tailscale_url)
+                announce = partial(
+                    run_discovery,
+                    plan,
+                    log,
+                    tailscale_url=tailscale_url,
+                    tls_renewals=tls_renewals,
+                )
                 live.announcer = await inner.start(announce)
             if not started:
                 started = True

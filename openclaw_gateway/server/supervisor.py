@@ -26,6 +26,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -405,10 +406,13 @@ async def run_gateway(
                     await trio.lowlevel.checkpoint()  # leaves the services nursery
             ts_url = state.tailscale.get("url") if state.tailscale else None
             discovery = await services.start(
-                run_discovery_service,
-                reloader,
-                log,
-                ts_url if isinstance(ts_url, str) else None,
+                partial(
+                    run_discovery_service,
+                    reloader,
+                    log,
+                    ts_url if isinstance(ts_url, str) else None,
+                    tls_renewals=hooks.tls.renewed if hooks.tls is not None else None,
+                )
             )
             async with trio.open_nursery() as handlers:
                 async with trio.open_nursery() as edge:
