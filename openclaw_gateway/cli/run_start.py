@@ -229,6 +229,7 @@ def _serve(
         tailscale_reset_on_exit=p.tailscale_reset_on_exit or gw.tailscale.reset_on_exit,
         restart_allowed=_restart_allowed(loaded.config.raw),
         agents_config=loaded.config.raw.get("agents"),
+        raw_config=dict(loaded.config.raw),
         signal_observer=observer,
         discovery=plan_discovery(
             loaded.config.raw,

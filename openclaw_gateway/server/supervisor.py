@@ -27,7 +27,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
@@ -48,11 +48,13 @@ from openclaw_gateway.security.ratelimit import (
     preauth_limit_from_env,
 )
 from openclaw_gateway.server import probes
+from openclaw_gateway.server.channels.service import run_channels
 from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_connection
 from openclaw_gateway.server.cron.scheduler import run_scheduler
 from openclaw_gateway.server.cron.zones import host_timezone
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
+from openclaw_gateway.server.mainsession.service import run_main_session
 from openclaw_gateway.server.restart import Lifecycle, SignalObserver
 from openclaw_gateway.server.rpc import methods
 from openclaw_gateway.server.rpc.context import GatewayState
@@ -118,6 +120,8 @@ class RunSettings:
     signal_observer: SignalObserver | None = None
     # The raw `agents` config section (agents.list / agents.defaults), see server/runs/agents.
     agents_config: dict[str, object] | None = None
+    # The whole config file as parsed: bindings, session.dmScope, heartbeat, cron webhooks.
+    raw_config: dict[str, Any] = attrs.field(factory=dict)
 
 
 def _primary_ipv4() -> str:
@@ -317,6 +321,17 @@ async def run_gateway(
                 )
             )
             hub.session_members = conversations.session_members
+            # Bridges and the delivery queue, then system events/wakes/heartbeats on top.
+            await services.start(
+                lambda task_status: run_channels(
+                    state, conversations, store, settings.raw_config, task_status=task_status
+                )
+            )
+            await services.start(
+                lambda task_status: run_main_session(
+                    state, conversations, settings.raw_config, task_status=task_status
+                )
+            )
             # sd_notify (READY/STOPPING/WATCHDOG) when systemd runs us as Type=notify.
             notifier = await services.start(run_notifier)
             if settings.cron_enabled and os.environ.get("OPENCLAW_SKIP_CRON") != "1":
