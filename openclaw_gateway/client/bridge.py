@@ -45,7 +45,8 @@ class ChannelSend:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ChannelSend:
-        peer = params.get("peer") if isinstance(params.get("peer"), dict) else {}
+        raw_peer = params.get("peer")
+        peer: dict[str, Any] = raw_peer if isinstance(raw_peer, dict) else {}
         return cls(
             channel=str(params.get("channel", "")),
             to=str(params.get("to") or peer.get("id") or ""),
