@@ -28,6 +28,7 @@ import attrs
 from openclaw_gateway.client.identity import IdentityStore
 from openclaw_gateway.client.invoke_context import CURRENT_INVOKE
 from openclaw_gateway.client.node_host import NodeHost
+from openclaw_gateway.client.session import DEFAULT_CALL_TIMEOUT
 
 SEND_COMMAND = "channel.send"
 SEEN_SENDS = 1024
@@ -116,8 +117,10 @@ class BridgeNode(NodeHost):
         sender: str | None = None,
         message_id: str | None = None,
         thread_id: str | None = None,
+        timeout: float = DEFAULT_CALL_TIMEOUT,
     ) -> dict[str, Any]:
-        """Send one inbound message; returns the gateway's answer ({runId, sessionKey, …})."""
+        """Send one inbound message; returns the gateway's answer ({runId, sessionKey, …})
+        once the gateway committed it."""
         if self.client is None:
             raise RuntimeError("the bridge is not running (use `async with bridge.running()`)")
         payload: dict[str, Any] = {
@@ -134,6 +137,6 @@ class BridgeNode(NodeHost):
             if value is not None:
                 payload[name] = value
         answer = await self.client.call(
-            "node.event", {"event": "channel.message", "payload": payload}
+            "node.event", {"event": "channel.message", "payload": payload}, timeout=timeout
         )
         return answer if isinstance(answer, dict) else {}
