@@ -160,6 +160,7 @@ def build_state(settings: RunSettings) -> GatewayState:
         log_file=settings.log_file,
         clock=settings.clock,
         host_tz=host_timezone(),
+        raw_config=settings.raw_config,
     )
 
 

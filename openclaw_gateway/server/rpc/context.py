@@ -125,6 +125,8 @@ class GatewayState:
     # None when tailscale mode is off.
     tailscale: dict[str, Any] | None = None
     host_tz: str = "UTC"
+    # The config file as parsed when the gateway started (cron webhooks, heartbeat, routing).
+    raw_config: dict[str, Any] = attrs.field(factory=dict)
     # Connected nodes, their capability requests and in-flight invokes (node.*).
     nodes: NodeRegistry = attrs.field(factory=NodeRegistry)
     # Sessions, transcripts and agent runs (server/runs); None until the supervisor starts it.
