@@ -256,6 +256,7 @@ def _serve(
         restart_allowed=live.restart_allowed,
         reload=ReloadHooks(loaded.config.raw, derive),
         agents_config=loaded.config.raw.get("agents"),
+        raw_config=dict(loaded.config.raw),
         signal_observer=observer,
         discovery=live.discovery,
         tls=tls,

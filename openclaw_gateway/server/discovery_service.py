@@ -4,8 +4,6 @@ A hot reload that changes the plan (discovery.mdns.mode full/minimal/off, or wha
 announcer) sets `discovery_changed`: the current advertisements say goodbye and the new plan
 is announced (official: "Discovery mode changes replace the current advertisements without
 interrupting Gateway connections"). The supervisor withdraws `LiveDiscovery` at shutdown.
-With gateway.tls, each plan carries the fingerprint served at that moment, and a renewed
-certificate's fingerprint is re-announced (`TlsAcceptor.renewed`, see discovery/runtime.py).
 """
 
 from __future__ import annotations
@@ -38,8 +36,8 @@ async def run_discovery_service(
     reloader: Reloader,
     log: Logger,
     tailscale_url: str | None,
-    tls: TlsAcceptor | None = None,
     *,
+    tls: TlsAcceptor | None = None,
     task_status: trio.TaskStatus[LiveDiscovery] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     live = LiveDiscovery()
@@ -50,12 +48,17 @@ async def run_discovery_service(
         async with trio.open_nursery() as inner:
             if plan is not None:
                 renewals = None
-                if tls is not None:  # the fingerprint served now, then each renewal's
+                if tls is not None:  # the fingerprint served now (a renewal may have come
+                    # before this config change), then each renewal's
                     ctx = attrs.evolve(plan.ctx, tls_fingerprint_sha256=tls.fingerprint)
                     plan, renewals = attrs.evolve(plan, ctx=ctx), tls.renewed
                 # Never fails the start: a broken announcer is a warning (discovery off).
                 announce = partial(
-                    run_discovery, plan, log, tailscale_url=tailscale_url, tls_renewals=renewals
+                    run_discovery,
+                    plan,
+                    log,
+                    tailscale_url=tailscale_url,
+                    tls_renewals=renewals,
                 )
                 live.announcer = await inner.start(announce)
             if not started:

@@ -26,8 +26,9 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
@@ -48,6 +49,7 @@ from openclaw_gateway.security.ratelimit import (
     preauth_limit_from_env,
 )
 from openclaw_gateway.server import probes
+from openclaw_gateway.server.channels.service import run_channels
 from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_connection
 from openclaw_gateway.server.cron.service import run_cron_service
 from openclaw_gateway.server.cron.zones import host_timezone
@@ -56,6 +58,7 @@ from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.server.http.router import Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.server.loop_monitor import run_loop_monitor
+from openclaw_gateway.server.mainsession.service import run_main_session
 from openclaw_gateway.server.reloader import LiveSettings, Reloader, ReloadHooks, run_config_watcher
 from openclaw_gateway.server.restart import Lifecycle, SignalObserver
 from openclaw_gateway.server.rpc import methods
@@ -127,6 +130,8 @@ class RunSettings:
     # gateway.tls: the checked pair the gateway port serves (cli/run_start loads it); None: plain.
     tls: Served | None = None
     tls_renewal: bool = True  # False with gateway.reload.mode "off": a replaced pair waits
+    # The whole config file as parsed: bindings, session.dmScope, heartbeat, cron webhooks.
+    raw_config: dict[str, Any] = attrs.field(factory=dict)
 
 
 def _primary_ipv4() -> str:
@@ -165,6 +170,7 @@ def build_state(settings: RunSettings) -> GatewayState:
         log_file=settings.log_file,
         clock=settings.clock,
         host_tz=host_timezone(),
+        raw_config=settings.raw_config,
     )
 
 
@@ -367,6 +373,17 @@ async def run_gateway(
             hub.session_members = conversations.session_members
             if settings.reload is not None:
                 await services.start(run_config_watcher, reloader, settings.config_path)
+            # Bridges and the delivery queue, then system events/wakes/heartbeats on top.
+            await services.start(
+                lambda task_status: run_channels(
+                    state, conversations, store, settings.raw_config, task_status=task_status
+                )
+            )
+            await services.start(
+                lambda task_status: run_main_session(
+                    state, conversations, settings.raw_config, task_status=task_status
+                )
+            )
             # sd_notify (READY/STOPPING/WATCHDOG) when systemd runs us as Type=notify.
             notifier = await services.start(run_notifier)
             await services.start(run_cron_service, state, store, reloader)
@@ -405,11 +422,13 @@ async def run_gateway(
                     await trio.lowlevel.checkpoint()  # leaves the services nursery
             ts_url = state.tailscale.get("url") if state.tailscale else None
             discovery = await services.start(
-                run_discovery_service,
-                reloader,
-                log,
-                ts_url if isinstance(ts_url, str) else None,
-                hooks.tls,
+                partial(
+                    run_discovery_service,
+                    reloader,
+                    log,
+                    ts_url if isinstance(ts_url, str) else None,
+                    tls=hooks.tls,
+                )
             )
             async with trio.open_nursery() as handlers:
                 async with trio.open_nursery() as edge:
