@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import trio
 
+from openclaw_gateway.core.tls import TlsFiles
 from tests.helpers import RunningGateway, start_gateway
+from tests.tlskit import make_pair
 
 # Never mDNS from the host namespace (it would multicast off this machine): in-process CLI
 # code reads os.environ. tests/discovery turns it back on inside its own network namespaces.
@@ -20,3 +22,10 @@ async def _gateway(nursery: trio.Nursery, tmp_path: Path) -> AsyncIterator[Runni
     gw = await start_gateway(nursery, tmp_path)
     yield gw
     gw.settings.logger.close()
+
+
+@pytest.fixture(name="tls_pairs", scope="session")
+def _tls_pairs(tmp_path_factory: pytest.TempPathFactory) -> tuple[TlsFiles, TlsFiles]:
+    """Two generated certificate pairs (RSA keygen is slow-ish: once per session)."""
+    base = tmp_path_factory.mktemp("tls-pairs")
+    return make_pair(base / "a"), make_pair(base / "b")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core import secrets
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.paths import resolve_paths, resolve_port
 from openclaw_gateway.host.netbind import default_bind, in_container
@@ -30,7 +31,7 @@ def effective_gateway(
     ts = dict(section.get("tailscale") or {}) if isinstance(section.get("tailscale"), dict) else {}
     ts.setdefault("mode", tailscale)
     section["tailscale"] = ts
-    return cfg.redact(section)  # type: ignore[no-any-return]
+    return secrets.redact(section)  # type: ignore[no-any-return]
 
 
 def _load_or_report(path: Path) -> cfg.LoadedConfig | int:
@@ -56,7 +57,7 @@ def config_get_command(path: str, env: Mapping[str, str], json_output: bool) -> 
     if path in ("gateway", ""):
         value = effective_gateway(loaded, raw, env, paths.profile)
         if not path:
-            value = {**cfg.redact(raw), "gateway": value}
+            value = {**secrets.redact(raw), "gateway": value}
     else:
         value = raw
         for part in path.split("."):
@@ -64,7 +65,7 @@ def config_get_command(path: str, env: Mapping[str, str], json_output: bool) -> 
                 print(f"Config path not found: {path}", file=sys.stderr)
                 return 1
             value = value[part]
-        value = cfg.redact({path.rsplit(".", 1)[-1]: value})[path.rsplit(".", 1)[-1]]
+        value = secrets.redact({path.rsplit(".", 1)[-1]: value})[path.rsplit(".", 1)[-1]]
     if isinstance(value, str) and not json_output:
         print(value)
     else:
@@ -102,7 +103,7 @@ def config_set_command(path: str, value: str, env: Mapping[str, str]) -> int:
             return 1
         node = child
     # Secrets stay strings even when they look like numbers.
-    secret = cfg.is_secret_key(parts[-1])
+    secret = secrets.is_secret_key(parts[-1])
     node[parts[-1]] = value if secret else _parse_value(value)
     try:
         cfg.structure(data)
@@ -110,6 +111,6 @@ def config_set_command(path: str, value: str, env: Mapping[str, str]) -> int:
         print(f"Refusing to write an invalid config:\n{exc}", file=sys.stderr)
         return 78
     cfg.save_atomic(paths.config_path, data)
-    shown = cfg.redact({parts[-1]: node[parts[-1]]})[parts[-1]]
+    shown = secrets.redact({parts[-1]: node[parts[-1]]})[parts[-1]]
     print(f"Updated {path} = {json.dumps(shown, ensure_ascii=False)} in {paths.config_path}")
     return 0

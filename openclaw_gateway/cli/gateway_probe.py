@@ -246,8 +246,10 @@ async def probe_gateway(
     timeout_ms: int,
     include_details: bool = True,
     env: Mapping[str, str] | None = None,
+    tls_fingerprint: str | None = None,
 ) -> ProbeResult:
-    """Connect as cli/probe and (with details) run the four read RPCs; never raises."""
+    """Connect as cli/probe and (with details) run the four read RPCs; never raises.
+    `tls_fingerprint` pins a wss:// gateway's certificate."""
     result = ProbeResult(url)
     budget = max(MIN_PROBE_MS, timeout_ms) / 1000
     refusal = plaintext_refusal(url, env or {})
@@ -271,7 +273,9 @@ async def probe_gateway(
     try:
         async with trio.open_nursery() as nursery:
             try:
-                await _probe_in(nursery, result, params, budget, include_details, elapsed_ms)
+                await _probe_in(
+                    nursery, result, params, budget, include_details, elapsed_ms, tls_fingerprint
+                )
             finally:
                 nursery.cancel_scope.cancel()
     except Exception as exc:
@@ -290,10 +294,13 @@ async def _probe_in(
     budget: float,
     include_details: bool,
     elapsed_ms: Callable[[], int],
+    tls_fingerprint: str | None = None,
 ) -> None:
     try:
         with trio.fail_after(budget):
-            session = await open_session(nursery, result.url, params, timeout=budget)
+            session = await open_session(
+                nursery, result.url, params, timeout=budget, tls_fingerprint=tls_fingerprint
+            )
     except (GatewayTransportError, trio.TooSlowError) as exc:
         if isinstance(exc, trio.TooSlowError) or exc.kind == "timeout":
             result.error = "timeout"

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
@@ -50,6 +51,7 @@ from openclaw_gateway.cli.probe_targets import (
     remote_probe_auth,
     resolve_targets,
     trim_or_none,
+    tunnel_tls,
 )
 from openclaw_gateway.cli.rpc_cmds import load_runtime_token, parse_timeout
 from openclaw_gateway.cli.ssh_tunnel import (
@@ -60,9 +62,11 @@ from openclaw_gateway.cli.ssh_tunnel import (
     resolve_ssh_config,
 )
 from openclaw_gateway.cli.target import CliFailure, emit_failure
+from openclaw_gateway.cli.tls_info import json_fields, local_certificate
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.paths import Paths, parse_port, resolve_paths, resolve_port
+from openclaw_gateway.core.tls import normalize_fingerprint
 from openclaw_gateway.discovery import beacons
 from openclaw_gateway.discovery.browse import discover_beacons
 from openclaw_gateway.discovery.txt import wide_area_domain_setting
@@ -84,13 +88,21 @@ def _load_config(paths: Paths) -> cfg.LoadedConfig:
         return cfg.LoadedConfig(paths.config_path, True, cfg.Config())
 
 
-def pick_auto_ssh_target(found: Sequence[Mapping[str, Any]], user: str) -> str | None:
-    """The first beacon whose resolved host/port makes a valid SSH target (TXT hints ignored)."""
+def pick_auto_ssh_beacon(
+    found: Sequence[Mapping[str, Any]], user: str
+) -> tuple[str, Mapping[str, Any]] | None:
+    """The first beacon whose resolved host/port makes a valid SSH target (TXT hints ignored),
+    with that target."""
     for beacon in found:
         target = beacons.ssh_target(beacon, user)
         if target and parse_ssh_target(target) is not None:
-            return target
+            return target, beacon
     return None
+
+
+def pick_auto_ssh_target(found: Sequence[Mapping[str, Any]], user: str) -> str | None:
+    picked = pick_auto_ssh_beacon(found, user)
+    return picked[0] if picked else None
 
 
 async def gather_probe(
@@ -134,6 +146,7 @@ async def gather_probe(
     base_targets = resolve_targets(
         raw, url_flag if has_url else None, local_port, port_override is not None
     )
+    _pin_targets(base_targets, loaded.config, paths.state_dir, env)
     network = network_hints(raw, local_port)
     remote_port = local_port
     use_config_remote = port_override is None or has_url
@@ -207,16 +220,19 @@ async def gather_probe(
             if ssh_target:
                 tunnel = await start_tunnel(ssh_target)
             await discovered.wait()
+            auto_beacon: Mapping[str, Any] | None = None
             if not ssh_target and opts.get("ssh_auto"):
-                ssh_target = pick_auto_ssh_target(report.discovery, env.get("USER") or "")
-                if ssh_target:
+                picked = pick_auto_ssh_beacon(report.discovery, env.get("USER") or "")
+                if picked:
+                    ssh_target, auto_beacon = picked
                     tunnel = await start_tunnel(ssh_target)
             targets = list(base_targets)
             if tunnel is not None:
+                scheme, pin = tunnel_tls(gw, auto_beacon)
                 tunnel_target = ProbeTarget(
                     "sshTunnel",
                     "sshTunnel",
-                    f"ws://127.0.0.1:{tunnel.local_port}",
+                    f"{scheme}://127.0.0.1:{tunnel.local_port}",
                     True,
                     {
                         "kind": "ssh",
@@ -225,6 +241,7 @@ async def gather_probe(
                         "remotePort": remote_port,
                         "pid": tunnel.pid,
                     },
+                    tls_fingerprint=pin,
                 )
                 targets = [tunnel_target, *[t for t in targets if t.url != tunnel_target.url]]
             report.probed = await _probe_all(
@@ -256,6 +273,23 @@ async def gather_probe(
     return report
 
 
+def _pin_targets(
+    targets: Sequence[ProbeTarget], config: cfg.Config, state_dir: Path, env: Mapping[str, str]
+) -> None:
+    """The configured remote is probed with gateway.remote.tlsFingerprint, the local loopback
+    with the local certificate (as the official's connect paths pin them)."""
+    local = local_certificate(config, state_dir, env)
+    remote_pin = normalize_fingerprint(config.gateway.remote.tls_fingerprint) or None
+    for target in targets:
+        if not target.url.startswith("wss://"):
+            continue
+        if target.kind == "configRemote":
+            target.tls_fingerprint = remote_pin
+        elif target.kind == "localLoopback" and local is not None:
+            target.tls_fingerprint = local.fingerprint
+            target.tls_expires = json_fields(local)["tlsCertExpiresAt"]
+
+
 async def _probe_all(
     targets: Sequence[ProbeTarget],
     gw: cfg.GatewayConfig,
@@ -280,6 +314,7 @@ async def _probe_all(
             password=auth.password,
             timeout_ms=probe_budget_ms(overall_ms, target),
             env=env,
+            tls_fingerprint=target.tls_fingerprint,
         )
         results[index] = Probed(
             target,

@@ -86,10 +86,30 @@ def report_json(report: ProbeReport) -> dict[str, Any]:
                 "health": p.probe.health,
                 "summary": p.probe.status,
                 "presence": p.probe.presence,
+                **_tls_json(p.target),
             }
             for p in report.probed
         ],
     }
+
+
+def _tls_json(target: ProbeTarget) -> dict[str, Any]:
+    """The pin a wss:// target was probed with (additive: absent without TLS)."""
+    if not target.tls_fingerprint:
+        return {}
+    tls: dict[str, Any] = {"fingerprintSha256": target.tls_fingerprint}
+    if target.tls_expires:
+        tls["expiresAt"] = target.tls_expires
+    return {"tls": tls}
+
+
+def tls_line(target: ProbeTarget) -> str | None:
+    """`  TLS: sha256 <fp> (expires 2036-11-29)`: pasteable as gateway.remote.tlsFingerprint."""
+    if not target.tls_fingerprint:
+        return None
+    if not target.tls_expires:  # a configured pin: what we expect, not what was read
+        return f"  TLS pin: sha256 {target.tls_fingerprint}"
+    return f"  TLS: sha256 {target.tls_fingerprint} (expires {target.tls_expires[:10]})"
 
 
 def target_header(target: ProbeTarget) -> str:
@@ -145,6 +165,9 @@ def report_text(report: ProbeReport) -> str:
     for p in report.probed:
         lines.append(target_header(p.target))
         lines.append(f"  {probe_summary_line(p.probe)}")
+        tls = tls_line(p.target)
+        if tls is not None:
+            lines.append(tls)
         if p.target.tunnel and p.target.tunnel.get("kind") == "ssh":
             lines.append(f"  ssh: {p.target.tunnel.get('target')}")
         if p.probe.ok and p.self_row:

@@ -14,7 +14,9 @@ import attrs
 from openclaw_gateway.cli.gateway_probe import ProbeResult
 from openclaw_gateway.cli.ws_url import is_loopback_url
 from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core import secrets
 from openclaw_gateway.core.errors import ConfigError
+from openclaw_gateway.core.tls import normalize_fingerprint
 from openclaw_gateway.host import netbind
 
 NO_GATEWAY_REACHABLE = (
@@ -42,6 +44,10 @@ class ProbeTarget:
     url: str
     active: bool
     tunnel: dict[str, Any] | None = None
+    # The certificate pin for a wss:// target (gateway.remote.tlsFingerprint for the
+    # configured remote, the local certificate for the loopback target), canonical.
+    tls_fingerprint: str | None = None
+    tls_expires: str | None = None  # ISO date of the local certificate's expiry, when read
 
 
 def dig(raw: Any, *keys: str) -> Any:
@@ -91,6 +97,24 @@ def resolve_targets(
     return targets
 
 
+def tunnel_tls(gw: cfg.GatewayConfig, beacon: Mapping[str, Any] | None) -> tuple[str, str | None]:
+    """(scheme, pin) for the SSH tunnel's local URL. The tunnel forwards to the gateway's own
+    port, so a TLS gateway needs wss:// through it too: one the auto-picked beacon says is TLS
+    (gatewayTls=1), else a configured wss:// remote. The pin: gateway.remote.tlsFingerprint
+    when set (a TXT hint never overrides a stored pin), else the beacon's gatewayTlsSha256,
+    shown as `TLS pin: sha256 …` for pasting into the config. (The official always probes the
+    tunnel as ws://, which cannot reach a TLS gateway.)"""
+    stored = normalize_fingerprint(gw.remote.tls_fingerprint) or None
+    if beacon is not None:
+        if beacon.get("gatewayTls") is not True:
+            return "ws", None
+        hint = beacon.get("gatewayTlsFingerprintSha256")
+        return "wss", stored or normalize_fingerprint(hint if isinstance(hint, str) else "") or None
+    if (gw.remote.url or "").strip().lower().startswith("wss://"):
+        return "wss", stored
+    return "ws", None
+
+
 def probe_budget_ms(overall_ms: int, target: ProbeTarget) -> int:
     if target.kind == "sshTunnel":
         return min(2000, overall_ms)
@@ -112,7 +136,7 @@ class ProbeAuth:
 
 def _secret(value: Any, key: str, env: Mapping[str, str], diagnostics: list[str]) -> str | None:
     try:
-        found = cfg.resolve_secret(value, key, env)
+        found = secrets.resolve_secret(value, key, env)
     except ConfigError as exc:
         diagnostics.append(str(exc))
         return None

@@ -124,7 +124,12 @@ async def call_once(
             try:
                 with trio.fail_after(timeout):
                     session = await open_session(
-                        nursery, target.url, connect, timeout=timeout, signer=signer
+                        nursery,
+                        target.url,
+                        connect,
+                        timeout=timeout,
+                        signer=signer,
+                        tls_fingerprint=target.tls_fingerprint,
                     )
                     outcome.hello = session.hello
                     if store is not None:
@@ -179,6 +184,8 @@ def background_failure_text(exc: BaseException) -> str:
 
 
 def transport_failure(exc: GatewayTransportError, target: Target, timeout_ms: int) -> CliFailure:
+    if exc.kind == "tls":  # the official reports TLS refusals as plain CLI errors
+        return CliFailure("cli_error", str(exc))
     if exc.kind == "timeout":
         return CliFailure(
             "gateway_transport_error",

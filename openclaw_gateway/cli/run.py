@@ -30,6 +30,7 @@ import trio
 from openclaw_gateway.cli.dev_config import ensure_dev_config
 from openclaw_gateway.cli.run_checks import (
     RuntimeConsole,
+    gateway_secrets,
     is_invalid_secret,
     miskey_hints,
     present,
@@ -37,7 +38,8 @@ from openclaw_gateway.cli.run_checks import (
     resolve_auth,
     start_guard_errors,
 )
-from openclaw_gateway.cli.run_start import Prepared, RestartRequested, RunExit, log_level, start
+from openclaw_gateway.cli.run_live import log_level
+from openclaw_gateway.cli.run_start import Prepared, RestartRequested, RunExit, start
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import (
     EXIT_CONFIG,
@@ -49,8 +51,9 @@ from openclaw_gateway.core.errors import (
     UsageError,
 )
 from openclaw_gateway.core.logs import WS_STYLES, Logger, Redactor
+from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.core.paths import invalid_port_option, parse_port, resolve_paths, resolve_port
-from openclaw_gateway.host.netbind import bind_host, default_bind, in_container, is_loopback_host
+from openclaw_gateway.host.netbind import bind_host, default_bind, in_container
 from openclaw_gateway.security.auth import AUTH_MODES
 from openclaw_gateway.server.restart import SignalObserver
 
@@ -225,7 +228,12 @@ def _run(
     hints = miskey_hints(loaded.config.raw)
     try:
         auth = resolve_auth(
-            token_flag=opts.token, auth_flag=opts.auth, password_arg=password_arg, gw=gw, env=env
+            token_flag=opts.token,
+            auth_flag=opts.auth,
+            password_arg=password_arg,
+            gw=gw,
+            env=env,
+            resolve=gateway_secrets(loaded.config.raw, env),
         )
     except ConfigError as exc:
         raise _fail(out, str(exc), EXIT_CONFIG) from None
@@ -253,7 +261,7 @@ def _run(
     has_secret = (auth.mode == "token" and bool(auth.token)) or (
         auth.mode == "password" and bool(auth.password)
     )
-    if not is_loopback_host(host) and not has_secret and auth.mode != "trusted-proxy":
+    if not is_loopback(host) and not has_secret and auth.mode != "trusted-proxy":
         advice = (
             [
                 "Container environment detected — the gateway defaults to bind=auto (0.0.0.0) "
@@ -288,6 +296,9 @@ def _run(
         port=port,
         ws_style=ws_style,
         container=container,
+        token_flag=opts.token,
+        auth_flag=opts.auth,
+        password_arg=password_arg,
     )
     return start(prepared, redactor, console, out, observer)
 

@@ -19,13 +19,15 @@ from typing import Any, TextIO
 import attrs
 
 from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core import secrets
 from openclaw_gateway.core.errors import UsageError
 from openclaw_gateway.core.logs import Redactor, iso_local
+from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.core.paths import user_path
-from openclaw_gateway.host.netbind import is_loopback_host
+from openclaw_gateway.host.secret_sources import resolve_secrets
 
 SECRET_FILE_MAX_BYTES = 16 * 1024
-REDACTION_SENTINEL = cfg.REDACTED
+REDACTION_SENTINEL = secrets.REDACTED
 WEAK_TOKENS = frozenset({"change-me-to-a-long-random-token", "change-me-now"})
 WEAK_PASSWORDS = frozenset({"change-me-to-a-strong-password"})
 
@@ -165,6 +167,19 @@ class ResolvedAuth:
     raw_password: object
 
 
+SecretResolver = Callable[[Mapping[str, Any]], Mapping[str, str | None]]
+
+
+def command_path_secrets(env: Mapping[str, str]) -> SecretResolver:
+    """Strings and `env` refs only (doctor, one-shot commands): the official command path."""
+    return lambda values: {k: secrets.resolve_secret(v, k, env) for k, v in values.items()}
+
+
+def gateway_secrets(raw: Mapping[str, Any], env: Mapping[str, str]) -> SecretResolver:
+    """Every SecretRef source, as the gateway resolves them (host/secret_sources.py)."""
+    return lambda values: resolve_secrets(values, raw, env)
+
+
 def resolve_auth(
     *,
     token_flag: str | None,
@@ -172,14 +187,24 @@ def resolve_auth(
     password_arg: str | None,
     gw: cfg.GatewayConfig,
     env: Mapping[str, str],
+    resolve: SecretResolver | None = None,
 ) -> ResolvedAuth:
     """Flags override config; config secrets come before OPENCLAW_GATEWAY_TOKEN/PASSWORD; the
-    mode is --auth, else gateway.auth.mode, else password if one resolved, else token."""
+    mode is --auth, else gateway.auth.mode, else password if one resolved, else token.
+
+    Config secrets go through `resolve` (default: the command path, env refs only); a ref
+    that cannot be resolved raises ConfigError naming its key path."""
     token_override = present(token_flag)
     raw_token: object = token_flag if token_override else gw.auth.token
     raw_password: object = password_arg if password_arg else gw.auth.password
-    config_token = None if token_override else _config_secret(gw.auth.token, "token", env)
-    config_password = None if password_arg else _config_secret(gw.auth.password, "password", env)
+    wanted: dict[str, Any] = {}
+    if not token_override:
+        wanted["gateway.auth.token"] = gw.auth.token
+    if not password_arg:
+        wanted["gateway.auth.password"] = gw.auth.password
+    found = (resolve or command_path_secrets(env))(wanted)
+    config_token = found.get("gateway.auth.token")
+    config_password = found.get("gateway.auth.password")
     token = token_override or present(config_token) or present(env.get("OPENCLAW_GATEWAY_TOKEN"))
     password = (
         present(password_arg)
@@ -188,10 +213,6 @@ def resolve_auth(
     )
     mode = auth_flag or gw.auth.mode or ("password" if password else "token")
     return ResolvedAuth(mode, token, password, raw_token, raw_password)
-
-
-def _config_secret(value: Any, kind: str, env: Mapping[str, str]) -> str | None:
-    return cfg.resolve_secret(value, f"gateway.auth.{kind}", env)
 
 
 def weak_secret_error(auth: ResolvedAuth) -> str | None:
@@ -248,7 +269,7 @@ def effective_config_conflict(
             "configure token, password, or trusted-proxy auth before exposing the gateway "
             "through Tailscale"
         )
-    if tailscale != "off" and not is_loopback_host(host):
+    if tailscale != "off" and not is_loopback(host):
         return "tailscale serve/funnel requires gateway bind=loopback (127.0.0.1)"
     if auth.mode == "trusted-proxy" and not gw.trusted_proxies:
         return (

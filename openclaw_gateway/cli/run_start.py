@@ -15,6 +15,7 @@ import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
@@ -26,17 +27,20 @@ from openclaw_gateway.cli.run_checks import (
     effective_config_conflict,
     weak_secret_error,
 )
+from openclaw_gateway.cli.run_live import live_settings, log_level, make_derive
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.atomicfile import write_atomic
 from openclaw_gateway.core.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, StartupError
 from openclaw_gateway.core.logs import FileLog, Logger, Redactor, configured_log_path
-from openclaw_gateway.core.paths import Paths
-from openclaw_gateway.discovery.runtime import plan_discovery
+from openclaw_gateway.core.paths import Paths, shorten_home
+from openclaw_gateway.core.tls import tls_files
+from openclaw_gateway.discovery.runtime import DiscoveryPlan, plan_discovery
 from openclaw_gateway.host.netbind import BindPlan, plan
 from openclaw_gateway.host.ports import Listener, looks_like_gateway
-from openclaw_gateway.security import origin, ratelimit
-from openclaw_gateway.security.auth import AuthPolicy
 from openclaw_gateway.server.restart import SignalObserver, restart_mode, service_supervisor
+
+if TYPE_CHECKING:
+    from openclaw_gateway.server.tls import Served
 
 
 @attrs.frozen
@@ -56,6 +60,10 @@ class Prepared:
     port: int
     ws_style: str
     container: bool
+    # The flags a hot reload resolves auth with again (they keep winning over the file).
+    token_flag: str | None = attrs.field(default=None, repr=False)
+    auth_flag: str | None = None
+    password_arg: str | None = attrs.field(default=None, repr=False)
 
 
 class RunExit(Exception):
@@ -94,12 +102,6 @@ def _open_logger(
         level=log_level(env, config),
     )
     return logger, target
-
-
-def log_level(env: Mapping[str, str], config: cfg.Config) -> str:
-    """--log-level / OPENCLAW_LOG_LEVEL beat logging.level (`silent` keeps only fatal)."""
-    raw = (env.get("OPENCLAW_LOG_LEVEL") or config.logging.level or "info").strip().lower()
-    return "fatal" if raw == "silent" else raw
 
 
 def start_failure(out: RuntimeConsole, message: str, code: int) -> RunExit:
@@ -177,15 +179,15 @@ def _serve(
 ) -> int:
     env, paths, loaded, auth, port = p.env, p.paths, p.loaded, p.auth, p.port
     from openclaw_gateway.host.lock import StateLockError
+    from openclaw_gateway.server.reloader import ReloadHooks
     from openclaw_gateway.server.supervisor import RunSettings, run_gateway
 
     gw = loaded.config.gateway
-    policy = AuthPolicy(mode=auth.mode, token=auth.token, password=auth.password)  # type: ignore[arg-type]
     runtime_token_path: Path | None = None
-    if policy.mode == "token" and not policy.token:
+    generated: str | None = None
+    if auth.mode == "token" and not auth.token:
         generated = secrets.token_urlsafe(32)
         redactor.add(generated)
-        policy = attrs.evolve(policy, token=generated)
         runtime_token_path = paths.runtime_token_path
         write_atomic(runtime_token_path, generated + "\n", 0o600)
         console.warn(
@@ -205,41 +207,60 @@ def _serve(
     if log_path is not None:
         logger.info("gateway", f"log file: {log_path}")
     _set_process_title()
+    tls = _load_tls(gw, paths.state_dir, env, logger, out)
     handshake_ms = env.get("OPENCLAW_HANDSHAKE_TIMEOUT_MS")
-    settings = RunSettings(
-        version=__version__,
-        port=port,
-        bind=bind_plan,
-        policy=policy,
-        state_dir=paths.state_dir,
-        config_path=paths.config_path,
-        logger=logger,
-        log_file=log_path,
-        runtime_token_path=runtime_token_path,
-        trusted_proxies=gw.trusted_proxies,
-        allow_real_ip_fallback=gw.allow_real_ip_fallback,
-        origin_policy=origin.policy_from_config(gw.control_ui),
-        auth_rate_limit=ratelimit.policy_from_config(gw.auth.rate_limit),
-        handshake_timeout=int(handshake_ms) / 1000
-        if handshake_ms and handshake_ms.isdigit()
-        else 15.0,
-        cron_enabled=_cron_option(loaded.config.raw, "enabled", True),
-        cron_skip_missed=_cron_option(loaded.config.raw, "skipMissedJobs", False),
-        tailscale_mode=p.tailscale,
-        tailscale_reset_on_exit=p.tailscale_reset_on_exit or gw.tailscale.reset_on_exit,
-        restart_allowed=_restart_allowed(loaded.config.raw),
-        agents_config=loaded.config.raw.get("agents"),
-        raw_config=dict(loaded.config.raw),
-        signal_observer=observer,
-        discovery=plan_discovery(
-            loaded.config.raw,
+    fingerprint = tls.material.certificate.fingerprint if tls else None
+
+    def discovery_for(raw: Mapping[str, Any]) -> DiscoveryPlan:
+        return plan_discovery(
+            raw,
             env,
             port=port,
             bind=bind_plan,
             state_dir=paths.state_dir,
             config_path=paths.config_path,
             container=p.container,
-        ),
+            tls_fingerprint=fingerprint,
+        )
+
+    live = live_settings(auth, loaded.config, env, generated, discovery_for)
+    derive = make_derive(
+        token_flag=p.token_flag,
+        auth_flag=p.auth_flag,
+        password_arg=p.password_arg,
+        env=env,
+        runtime_token=generated,
+        discovery_for=discovery_for,
+    )
+    settings = RunSettings(
+        version=__version__,
+        port=port,
+        bind=bind_plan,
+        policy=live.policy,
+        state_dir=paths.state_dir,
+        config_path=paths.config_path,
+        logger=logger,
+        log_file=log_path,
+        runtime_token_path=runtime_token_path,
+        trusted_proxies=live.trusted_proxies,
+        allow_real_ip_fallback=gw.allow_real_ip_fallback,
+        origin_policy=live.origin_policy,
+        auth_rate_limit=live.auth_rate_limit,
+        handshake_timeout=int(handshake_ms) / 1000
+        if handshake_ms and handshake_ms.isdigit()
+        else 15.0,
+        cron_enabled=live.cron_enabled,
+        cron_skip_missed=live.cron_skip_missed,
+        tailscale_mode=p.tailscale,
+        tailscale_reset_on_exit=p.tailscale_reset_on_exit or gw.tailscale.reset_on_exit,
+        restart_allowed=live.restart_allowed,
+        reload=ReloadHooks(loaded.config.raw, derive),
+        agents_config=loaded.config.raw.get("agents"),
+        raw_config=dict(loaded.config.raw),
+        signal_observer=observer,
+        discovery=live.discovery,
+        tls=tls,
+        tls_renewal=_reload_mode(loaded.config.raw) != "off",
     )
     outcome = "stop"
     try:
@@ -279,10 +300,41 @@ def _serve(
     return EXIT_OK
 
 
-def _restart_allowed(raw: Mapping[str, object]) -> bool:
-    """commands.restart: only an explicit false blocks an external SIGUSR2 (official)."""
-    section = raw.get("commands")
-    return not (isinstance(section, dict) and section.get("restart") is False)
+def _load_tls(
+    gw: cfg.GatewayConfig,
+    state_dir: Path,
+    env: Mapping[str, str],
+    logger: Logger,
+    out: RuntimeConsole,
+) -> Served | None:
+    """gateway.tls: the pair (generated when both files are missing and autoGenerate is on),
+    checked and ready to serve; any problem stops the start with exit 78, never plaintext."""
+    if not gw.tls.enabled:
+        return None
+    from openclaw_gateway.host.tls_material import TlsError, ensure_pair
+    from openclaw_gateway.server.tls import load_served
+
+    files = tls_files(gw.tls, state_dir, env)
+    try:
+        if ensure_pair(files, auto_generate=gw.tls.auto_generate) is not None:
+            where = shorten_home(files.cert, env)
+            logger.info("tls", f"gateway tls: generated self-signed cert at {where}")
+        served = load_served(files)
+    except TlsError as exc:
+        raise start_failure(out, str(exc), exc.exit_code) from None
+    info = served.material.certificate
+    logger.info(
+        "tls",
+        f"gateway tls: serving wss:// with sha256 {info.fingerprint} (expires "
+        f"{info.not_after.date().isoformat()})",
+    )
+    return served
+
+
+def _reload_mode(raw: Mapping[str, object]) -> object:
+    section = raw.get("gateway")
+    reload = section.get("reload") if isinstance(section, dict) else None
+    return reload.get("mode") if isinstance(reload, dict) else None
 
 
 def port_conflict_code(code: int, owners: Sequence[Listener], env: Mapping[str, str]) -> int:
@@ -297,13 +349,6 @@ def port_conflict_code(code: int, owners: Sequence[Listener], env: Mapping[str, 
     if any(looks_like_gateway(owner) for owner in owners):  # comm + cmdline, already read
         return EXIT_CONFIG
     return code
-
-
-def _cron_option(raw: Mapping[str, object], key: str, default: bool) -> bool:
-    """cron.enabled / cron.skipMissedJobs from the config file (booleans only)."""
-    section = raw.get("cron")
-    value = section.get(key) if isinstance(section, dict) else None
-    return value if isinstance(value, bool) else default
 
 
 def _set_process_title() -> None:

@@ -35,6 +35,7 @@ from openclaw_gateway.cli.rpc_cmds import load_runtime_token, parse_timeout
 from openclaw_gateway.cli.status_probe import ReadTarget, connect_rpc, read_rpc
 from openclaw_gateway.cli.status_render import print_status
 from openclaw_gateway.cli.target import CliFailure, emit_failure
+from openclaw_gateway.cli.tls_info import json_fields, local_certificate
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.logs import default_log_path
@@ -178,11 +179,16 @@ async def gather_status(opts: Mapping[str, Any], env: Mapping[str, str]) -> dict
         gateway["customBindHost"] = gw.custom_bind_host
     if tls:
         gateway["tlsEnabled"] = True
+    # The local certificate: shown, and pinned when the probe goes to the local gateway.
+    certificate = local_certificate(config, paths.state_dir, env) if tls else None
+    pin = certificate.fingerprint if certificate is not None and not url_flag else None
     gateway.update(
         port=port,
         portSource="cli" if port_override is not None else "env/config",
         probeUrl=probe_url,
     )
+    if certificate is not None:
+        gateway.update(json_fields(certificate))
     if not url_flag and bind_mode == "lan":
         gateway["probeNote"] = (
             f"bind=lan listens on 0.0.0.0 (all interfaces); probing via {probe_host}."
@@ -207,6 +213,7 @@ async def gather_status(opts: Mapping[str, Any], env: Mapping[str, str]) -> dict
                 None if url_flag else f"Bind: {bind_mode}",
                 token,
                 password,
+                tls_fingerprint=pin,
             )
             rpc = await read_rpc(target, timeout_ms)
         else:
@@ -217,6 +224,7 @@ async def gather_status(opts: Mapping[str, Any], env: Mapping[str, str]) -> dict
                 timeout_ms=timeout_ms,
                 include_details=False,
                 env=env,
+                tls_fingerprint=pin,
             )
             rpc = connect_rpc(result)
         rpc["url"] = probe_url

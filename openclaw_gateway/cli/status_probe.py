@@ -154,6 +154,7 @@ class ReadTarget:
     bind_detail: str | None
     token: str | None = attrs.field(default=None, repr=False)
     password: str | None = attrs.field(default=None, repr=False)
+    tls_fingerprint: str | None = None  # the local certificate's pin for a wss:// probe
 
 
 def _target_block(target: ReadTarget) -> list[str]:
@@ -186,7 +187,13 @@ async def read_rpc(target: ReadTarget, timeout_ms: int) -> dict[str, Any]:
         async with trio.open_nursery() as nursery:
             try:
                 with trio.fail_after(timeout):
-                    session = await open_session(nursery, target.url, params, timeout=timeout)
+                    session = await open_session(
+                        nursery,
+                        target.url,
+                        params,
+                        timeout=timeout,
+                        tls_fingerprint=target.tls_fingerprint,
+                    )
                     hello = session.hello if isinstance(session.hello, dict) else {}
                     try:
                         await session.call("status", None, timeout=timeout)

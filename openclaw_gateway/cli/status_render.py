@@ -102,6 +102,9 @@ def print_status(
         f"port={gateway['port']} ({gateway['portSource']})"
     )
     log(f"Probe target: {gateway['probeUrl']}")
+    if gateway.get("tlsFingerprintSha256"):
+        expires = str(gateway.get("tlsCertExpiresAt") or "")[:10]
+        log(f"TLS: sha256 {gateway['tlsFingerprintSha256']} (expires {expires})")
     if gateway.get("probeNote"):
         log(f"Probe note: {gateway['probeNote']}")
     log()

@@ -19,9 +19,13 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from openclaw_gateway.cli.tls_info import local_certificate
 from openclaw_gateway.cli.ws_url import allows_private_ws, is_secure_ws_url
 from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core import secrets
+from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.paths import Paths, parse_port, resolve_port
+from openclaw_gateway.core.tls import require_fingerprint
 
 
 class CliFailure(Exception):
@@ -80,6 +84,8 @@ class Target:
     bind_detail: str | None = None
     auth_mode: str = "token"
     remote_fallback_note: str | None = None
+    # The certificate pin for a wss:// target (tls_pin), canonical; None: system trust / ws://.
+    tls_fingerprint: str | None = None
 
     def gateway_block(self) -> dict[str, object]:
         block: dict[str, object] = {"url": self.url, "urlSource": self.url_source}
@@ -121,6 +127,30 @@ def check_url_security(url: str, source: str, env: Mapping[str, str], config_pat
     raise CliFailure("cli_error", "\n".join(lines))
 
 
+LOCAL_SOURCES = ("local loopback", "missing gateway.remote.url (fallback local)")
+
+
+def tls_pin(
+    config: cfg.Config, url: str, source: str, state_dir: Path, env: Mapping[str, str]
+) -> str | None:
+    """The certificate pin for this target, as the official resolveGatewayConnectionTlsFingerprint:
+    gateway.remote.tlsFingerprint for the configured remote URL (or OPENCLAW_GATEWAY_URL) in
+    remote mode; for the local gateway with gateway.tls on, its own certificate's fingerprint,
+    read from the public certificate file only (a missing or unreadable file gives no pin, and
+    normal trust then applies). A malformed pin is a usage error with the official wording."""
+    gw = config.gateway
+    remote_sources = ("config gateway.remote.url", "env OPENCLAW_GATEWAY_URL")
+    if gw.mode == "remote" and source in remote_sources and gw.remote.tls_fingerprint:
+        try:
+            return require_fingerprint(gw.remote.tls_fingerprint)
+        except ConfigError as exc:
+            raise CliFailure("cli_error", str(exc)) from None
+    if not url.lower().startswith("wss://") or source not in LOCAL_SOURCES:
+        return None
+    info = local_certificate(config, state_dir, env)
+    return info.fingerprint if info is not None else None
+
+
 def resolve_target(
     *,
     method: str,
@@ -157,7 +187,7 @@ def resolve_target(
         url, source = gw.remote.url, "config gateway.remote.url"
     else:
         port = local_port_flag or resolve_port(None, env, gw.port, paths.profile)
-        url = f"ws://127.0.0.1:{port}"
+        url = f"{'wss' if gw.tls.enabled else 'ws'}://127.0.0.1:{port}"
         if remote_mode:
             source = "missing gateway.remote.url (fallback local)"
             note = (
@@ -168,6 +198,7 @@ def resolve_target(
             source = "local loopback"
             bind_detail = f"Bind: {gw.bind or 'loopback'}"
     check_url_security(url, source, env, paths.config_path)
+    fingerprint = tls_pin(loaded.config, url, source, paths.state_dir, env)
 
     override = source in ("cli --url", "env OPENCLAW_GATEWAY_URL")
     if override:
@@ -194,7 +225,7 @@ def resolve_target(
                 ),
             )
     elif not (token or password):
-        sec = cfg.resolve_secret
+        sec = secrets.resolve_secret
         auth_token = sec(gw.auth.token, "gateway.auth.token", env)
         auth_password = sec(gw.auth.password, "gateway.auth.password", env)
         remote_token = sec(gw.remote.token, "gateway.remote.token", env)
@@ -242,4 +273,5 @@ def resolve_target(
         bind_detail=bind_detail,
         auth_mode=mode,
         remote_fallback_note=note,
+        tls_fingerprint=fingerprint,
     )

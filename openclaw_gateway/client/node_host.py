@@ -44,6 +44,7 @@ class NodeHost:
         caps: tuple[str, ...] = (),
         reconnect: bool = True,
         connector: Connector | None = None,
+        tls_fingerprint: str | None = None,
     ) -> None:
         self.url = url
         self.device_store = device_store
@@ -52,6 +53,7 @@ class NodeHost:
         self.caps = caps
         self.reconnect = reconnect
         self._connector = connector
+        self._tls_fingerprint = tls_fingerprint
         self.commands: dict[str, NodeCommand] = {}
         self.client: GatewayClient | None = None
 
@@ -84,6 +86,7 @@ class NodeHost:
             reconnect=self.reconnect,
             connector=self._connector,
             device_store=self.device_store,
+            tls_fingerprint=self._tls_fingerprint,
         )
         client._params["caps"] = list(self.caps)
         client._params["commands"] = list(self.commands)

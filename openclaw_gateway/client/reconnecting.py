@@ -9,6 +9,7 @@ tick watchdog (no frame for 2 × tickIntervalMs -> close 4000 `tick timeout` and
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any, Self
 
 import trio
@@ -52,6 +53,7 @@ class GatewayClient:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         connector: Connector | None = None,
         device_store: IdentityStore | None = None,
+        tls_fingerprint: str | None = None,
     ) -> None:
         self.url = url
         self.role = role
@@ -60,7 +62,10 @@ class GatewayClient:
         self.device_store = device_store
         self._signer: Signer | None = None
         # How a byte stream to the gateway is opened; tests pass memory streams here.
-        self._connector = connector or open_stream
+        # `tls_fingerprint` pins a wss:// gateway's certificate (client/tls.py).
+        self._connector = connector or functools.partial(
+            open_stream, tls_fingerprint=tls_fingerprint
+        )
         self._params = connect_params(
             identity or ClientIdentity(), role=role, scopes=scopes, token=token, password=password
         )

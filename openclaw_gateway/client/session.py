@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,6 +26,7 @@ from trio_websocket import (
 )
 
 from openclaw_gateway import __version__
+from openclaw_gateway.client import tls as client_tls
 from openclaw_gateway.core.errors import GatewayError
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.frames import PROTOCOL_VERSION
@@ -60,7 +60,8 @@ class GatewayRequestError(GatewayError):
 
 
 class GatewayTransportError(GatewayError):
-    """The connection failed or closed. `kind`: refused | closed | timeout | protocol."""
+    """The connection failed or closed. `kind`: refused | closed | timeout | protocol | tls
+    (handshake, certificate trust or a fingerprint pin)."""
 
     def __init__(
         self, kind: str, message: str, *, reason: str | None = None, close_code: int | None = None
@@ -257,10 +258,15 @@ def _errno_of(exc: BaseException) -> int | None:
     return None
 
 
-async def open_stream(url: str) -> tuple[trio.abc.Stream, str, str]:
+async def open_stream(
+    url: str, *, tls_fingerprint: str | None = None
+) -> tuple[trio.abc.Stream, str, str]:
+    """TCP, then for wss:// TLS (system trust, or the pinned fingerprint: client/tls.py)."""
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise GatewayTransportError("protocol", f"invalid gateway URL: {url}")
+    if tls_fingerprint and parts.scheme != "wss":
+        raise GatewayTransportError("tls", client_tls.PIN_REQUIRES_WSS)
     port = parts.port or (443 if parts.scheme == "wss" else 80)
     try:
         tcp = await trio.open_tcp_stream(parts.hostname, port)
@@ -273,7 +279,14 @@ async def open_stream(url: str) -> tuple[trio.abc.Stream, str, str]:
         ) from None
     stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] = tcp
     if parts.scheme == "wss":
-        stream = trio.SSLStream(tcp, ssl.create_default_context(), server_hostname=parts.hostname)
+        try:
+            stream = await client_tls.secure(tcp, parts.hostname, tls_fingerprint)
+        except client_tls.TlsFailure as exc:
+            await trio.aclose_forcefully(tcp)
+            raise GatewayTransportError("tls", str(exc), reason=str(exc)) from None
+        except BaseException:
+            await trio.aclose_forcefully(tcp)
+            raise
     host = parts.netloc.rsplit("@", 1)[-1]
     resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return stream, host, resource
@@ -287,8 +300,11 @@ async def open_session(
     timeout: float = DEFAULT_CONNECT_TIMEOUT,
     connector: Connector | None = None,
     signer: Signer | None = None,
+    tls_fingerprint: str | None = None,
 ) -> Session:
     """Connect and complete the handshake; the session's reader runs in `nursery`.
+
+    `tls_fingerprint` pins a wss:// gateway's certificate (ignored with a `connector`).
 
     Resource handling: the TCP stream is opened here and closed here on every failure path,
     including cancellation and timeout, so a failed connect leaks nothing.
@@ -296,7 +312,10 @@ async def open_session(
     stream: trio.abc.Stream | None = None
     try:
         with trio.fail_after(timeout):
-            stream, host, resource = await (connector or open_stream)(url)
+            if connector is not None:
+                stream, host, resource = await connector(url)
+            else:
+                stream, host, resource = await open_stream(url, tls_fingerprint=tls_fingerprint)
             try:
                 ws = await wrap_client_stream(
                     nursery,

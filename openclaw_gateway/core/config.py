@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NewType
@@ -21,10 +20,10 @@ import json5
 from cattrs.gen import make_dict_structure_fn, override
 
 from openclaw_gateway.core.atomicfile import write_atomic
+from openclaw_gateway.core.config_locate import issue_line
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.routing import routing_issues
 
-REDACTED = "__OPENCLAW_REDACTED__"
 BIND_MODES = ("loopback", "lan", "tailnet", "auto", "custom")
 TAILSCALE_MODES = ("off", "serve", "funnel")
 MDNS_MODES = ("off", "minimal", "full")
@@ -54,6 +53,18 @@ class RemoteConfig:
     url: str | None = None
     token: Any = attrs.field(default=None, repr=False)
     password: Any = attrs.field(default=None, repr=False)
+    tls_fingerprint: str | None = None  # the pin of a wss:// remote (core/tls formats)
+
+
+@attrs.frozen
+class TlsConfig:
+    """gateway.tls (paths resolved by core/tls.tls_files; the pair made by host/tls_material)."""
+
+    enabled: bool = False
+    auto_generate: bool = True  # only when both files are missing; never overwrites
+    cert_path: str | None = None
+    key_path: str | None = None
+    ca_path: str | None = None  # chain completion, as the official (no client certificates)
 
 
 @attrs.frozen
@@ -79,6 +90,7 @@ class GatewayConfig:
     remote: RemoteConfig = RemoteConfig()
     tailscale: TailscaleConfig = TailscaleConfig()
     control_ui: ControlUiConfig = ControlUiConfig()
+    tls: TlsConfig = TlsConfig()
     trusted_proxies: tuple[str, ...] = ()
     allow_real_ip_fallback: bool = False
 
@@ -295,136 +307,6 @@ def parse_text(text: str) -> dict[str, Any]:
     return data
 
 
-# -- where an issue is in the file (port of the official issue-location scanner) ---------
-
-
-def _skip_trivia(raw: str, pos: int) -> int:
-    while pos < len(raw):
-        char = raw[pos]
-        if char.isspace():
-            pos += 1
-        elif raw.startswith("//", pos):
-            while pos < len(raw) and raw[pos] not in "\n\r\u2028\u2029":
-                pos += 1
-        elif raw.startswith("/*", pos):
-            close = raw.find("*/", pos + 2)
-            pos = len(raw) if close == -1 else close + 2
-        else:
-            return pos
-    return pos
-
-
-def _scan_quoted(raw: str, pos: int) -> int:
-    quote = raw[pos]
-    pos += 1
-    while pos < len(raw):
-        char = raw[pos]
-        pos += 1
-        if char == "\\":
-            pos += 1
-        elif char == quote:
-            break
-    return pos
-
-
-def _read_key(raw: str, pos: int) -> tuple[str | None, int]:
-    pos = _skip_trivia(raw, pos)
-    start = pos
-    if pos < len(raw) and raw[pos] in "\"'":
-        pos = _scan_quoted(raw, pos)
-        try:
-            key = json5.loads(raw[start:pos])
-        except ValueError:
-            return None, pos
-        return (key if isinstance(key, str) else None), pos
-    while (
-        pos < len(raw)
-        and not raw[pos].isspace()
-        and raw[pos] != ":"
-        and not (raw[pos] == "/" and raw[pos + 1 : pos + 2] in ("/", "*"))
-    ):
-        pos += 1
-    return (raw[start:pos] or None), pos
-
-
-def _skip_value(raw: str, pos: int) -> int:
-    pos = _skip_trivia(raw, pos)
-    if pos >= len(raw):
-        return pos
-    char = raw[pos]
-    if char in "\"'":
-        return _scan_quoted(raw, pos)
-    if char in "{[":
-        close = "}" if char == "{" else "]"
-        pos += 1
-        while pos < len(raw):
-            pos = _skip_trivia(raw, pos)
-            if pos < len(raw) and raw[pos] == close:
-                return pos + 1
-            if char == "{":
-                key, pos = _read_key(raw, pos)
-                pos = _skip_trivia(raw, pos)
-                if key is None or pos >= len(raw) or raw[pos] != ":":
-                    return pos
-                pos += 1
-            pos = _skip_trivia(raw, _skip_value(raw, pos))
-            if pos < len(raw) and raw[pos] == ",":
-                pos += 1
-        return pos
-    while (
-        pos < len(raw)
-        and raw[pos] not in ",}] \t\r\n"
-        and not (raw[pos] == "/" and raw[pos + 1 : pos + 2] in ("/", "*"))
-    ):
-        pos += 1
-    return pos
-
-
-def _locate(raw: str, pos: int, segments: tuple[str, ...]) -> int | None:
-    pos = _skip_trivia(raw, pos)
-    if pos >= len(raw) or raw[pos] != "{":
-        return None
-    pos += 1
-    found: int | None = None
-    while pos < len(raw):
-        pos = _skip_trivia(raw, pos)
-        if pos < len(raw) and raw[pos] == "}":
-            return found
-        key, pos = _read_key(raw, pos)
-        pos = _skip_trivia(raw, pos)
-        if key is None or pos >= len(raw) or raw[pos] != ":":
-            return found
-        value_at = _skip_trivia(raw, pos + 1)
-        if key == segments[0]:
-            found = value_at if len(segments) == 1 else _locate(raw, value_at, segments[1:])
-        pos = _skip_trivia(raw, _skip_value(raw, value_at))
-        if pos < len(raw) and raw[pos] == ",":
-            pos += 1
-            continue
-        return found
-    return found
-
-
-def issue_line(raw: str, segments: tuple[str, ...]) -> int | None:
-    """1-based line of the value at `segments` in the JSON5 text (the last duplicate wins)."""
-    if not segments or not raw.strip():
-        return None
-    offset = _locate(raw, 0, segments)
-    if offset is None:
-        return None
-    line, index = 1, 0
-    while index < offset:
-        char = raw[index]
-        if char == "\r":
-            line += 1
-            if raw[index + 1 : index + 2] == "\n":
-                index += 1
-        elif char in "\n\u2028\u2029":
-            line += 1
-        index += 1
-    return line
-
-
 def format_issues(issues: Sequence[Issue], path: Path, raw: str | None) -> list[str]:
     """`openclaw.json:1 — gateway.port: Invalid input: expected number, received string`."""
     lines = []
@@ -482,44 +364,3 @@ def load(path: Path) -> LoadedConfig:
 def save_atomic(path: Path, data: Mapping[str, Any]) -> None:
     """Write pretty JSON next to the target, fsync, then rename: readers never see half a file."""
     write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", 0o600)
-
-
-_SECRET_KEY = re.compile(r"(token|password|secret|apikey|api_key|privatekey)", re.IGNORECASE)
-
-
-def is_secret_key(key: str) -> bool:
-    return bool(_SECRET_KEY.search(key))
-
-
-def redact(value: Any) -> Any:
-    """Replace every secret-looking value with the official sentinel."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if _SECRET_KEY.search(key) and item not in (None, "") and not isinstance(item, bool):
-                out[key] = REDACTED
-            else:
-                out[key] = redact(item)
-        return out
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
-
-
-def resolve_secret(value: Any, key_path: str, env: Mapping[str, str]) -> str | None:
-    """A config secret is a string or a SecretRef `{source:"env", id:"NAME"}`."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if (
-        isinstance(value, dict)
-        and value.get("source") == "env"
-        and isinstance(value.get("id"), str)
-    ):
-        found = env.get(value["id"])
-        if found:
-            return found
-    raise ConfigError(
-        f"{key_path} is configured as a secret reference but is unavailable in this command path."
-    )

@@ -288,6 +288,14 @@ class Logger:
         self._hostname = socket.gethostname()
         self._last_ws_conn: str | None = None
 
+    @property
+    def level_name(self) -> str:
+        return next((name for name, rank in LEVELS.items() if rank == self._level), "info")
+
+    def set_level(self, level: str) -> None:
+        """logging.level changed on a config reload."""
+        self._level = LEVELS.get(level, 3)
+
     # -- plain lines -------------------------------------------------------------------
     def log(self, level: str, subsystem: str, message: str, **fields: Any) -> None:
         rank = LEVELS[level]

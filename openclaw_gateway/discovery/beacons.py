@@ -216,4 +216,6 @@ def probe_view(beacon: Mapping[str, Any]) -> dict[str, Any]:
         "gatewayPort": beacon.get("gatewayPort"),
         "sshPort": beacon.get("sshPort"),
         "wsUrl": ws_url(beacon),
+        # Ours, additive: the TLS hint, so a wss:// beacon's pin can be pasted from --json.
+        **{k: beacon[k] for k in ("gatewayTls", "gatewayTlsFingerprintSha256") if k in beacon},
     }

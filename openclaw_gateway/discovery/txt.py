@@ -197,7 +197,7 @@ class AdvertiseContext:
     host_label: str
     minimal: bool
     direct_reachable: bool  # the bind host is not loopback
-    tls_enabled: bool = False  # this build has no TLS listener, so always False
+    tls_enabled: bool = False  # gateway.tls.enabled (the listener serves wss://)
     tls_fingerprint_sha256: str | None = None
     ssh_port: int | None = None  # OPENCLAW_SSH_PORT (full mode), else 22 in the TXT
     cli_path: str | None = None  # full mode only

@@ -34,11 +34,6 @@ class BindPlan:
         return all(is_loopback(h) for h, _ in self.hosts)
 
 
-# Only cli/run.py and cli/run_checks.py still ask under this name (they are being changed
-# on another branch); everything else asks core.netaddr.is_loopback. Goes with them.
-is_loopback_host = is_loopback
-
-
 def interface_ipv4s() -> list[tuple[str, str]]:
     """(interface, IPv4) pairs of this host, loopback excluded. Linux ioctl, no dependency."""
     out: list[tuple[str, str]] = []

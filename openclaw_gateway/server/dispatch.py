@@ -119,6 +119,7 @@ async def serve(
             conn_id, granted.role, granted.scopes, send, abort, device_id=granted.device_id
         )
         sub.session_scoped = SESSION_SCOPED_EVENTS_CAP in request.params.caps
+        sub.shared_auth = granted.method in ("token", "password")
         writer_done = trio.Event()
         hub.send(sub, codec.response(request.frame.id, build_hello(deps, conn_id, granted)))
         hub.add(sub)

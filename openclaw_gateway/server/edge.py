@@ -4,17 +4,16 @@ Why h11 in front of trio-websocket: trio-websocket (via wsproto) only understand
 requests, but the official gateway answers plain HTTP (`/healthz`, `/readyz`, 404/405) on the
 same port. We read the request head with h11 (bounded size and time), answer plain requests
 ourselves, and hand upgrades to trio-websocket through a stream that replays the bytes already
-read. Both libraries are sans-IO-cored and maintained by the same group.
+read. Both libraries are sans-IO-cored and maintained by the same group. With gateway.tls all of
+this runs inside TLS: server/tls.py does the (bounded) handshake first, on the same port.
 """
 
 from __future__ import annotations
 
 import errno
-import json
 from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
-import h11
 import trio
 import trio_websocket
 
@@ -22,11 +21,20 @@ from openclaw_gateway.core.errors import StartupError
 from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.security import ingress
 from openclaw_gateway.security.ratelimit import PreauthBudget
-from openclaw_gateway.server import probes
 from openclaw_gateway.server.admission import Peer
+from openclaw_gateway.server.http.messages import (
+    HttpRequest,
+    HttpResponse,
+    Response,
+    json_response,
+    render,
+    render_head,
+    text,
+)
+from openclaw_gateway.server.http.reader import RequestReader
+from openclaw_gateway.server.http.router import RequestContext, Router
+from openclaw_gateway.server.tls import TlsAcceptor
 
-REQUEST_HEAD_TIMEOUT = 10.0
-MAX_REQUEST_HEAD = 16_384
 LISTEN_RETRIES = 20
 LISTEN_RETRY_DELAY = 0.5
 PREAUTH_MAX_PAYLOAD = 65_536
@@ -36,11 +44,11 @@ PREAUTH_BUDGET_MESSAGE = "Too many unauthenticated sockets"
 class ReplayStream(trio.abc.Stream):
     """A stream that first yields `prefix`, then whatever the inner stream yields."""
 
-    def __init__(self, inner: trio.SocketStream, prefix: bytes) -> None:
+    def __init__(self, inner: trio.abc.Stream, prefix: bytes) -> None:
         self.inner = inner
         self._prefix = prefix
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         if self._prefix:
             size = len(self._prefix) if max_bytes is None else max_bytes
             chunk, self._prefix = self._prefix[:size], self._prefix[size:]
@@ -59,64 +67,6 @@ class ReplayStream(trio.abc.Stream):
 
 
 @attrs.frozen
-class HttpRequest:
-    method: str
-    target: str
-    headers: dict[str, str]
-    raw: bytes
-
-
-async def read_request_head(stream: trio.abc.ReceiveStream) -> HttpRequest | int:
-    """Read one request head. Returns it, or an HTTP status to answer with (0 = just close)."""
-    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_HEAD)
-    raw = bytearray()
-    with trio.move_on_after(REQUEST_HEAD_TIMEOUT):
-        while True:
-            try:
-                event = conn.next_event()
-            except h11.RemoteProtocolError as exc:
-                return exc.error_status_hint
-            if event is h11.NEED_DATA:
-                data = await stream.receive_some(65536)
-                if not data:
-                    return 0
-                raw += data
-                conn.receive_data(bytes(data))
-                continue
-            if isinstance(event, h11.Request):
-                headers: dict[str, str] = {}
-                for name, value in event.headers:
-                    key = name.decode("latin-1").lower()
-                    text = value.decode("latin-1")
-                    headers[key] = f"{headers[key]}, {text}" if key in headers else text
-                return HttpRequest(
-                    event.method.decode("ascii"),
-                    event.target.decode("latin-1"),
-                    headers,
-                    bytes(raw),
-                )
-            return 400
-    return 408
-
-
-def render(response: probes.HttpResponse) -> bytes:
-    reasons = {
-        200: "OK",
-        400: "Bad Request",
-        403: "Forbidden",
-        404: "Not Found",
-        405: "Method Not Allowed",
-        408: "Request Timeout",
-        431: "Request Header Fields Too Large",
-        503: "Service Unavailable",
-    }
-    lines = [f"HTTP/1.1 {response.status} {reasons.get(response.status, 'Error')}"]
-    lines += [f"{k}: {v}" for k, v in response.headers]
-    lines += ["Connection: close", "", ""]
-    return "\r\n".join(lines).encode("latin-1") + response.body
-
-
-@attrs.frozen
 class EdgeHooks:
     """What the listener needs from the rest of the gateway."""
 
@@ -130,7 +80,7 @@ class EdgeHooks:
         ],
         Awaitable[None],
     ]
-    probe_view: Callable[[], probes.ProbeView]
+    router: Router  # every plain HTTP request (probes, web page, HTTP entry points)
     bearer_ok: Callable[[str], bool]
     trusted_proxies: Sequence[str] = ()
     allow_real_ip_fallback: bool = False
@@ -139,13 +89,32 @@ class EdgeHooks:
     log_error: Callable[[str], None] = lambda _msg: None
     # The listener's provenance: the managed Tailscale ingress attributes by Tailscale's rules.
     transport: ingress.Transport = ingress.ORDINARY
+    # gateway.tls: every byte on this listener goes through TLS (server/tls.py); None = plain.
+    tls: TlsAcceptor | None = None
+
+
+async def send_response(stream: trio.abc.SendStream, response: Response) -> None:
+    """Write one response; a streamed body is written as it is produced, then we close."""
+    if isinstance(response, HttpResponse):
+        await stream.send_all(render(response))
+        return
+    await stream.send_all(render_head(response.status, response.headers))
+    async for chunk in response.body:
+        if chunk:
+            await stream.send_all(chunk)
 
 
 async def handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
     """Serve one TCP connection. Never raises: one bad client must not stop the listener."""
     try:
         async with stream:
-            await _handle_stream(stream, hooks)
+            peer_ip = str(stream.socket.getpeername()[0])
+            if hooks.tls is None:
+                await _handle_stream(stream, peer_ip, hooks)
+            else:  # the handshake first; then the same request handling inside TLS
+                await hooks.tls.serve(
+                    stream, peer_ip, hooks.preauth, lambda tls: _handle_stream(tls, peer_ip, hooks)
+                )
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
         pass
     except trio_websocket.HandshakeError:
@@ -154,30 +123,27 @@ async def handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
         hooks.log_error(f"connection handler failed: {type(exc).__name__}: {exc}")
 
 
-async def _handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
-    peer_ip = str(stream.socket.getpeername()[0])
-    head = await read_request_head(stream)
+async def _handle_stream(stream: trio.abc.Stream, peer_ip: str, hooks: EdgeHooks) -> None:
+    reader = RequestReader(stream)
+    head = await reader.head()
     if isinstance(head, int):
         if head:
-            await stream.send_all(render(probes.text(head, "Bad Request")))
+            await stream.send_all(render(text(head, "Bad Request")))
         return
     upgrade = head.headers.get("upgrade", "")
     local = is_loopback(peer_ip)
     proxied = ingress.has_proxy_headers(head.headers)
     if not upgrade:
-        auth_header = head.headers.get("authorization", "")
-        token = auth_header[7:].strip() if auth_header.lower().startswith("bearer ") else ""
-        response = probes.route(
-            head.method,
-            head.target,
+        context = RequestContext(
+            peer_ip=peer_ip,
             local=local and not proxied,
-            bearer_ok=lambda: bool(token) and hooks.bearer_ok(token),
-            view=hooks.probe_view,
+            bearer_ok=hooks.bearer_ok,
+            read_body=reader.body,
         )
-        await stream.send_all(render(response))
+        await send_response(stream, await hooks.router.handle(head, context))
         return
     if "websocket" not in upgrade.lower():
-        await stream.send_all(render(probes.text(400, "Bad Request")))
+        await stream.send_all(render(text(400, "Bad Request")))
         return
     if hooks.transport.kind == "managed-tailscale" and hooks.transport.mode is not None:
         attribution = ingress.attribute_tailscale(peer_ip, head.headers, hooks.transport.mode)
@@ -190,43 +156,18 @@ async def _handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
         )
     if attribution.kind == "unattributable-proxy":
         # Forwarded headers we cannot vouch for: never let them make a client look local.
-        body = json.dumps(
-            {
-                "error": {
-                    "message": ingress.PROXY_ATTRIBUTION_MESSAGE,
-                    "type": "proxy_attribution_required",
-                }
+        error = {
+            "error": {
+                "message": ingress.PROXY_ATTRIBUTION_MESSAGE,
+                "type": "proxy_attribution_required",
             }
-        ).encode()
-        await stream.send_all(
-            render(
-                probes.HttpResponse(
-                    403,
-                    (
-                        ("Content-Type", "application/json; charset=utf-8"),
-                        ("Content-Length", str(len(body))),
-                    ),
-                    body,
-                )
-            )
-        )
+        }
+        await stream.send_all(render(json_response(403, error)))
         return
     budget = hooks.preauth
     client_ip = attribution.client_ip
     if budget is not None and not budget.acquire(client_ip):
-        text = PREAUTH_BUDGET_MESSAGE.encode()
-        await stream.send_all(
-            render(
-                probes.HttpResponse(
-                    503,
-                    (
-                        ("Content-Type", "text/plain; charset=utf-8"),
-                        ("Content-Length", str(len(text))),
-                    ),
-                    text,
-                )
-            )
-        )
+        await stream.send_all(render(text(503, PREAUTH_BUDGET_MESSAGE)))
         return
     claimed = budget is not None
 
@@ -243,7 +184,7 @@ async def _handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
 
 
 async def _upgrade(
-    stream: trio.SocketStream,
+    stream: trio.abc.Stream,
     head: HttpRequest,
     hooks: EdgeHooks,
     attribution: ingress.Attribution,

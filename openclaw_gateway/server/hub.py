@@ -58,6 +58,8 @@ class Subscriber:
     close_after_reply: CloseRequest | None = None
     # The client declared the `session-scoped-events` cap (see the module docstring).
     session_scoped: bool = False
+    # Authenticated with the gateway's shared token/password (closed when it rotates).
+    shared_auth: bool = False
 
     def sent(self, frame: str) -> None:
         """The writer calls this after a frame left, to release its bytes."""
@@ -178,6 +180,15 @@ class Hub:
             else:
                 request_close(sub, close.code, close.reason)
         return count
+
+    def close_shared_auth(self) -> int:
+        """A rotated gateway token/password: every socket that authenticated with the old
+        shared secret closes 4001 `gateway auth changed` (official
+        disconnectStaleSharedGatewayAuthClients); device-token sockets stay. Returns how many."""
+        stale = [s for s in self._subs.values() if s.shared_auth and not s.closing]
+        for sub in stale:
+            request_close(sub, 4001, "gateway auth changed")
+        return len(stale)
 
     def close_all(self, code: int, reason: str) -> None:
         """Ask every socket to close after what is already queued (graceful), and end

@@ -7,27 +7,18 @@ to remote callers presenting the gateway secret as a Bearer token. Only GET and 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-SECURITY_HEADERS = (
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
-    ("Permissions-Policy", "camera=(), microphone=(self), geolocation=()"),
-)
+from openclaw_gateway.server.http.messages import HttpRequest, HttpResponse, json_response, text
+from openclaw_gateway.server.http.router import RequestContext, Route
+
 LIVE_PATHS = frozenset({"/health", "/healthz"})
 READY_PATHS = frozenset({"/ready", "/readyz"})
 STARTUP_PATHS = frozenset({"/startup", "/startupz"})
-
-
-@attrs.frozen
-class HttpResponse:
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
+PROBE_PATHS = LIVE_PATHS | READY_PATHS | STARTUP_PATHS
 
 
 @attrs.frozen
@@ -39,25 +30,7 @@ class ProbeView:
 
 
 def _json(status: int, value: Any, head: bool) -> HttpResponse:
-    body = json.dumps(value, separators=(",", ":")).encode("utf-8")
-    headers = (
-        ("Content-Type", "application/json; charset=utf-8"),
-        ("Cache-Control", "no-store"),
-        ("Content-Length", str(len(body))),
-        *SECURITY_HEADERS,
-    )
-    return HttpResponse(status, headers, b"" if head else body)
-
-
-def text(status: int, message: str, extra: tuple[tuple[str, str], ...] = ()) -> HttpResponse:
-    body = message.encode("utf-8")
-    headers = (
-        ("Content-Type", "text/plain; charset=utf-8"),
-        ("Content-Length", str(len(body))),
-        *extra,
-        *SECURITY_HEADERS,
-    )
-    return HttpResponse(status, headers, body)
+    return json_response(status, value, head=head)
 
 
 def route(
@@ -67,10 +40,11 @@ def route(
     local: bool,
     bearer_ok: Callable[[], bool],
     view: Callable[[], ProbeView],
-) -> HttpResponse:
+) -> HttpResponse | None:
+    """The probe answer, or None when `target` is not a probe path."""
     path = target.split("?", 1)[0]
-    if path not in LIVE_PATHS | READY_PATHS | STARTUP_PATHS:
-        return text(404, "Not Found")
+    if path not in PROBE_PATHS:
+        return None
     if method not in ("GET", "HEAD"):
         return text(405, "Method Not Allowed", (("Allow", "GET, HEAD"),))
     head = method == "HEAD"
@@ -89,3 +63,19 @@ def route(
             failing=[] if v.ready else ["gateway"], uptimeMs=v.uptime_ms, eventLoop=v.event_loop
         )
     return _json(200 if v.ready else 503, body, head)
+
+
+def probe_route(view: Callable[[], ProbeView]) -> Route:
+    """The probes as the router's first route."""
+
+    async def answer(request: HttpRequest, context: RequestContext) -> HttpResponse | None:
+        token = request.bearer_token()
+        return route(
+            request.method,
+            request.target,
+            local=context.local,
+            bearer_ok=lambda: bool(token) and context.bearer_ok(token),
+            view=view,
+        )
+
+    return answer

@@ -26,6 +26,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,7 @@ import trio
 
 from openclaw_gateway.core.errors import GatewayError
 from openclaw_gateway.core.logs import Logger
-from openclaw_gateway.discovery.runtime import DiscoveryPlan, run_discovery
+from openclaw_gateway.discovery.runtime import DiscoveryPlan
 from openclaw_gateway.host.lock import StateLock
 from openclaw_gateway.host.netbind import BindPlan
 from openclaw_gateway.host.sdnotify import run_notifier
@@ -50,11 +51,15 @@ from openclaw_gateway.security.ratelimit import (
 from openclaw_gateway.server import probes
 from openclaw_gateway.server.channels.service import run_channels
 from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_connection
-from openclaw_gateway.server.cron.scheduler import run_scheduler
+from openclaw_gateway.server.cron.service import run_cron_service
 from openclaw_gateway.server.cron.zones import host_timezone
+from openclaw_gateway.server.discovery_service import run_discovery_service
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
+from openclaw_gateway.server.http.router import Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
+from openclaw_gateway.server.loop_monitor import run_loop_monitor
 from openclaw_gateway.server.mainsession.service import run_main_session
+from openclaw_gateway.server.reloader import LiveSettings, Reloader, ReloadHooks, run_config_watcher
 from openclaw_gateway.server.restart import Lifecycle, SignalObserver
 from openclaw_gateway.server.rpc import methods
 from openclaw_gateway.server.rpc.context import GatewayState
@@ -63,18 +68,18 @@ from openclaw_gateway.server.rpc.registry import Registry
 from openclaw_gateway.server.runs.agents import AgentDirectory
 from openclaw_gateway.server.runs.service import run_conversations
 from openclaw_gateway.server.tailscale import run_tailscale
+from openclaw_gateway.server.tls import RELOAD_CHECK_INTERVAL, Served, TlsAcceptor
 from openclaw_gateway.state.pairing import Book
 from openclaw_gateway.state.presence import PresenceTable, self_entry
 from openclaw_gateway.state.sessions import SessionBook
 from openclaw_gateway.state.store import Store
 
 if TYPE_CHECKING:
-    from openclaw_gateway.discovery.announcer import Announcer
+    pass
 
 DRAIN_TIMEOUT = 5.0
 CLEANUP_TIMEOUT = 2.0
 HEALTH_REFRESH_INTERVAL = 60.0
-LOOP_MONITOR_INTERVAL = 1.0
 
 
 @attrs.frozen
@@ -122,6 +127,11 @@ class RunSettings:
     agents_config: dict[str, object] | None = None
     # The whole config file as parsed: bindings, session.dmScope, heartbeat, cron webhooks.
     raw_config: dict[str, Any] = attrs.field(factory=dict)
+    # Config hot reload (server/reloader.py); None: the config file is not watched.
+    reload: ReloadHooks | None = None
+    # gateway.tls: the checked pair the gateway port serves (cli/run_start loads it); None: plain.
+    tls: Served | None = None
+    tls_renewal: bool = True  # False with gateway.reload.mode "off": a replaced pair waits
 
 
 def _primary_ipv4() -> str:
@@ -202,13 +212,8 @@ async def _ticker(state: GatewayState, interval_s: float) -> None:
             next_health += HEALTH_REFRESH_INTERVAL
 
 
-async def _loop_monitor(state: GatewayState) -> None:
-    state.loop.interval_ms = LOOP_MONITOR_INTERVAL * 1000
-    while True:
-        before = trio.current_time()
-        await trio.sleep(LOOP_MONITOR_INTERVAL)
-        lag = (trio.current_time() - before - LOOP_MONITOR_INTERVAL) * 1000
-        state.loop.samples.append(max(0.0, lag))
+def _no_derive(loaded: object) -> LiveSettings:
+    raise AssertionError("no config watcher runs without RunSettings.reload")
 
 
 async def _cancel_on(event: trio.Event, scope: trio.CancelScope) -> None:
@@ -253,37 +258,71 @@ async def run_gateway(
     state.send_to = lambda conn_id, frame: (
         (sub := hub.get(conn_id)) is not None and hub.send(sub, frame)
     )
+    limiters = AuthLimiters.create(settings.auth_rate_limit)
+    stop = shutdown = trio.Event() if shutdown is None else shutdown
+
+    def request_restart() -> None:
+        """A config change that needs a restart: end this run as SIGUSR2 would."""
+        if lifecycle.action is None:
+            lifecycle.action = "restart"
+        stop.set()
+
+    reloader = Reloader(
+        LiveSettings(
+            policy=settings.policy,
+            cron_enabled=settings.cron_enabled,
+            cron_skip_missed=settings.cron_skip_missed,
+            discovery=settings.discovery,
+            origin_policy=settings.origin_policy,
+            trusted_proxies=tuple(settings.trusted_proxies),
+            auth_rate_limit=settings.auth_rate_limit,
+            log_level=log.level_name,
+            restart_allowed=settings.restart_allowed,
+        ),
+        settings.reload or ReloadHooks({}, _no_derive),
+        log,
+        hub,
+        limiters,
+        lifecycle,
+        request_restart,
+    )
+    if settings.reload is not None:
+        state.reload_status = lambda: reloader.status
     deps = Deps(
         state=state,
         hub=hub,
         registry=registry,
-        auth_policy=lambda: settings.policy,
+        auth_policy=lambda: reloader.live.policy,
         handshake_timeout=settings.handshake_timeout,
         tick_interval_ms=settings.tick_interval_ms,
-        origin_policy=lambda: settings.origin_policy,
-        limiters=AuthLimiters.create(settings.auth_rate_limit),
+        origin_policy=lambda: reloader.live.origin_policy,
+        limiters=limiters,
     )
     state.health_cache = {}
-    shutdown = trio.Event() if shutdown is None else shutdown
 
     def bearer_ok(token: str) -> bool:
-        secret = (
-            settings.policy.token if settings.policy.mode == "token" else settings.policy.password
-        )
-        return settings.policy.mode != "none" and bool(secret) and safe_equal(token, secret or "")
+        policy = reloader.live.policy
+        secret = policy.token if policy.mode == "token" else policy.password
+        return policy.mode != "none" and bool(secret) and safe_equal(token, secret or "")
 
     hooks = EdgeHooks(
         on_websocket=lambda ws, peer, abort, authenticated: handle_connection(
             ws, peer, deps, abort, authenticated
         ),
-        probe_view=lambda: probes.ProbeView(
-            ready=state.ready and not state.shutting_down,
-            uptime_ms=state.uptime_ms(),
-            version=state.version,
-            event_loop=state.loop.snapshot(),
+        router=Router(
+            (
+                probes.probe_route(
+                    lambda: probes.ProbeView(
+                        ready=state.ready and not state.shutting_down,
+                        uptime_ms=state.uptime_ms(),
+                        version=state.version,
+                        event_loop=state.loop.snapshot(),
+                    )
+                ),
+            )
         ),
         bearer_ok=bearer_ok,
-        trusted_proxies=settings.trusted_proxies,
+        trusted_proxies=reloader.trusted_proxies,  # replaced in place on a reload
         allow_real_ip_fallback=settings.allow_real_ip_fallback,
         preauth=PreauthBudget(
             settings.max_preauth_per_ip
@@ -291,7 +330,17 @@ async def run_gateway(
             else preauth_limit_from_env(os.environ)
         ),
         log_error=lambda msg: log.error("gateway", msg),
+        tls=TlsAcceptor(
+            settings.tls,
+            log,
+            check_interval=RELOAD_CHECK_INTERVAL if settings.tls_renewal else None,
+        )
+        if settings.tls is not None
+        else None,
     )
+    if hooks.tls is not None:
+        # The watcher also renews a replaced certificate pair (between accepts too).
+        reloader.extra_watches.append(hooks.tls.reload)
     lock = StateLock(settings.state_dir)
     lock.acquire(port=settings.port, config_path=settings.config_path)
     listeners: list[trio.SocketListener] = []  # every listener, closed in `finally`
@@ -333,19 +382,11 @@ async def run_gateway(
                     state, conversations, settings.raw_config, task_status=task_status
                 )
             )
+            if settings.reload is not None:
+                await services.start(run_config_watcher, reloader, settings.config_path)
             # sd_notify (READY/STOPPING/WATCHDOG) when systemd runs us as Type=notify.
             notifier = await services.start(run_notifier)
-            if settings.cron_enabled and os.environ.get("OPENCLAW_SKIP_CRON") != "1":
-                await services.start(
-                    lambda task_status: run_scheduler(
-                        state,
-                        store,
-                        now=state.now_ms,
-                        skip_missed=settings.cron_skip_missed,
-                        gateway_secrets=(settings.policy.token, settings.policy.password),
-                        task_status=task_status,
-                    )
-                )
+            await services.start(run_cron_service, state, store, reloader)
             if settings.tailscale_mode != "off":
                 # Started before the edge and cancelled after it: the listener is closed
                 # (serve_listeners) before the route claim is torn down.
@@ -379,19 +420,16 @@ async def run_gateway(
                     state.shutting_down = True
                     services.cancel_scope.cancel()
                     await trio.lowlevel.checkpoint()  # leaves the services nursery
-            announcer: Announcer | None = None
-            if settings.discovery is not None:
-                plan = settings.discovery
-                ts_url = state.tailscale.get("url") if state.tailscale else None
-                # Never fails the start: a broken announcer is a warning (discovery off).
-                announcer = await services.start(
-                    lambda task_status: run_discovery(
-                        plan,
-                        log,
-                        tailscale_url=ts_url if isinstance(ts_url, str) else None,
-                        task_status=task_status,
-                    )
+            ts_url = state.tailscale.get("url") if state.tailscale else None
+            discovery = await services.start(
+                partial(
+                    run_discovery_service,
+                    reloader,
+                    log,
+                    ts_url if isinstance(ts_url, str) else None,
+                    tls_renewals=hooks.tls.renewed if hooks.tls is not None else None,
                 )
+            )
             async with trio.open_nursery() as handlers:
                 async with trio.open_nursery() as edge:
                     addresses = await edge.start(run_server, gateway_listeners, hooks, handlers)
@@ -400,10 +438,11 @@ async def run_gateway(
                             "managed-tailscale",
                             "funnel" if settings.tailscale_mode == "funnel" else "serve",
                         )
-                        tailnet_hooks = attrs.evolve(hooks, transport=transport)
+                        # Tailscale terminates TLS; its loopback ingress stays plain HTTP.
+                        tailnet_hooks = attrs.evolve(hooks, transport=transport, tls=None)
                         await edge.start(run_server, ingress_listeners, tailnet_hooks, handlers)
                     edge.start_soon(_ticker, state, settings.tick_interval_ms / 1000)
-                    edge.start_soon(_loop_monitor, state)
+                    edge.start_soon(run_loop_monitor, state.loop)
                     refresh_health(state)
                     state.ready = True
                     log.info("gateway", f"listening on {settings.bind.mode} port {settings.port}")
@@ -415,10 +454,9 @@ async def run_gateway(
                         notifier.stopping()
                     state.ready = False
                     state.shutting_down = True
-                    if announcer is not None:
-                        # The goodbye goes out while the listener still accepts (shielded,
-                        # bounded); the official stops bonjour first as well.
-                        await announcer.withdraw()
+                    # The goodbye goes out while the listener still accepts (shielded,
+                    # bounded); the official stops bonjour first as well.
+                    await discovery.withdraw()
                     edge.cancel_scope.cancel()
                 # Accepting has stopped; tell everyone, then close them after what is queued.
                 hub.broadcast("shutdown", lifecycle.shutdown_payload())

@@ -7,6 +7,7 @@ replaced by a tripwire, so a check that wrongly lets the gateway through fails l
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -370,6 +371,35 @@ def test_redaction_sentinel_password_is_refused(
     assert r.err_lines[0].startswith(
         "Gateway failed to start: Gateway auth password is a known redaction sentinel"
     )
+
+
+def test_unresolvable_file_secret_ref_exits_78_naming_the_key(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
+    secret_file = home / "secrets.json"
+    secret_file.write_text(json.dumps({"gateway": {"token": TOKEN}}))
+    secret_file.chmod(0o644)  # readable by others: the file provider refuses it
+    write_config(
+        home,
+        {
+            "gateway": {
+                "mode": "local",
+                "auth": {
+                    "mode": "token",
+                    "token": {"source": "file", "provider": "f", "id": "/gateway/token"},
+                },
+            },
+            "secrets": {"providers": {"f": {"source": "file", "path": str(secret_file)}}},
+            "logging": {"file": str(home / "gw.log")},
+        },
+    )
+    r = run(capsys, home, bind="loopback")
+    assert r.code == 78
+    assert r.err_lines[-1] == (
+        "gateway.auth.token is unavailable: secrets.providers.f.path permissions are too "
+        f"open: {secret_file} (ref: file:f:/gateway/token)"
+    )
+    assert TOKEN not in r.out + r.err
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core import secrets
 from openclaw_gateway.core.errors import ConfigError
 
 
@@ -95,24 +96,24 @@ def test_redact_replaces_every_secret_with_the_sentinel() -> None:
         },
         "list": [{"apiKey": "k"}],
     }
-    out = cfg.redact(data)
+    out = secrets.redact(data)
     assert out["gateway"]["auth"] == {
-        "token": cfg.REDACTED,
-        "password": cfg.REDACTED,
+        "token": secrets.REDACTED,
+        "password": secrets.REDACTED,
         "mode": "token",
     }
     assert out["gateway"]["remote"] == {"token": "", "url": "ws://x"}
-    assert out["list"] == [{"apiKey": cfg.REDACTED}]
+    assert out["list"] == [{"apiKey": secrets.REDACTED}]
     assert "s3cret" not in repr(out)
 
 
 def test_resolve_secret() -> None:
-    assert cfg.resolve_secret("x", "gateway.auth.token", {}) == "x"
-    assert cfg.resolve_secret(None, "gateway.auth.token", {}) is None
+    assert secrets.resolve_secret("x", "gateway.auth.token", {}) == "x"
+    assert secrets.resolve_secret(None, "gateway.auth.token", {}) is None
     ref = {"source": "env", "id": "MY_TOKEN"}
-    assert cfg.resolve_secret(ref, "gateway.auth.token", {"MY_TOKEN": "t"}) == "t"
+    assert secrets.resolve_secret(ref, "gateway.auth.token", {"MY_TOKEN": "t"}) == "t"
     with pytest.raises(ConfigError, match=r"gateway\.auth\.token is configured as a secret ref"):
-        cfg.resolve_secret(ref, "gateway.auth.token", {})
+        secrets.resolve_secret(ref, "gateway.auth.token", {})
 
 
 def test_save_atomic_writes_pretty_private_json(tmp_path: Path) -> None:

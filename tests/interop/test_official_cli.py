@@ -207,3 +207,20 @@ def test_gateway_file_log_stays_in_tmp(gateway_proc: GatewayProcess) -> None:
     assert gateway_proc.log_file.is_file(), gateway_proc.output()
     assert gateway_proc.log_file.stat().st_size > 0
     assert str(gateway_proc.log_file) in gateway_proc.output()
+
+
+def test_official_health_sees_an_active_watcher_and_real_loop_figures(
+    official_cli: OfficialCli, gateway_proc: GatewayProcess
+) -> None:
+    # `openclaw health` reaches the gateway its config names (gateway.port -> us).
+    result = official_cli.run("health", env={"OPENCLAW_GATEWAY_TOKEN": gateway_proc.token})
+    assert result.returncode == 0, result.describe()
+    assert "Config hot reload" not in result.stdout + result.stderr, result.describe()
+    line = next(
+        (s for s in result.stdout.splitlines() if s.startswith("Gateway event loop:")), None
+    )
+    assert line is not None, result.describe()
+    found = re.search(r"util=(\S+) cpu=(\S+)$", line)
+    assert found is not None, line
+    util, cpu = (float(v) for v in found.groups())  # "undefined" would not parse
+    assert 0.0 <= util <= 1.0 and cpu >= 0.0, line

@@ -146,6 +146,12 @@ def test_official_tui_streams_the_reply_and_shows_history_after_restart(
             )
             _assert_no_error(again)
             assert again.index("hello from tmux") < again.index("alpha-chunk"), again
+
+            tmux.run("send-keys", "-t", "tui2", "/new", "Enter")  # sessions.create
+            fresh = tmux.wait_for(
+                "tui2", "a new session", lambda s: "new session: agent:main:tui-" in s
+            )
+            _assert_no_error(fresh)
     finally:
         tmux.close()
     log = gateway_proc.log_file.read_text(encoding="utf-8", errors="replace")

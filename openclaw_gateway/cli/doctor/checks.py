@@ -23,6 +23,7 @@ from openclaw_gateway.cli.doctor.host_checks import (
     check_tailscale,
 )
 from openclaw_gateway.cli.doctor.model import FAIL, OK, WARN, Check, Context
+from openclaw_gateway.cli.doctor.tls_check import check_tls
 from openclaw_gateway.cli.run_checks import (
     ResolvedAuth,
     effective_config_conflict,
@@ -331,6 +332,7 @@ CHECKS: tuple[Callable[[Context], Check | None], ...] = (
     check_pidfile,
     check_state_dir,
     check_secret_files,
+    check_tls,
     check_tailscale,
     check_ssh,
     check_service_manager,

@@ -15,7 +15,7 @@ import base64
 import hashlib
 from typing import Any
 
-from openclaw_gateway.core.config import REDACTED
+from openclaw_gateway.core.secrets import REDACTED
 from openclaw_gateway.server.cron.jobs import Job, stable_json
 
 # State fields copied onto the read view (cronJobReadView).

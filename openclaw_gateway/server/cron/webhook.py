@@ -20,9 +20,9 @@ import attrs
 import httpx
 import trio
 
-from openclaw_gateway.core.config import resolve_secret
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.netaddr import is_private_or_loopback_host, normalize_ip
+from openclaw_gateway.core.secrets import resolve_secret
 
 WEBHOOK_TIMEOUT_S = 10.0
 RETRY_DELAYS_S = (1.0, 4.0)

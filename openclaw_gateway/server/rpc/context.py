@@ -66,25 +66,86 @@ class CronControl(Protocol):
     def run_now(self, job_id: str, *, manual: bool) -> str: ...
 
 
+# Official gateway event-loop health thresholds (createGatewayEventLoopHealthMonitor).
+EVENT_LOOP_DELAY_WARN_MS = 1000
+EVENT_LOOP_UTILIZATION_WARN = 0.95
+CPU_CORE_RATIO_WARN = 0.9
+LOAD_DEGRADATION_DELAY_COEVIDENCE_MS = 25
+SUSTAINED_LOAD_SAMPLE_MIN_INTERVAL_MS = 1000
+
+
+def _round(value: float, digits: int = 3) -> float:
+    return round(value, digits) if value == value else 0.0  # NaN -> 0, as roundMetric
+
+
 @attrs.define
 class LoopStats:
-    """Event-loop lag samples from the monitor task (ms); the newest 120 are kept."""
+    """Event-loop figures from the monitor task (server/loop_monitor.py): delay samples (ms,
+    the newest 120), and utilisation and process CPU over the last window."""
 
     interval_ms: float = 1000.0
     samples: collections.deque[float] = attrs.field(factory=lambda: collections.deque(maxlen=120))
+    utilization: float = 0.0
+    cpu_core_ratio: float = 0.0
+    degraded_since_ms: float | None = None
+    last_sample_ms: float | None = None
 
-    def snapshot(self) -> dict[str, Any]:
+    def record(
+        self,
+        lag_ms: float,
+        *,
+        window_ms: float,
+        utilization: float,
+        cpu_core_ratio: float,
+        now_ms: float,
+    ) -> None:
+        self.samples.append(max(0.0, lag_ms))
+        self.interval_ms = window_ms
+        self.utilization = min(1.0, max(0.0, utilization))
+        self.cpu_core_ratio = max(0.0, cpu_core_ratio)
+        self.last_sample_ms = now_ms
+        if self._reasons():
+            if self.degraded_since_ms is None:
+                self.degraded_since_ms = now_ms
+        else:
+            self.degraded_since_ms = None
+
+    def _delays(self) -> tuple[float, float]:
         ordered = sorted(self.samples)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
-        worst = ordered[-1] if ordered else 0.0
-        degraded = p99 > 1000
+        return p99, (ordered[-1] if ordered else 0.0)
+
+    def _reasons(self) -> list[str]:
+        """Official classifyGatewayEventLoopHealthReasons."""
+        p99, worst = self._delays()
+        reasons = []
+        if max(p99, worst) >= EVENT_LOOP_DELAY_WARN_MS:
+            reasons.append("event_loop_delay")
+        if self.interval_ms < SUSTAINED_LOAD_SAMPLE_MIN_INTERVAL_MS:
+            return reasons
+        if max(p99, worst) < LOAD_DEGRADATION_DELAY_COEVIDENCE_MS:
+            return reasons
+        if self.utilization >= EVENT_LOOP_UTILIZATION_WARN:
+            reasons.append("event_loop_utilization")
+        if self.cpu_core_ratio >= CPU_CORE_RATIO_WARN:
+            reasons.append("cpu")
+        return reasons
+
+    def snapshot(self) -> dict[str, Any]:
+        p99, worst = self._delays()
+        reasons = self._reasons()
+        since = None
+        if reasons and self.degraded_since_ms is not None and self.last_sample_ms is not None:
+            since = max(0, round(self.last_sample_ms - self.degraded_since_ms))
         return {
-            "degraded": degraded,
-            "degradedSinceMs": None,
-            "reasons": ["event-loop-delay"] if degraded else [],
+            "degraded": bool(reasons),
+            "degradedSinceMs": since,
+            "reasons": reasons,
             "intervalMs": round(self.interval_ms, 1),
             "delayP99Ms": round(p99, 1),
             "delayMaxMs": round(worst, 1),
+            "utilization": _round(self.utilization),
+            "cpuCoreRatio": _round(self.cpu_core_ratio),
         }
 
 
@@ -135,6 +196,8 @@ class GatewayState:
     # heartbeats (server/mainsession). None until the supervisor starts them.
     channels: Channels | None = None
     main_session: MainSession | None = None
+    # Config hot reload: "active" | "disabled" | "off"; None when no watcher runs.
+    reload_status: Callable[[], str | None] = lambda: None
     # Send one prepared frame to one socket (an `agent` request's second response).
     send_to: Callable[[str, str], bool] = lambda conn_id, frame: False
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import trio
 
-from openclaw_gateway.core.config import REDACTED
+from openclaw_gateway.core.secrets import REDACTED
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.server.hub import Hub, Subscriber
 from tests.helpers import RunningGateway, connected

@@ -21,6 +21,7 @@ def load() -> Registry:
     from openclaw_gateway.server.rpc.methods import logs as _logs  # noqa: F401
     from openclaw_gateway.server.rpc.methods import nodes as _nodes  # noqa: F401
     from openclaw_gateway.server.rpc.methods import sessions as _sessions  # noqa: F401
+    from openclaw_gateway.server.rpc.methods import sessions_create as _create  # noqa: F401
     from openclaw_gateway.server.rpc.methods import sessions_resolve as _resolve  # noqa: F401
     from openclaw_gateway.server.rpc.methods import system as _system  # noqa: F401
 

@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from openclaw_gateway.core import config as cfg
+from openclaw_gateway.core import secrets
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.protocol.schema import obj
 from openclaw_gateway.security import scopes as S
@@ -39,7 +40,7 @@ def snapshot(path: Any) -> dict[str, Any]:
     except ValueError as exc:
         out.update(valid=False, issues=[{"path": "", "message": f"JSON5 parse failed: {exc}"}])
         return out
-    out["config"] = cfg.redact(data)
+    out["config"] = secrets.redact(data)
     try:
         cfg.structure(data)
     except ConfigError as exc:

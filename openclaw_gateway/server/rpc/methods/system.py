@@ -38,13 +38,15 @@ def collect_health(state: GatewayState) -> dict[str, Any]:
         "ts": state.now_ms(),
         "durationMs": 0,
         "plugins": {"loaded": [], "errors": [], "unavailable": []},
-        "configReload": {"hotReloadStatus": "disabled"},
         "channels": {},
         "channelOrder": [],
         "channelLabels": {},
         "heartbeatSeconds": heartbeat_seconds(state),
         "defaultAgentId": session_defaults(state)["defaultAgentId"],
     }
+    reload_status = state.reload_status()
+    if reload_status in ("active", "disabled"):  # the official schema's two values
+        snapshot["configReload"] = {"hotReloadStatus": reload_status}
     snapshot["sessions"], snapshot["agents"] = session_summary(state, admin=False)
     snapshot["eventLoop"] = state.loop.snapshot()
     if state.tailscale is not None:
