@@ -27,7 +27,17 @@ DEFAULT_MODE = "hybrid"
 DEFAULT_DEBOUNCE_MS = 300  # the official DEFAULT_RELOAD_SETTINGS.debounceMs
 AUTH_CREDENTIAL_PATHS = ("gateway.auth.token", "gateway.auth.password")
 # Sections this gateway reads; a change anywhere else changes nothing here.
-READ_SECTIONS = ("gateway", "discovery", "logging", "cron", "agents", "commands", "secrets")
+READ_SECTIONS = (
+    "gateway",
+    "discovery",
+    "logging",
+    "cron",
+    "agents",
+    "commands",
+    "secrets",
+    "bindings",  # channel routing (server/channels) is built at start
+    "session",
+)
 
 
 @attrs.frozen
@@ -51,6 +61,7 @@ RULES: tuple[Rule, ...] = (
     # Refs are re-resolved on every reload; what they feed decides the rest.
     Rule("secrets", "hot"),
     Rule("commands", "none"),
+    Rule("discovery.mdns.mode", "hot"),  # the advertisements are replaced
     Rule("gateway", "restart"),
     Rule("discovery", "restart"),
     Rule("logging", "restart"),  # the file log is opened at start
