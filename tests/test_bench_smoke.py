@@ -39,3 +39,22 @@ def test_bench_smoke_all_scenarios() -> None:
         3,
     )
     assert fanout["to_last_subscriber"]["count"] == 3
+
+
+def test_bench_smoke_scale_scenario() -> None:
+    """Fan-out and the idle ladder, tiny: every listener got every round, every socket held."""
+    argv = [
+        sys.executable, str(BENCH), "--json", "--scenario", "scale", "--no-floor",
+        "--handshakes", "3", "--requests", "5", "--settle", "0", "--time-cap", "10",
+        "--fanout", "3", "--fanout-rounds", "2", "--ladder", "4", "--delta-gap", "0.01",
+    ]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, timeout=TIMEOUT_S, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+    ours = json.loads(done.stdout)["gateway"]
+    assert "errors" not in ours, ours["errors"]
+    assert ours["exit_code"] == 0
+    (fanout,) = ours["fanout"]
+    assert (fanout["listeners"], fanout["rounds"]) == (3, 2)
+    assert 0 < fanout["last_receipt_p50_ms"] <= fanout["last_receipt_p99_ms"]
+    (rung,) = ours["ladder"]["rungs"]
+    assert (rung["connections"], rung["still_open"]) == (4, 4)
