@@ -25,6 +25,7 @@ from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.frames import RequestFrame
 from openclaw_gateway.protocol.handshake import ConnectRequest
+from openclaw_gateway.security import origin
 from openclaw_gateway.server import admission
 from openclaw_gateway.server.events import SESSION_SCOPED_EVENTS_CAP
 from openclaw_gateway.server.handshake import (
@@ -120,6 +121,11 @@ async def serve(
         )
         sub.session_scoped = SESSION_SCOPED_EVENTS_CAP in request.params.caps
         sub.shared_auth = granted.method in ("token", "password")
+        if peer.origin:
+            sub.origin_allowed = lambda policy: origin.evaluate(
+                client.id, client.mode, peer.origin, peer.host, policy,
+                is_local_client=peer.direct_local,
+            ).ok  # fmt: skip
         writer_done = trio.Event()
         hub.send(sub, codec.response(request.frame.id, build_hello(deps, conn_id, granted)))
         hub.add(sub)

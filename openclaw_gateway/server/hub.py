@@ -60,6 +60,9 @@ class Subscriber:
     session_scoped: bool = False
     # Authenticated with the gateway's shared token/password (closed when it rotates).
     shared_auth: bool = False
+    # A browser socket: would its Origin still pass this policy? (closed when it no longer
+    # does after a reload). None for sockets without an Origin header.
+    origin_allowed: Callable[[Any], bool] | None = None
 
     def sent(self, frame: str) -> None:
         """The writer calls this after a frame left, to release its bytes."""
@@ -181,14 +184,15 @@ class Hub:
                 request_close(sub, close.code, close.reason)
         return count
 
-    def close_shared_auth(self) -> int:
-        """A rotated gateway token/password: every socket that authenticated with the old
-        shared secret closes 4001 `gateway auth changed` (official
-        disconnectStaleSharedGatewayAuthClients); device-token sockets stay. Returns how many."""
-        stale = [s for s in self._subs.values() if s.shared_auth and not s.closing]
-        for sub in stale:
-            request_close(sub, 4001, "gateway auth changed")
-        return len(stale)
+    def close_where(self, stale: Callable[[Subscriber], bool], code: int, reason: str) -> int:
+        """Close every live socket `stale` picks, after its queued frames (config reloads:
+        4001 `gateway auth changed` for the old shared secret, 4001 `gateway policy changed`
+        for a new proxy trust, 1008 `origin not allowed` for a narrowed Origin allowlist, as
+        the official). Returns how many."""
+        picked = [s for s in self._subs.values() if not s.closing and stale(s)]
+        for sub in picked:
+            request_close(sub, code, reason)
+        return len(picked)
 
     def close_all(self, code: int, reason: str) -> None:
         """Ask every socket to close after what is already queued (graceful), and end
