@@ -271,6 +271,18 @@ def effective_config_conflict(
         )
     if tailscale != "off" and not is_loopback(host):
         return "tailscale serve/funnel requires gateway bind=loopback (127.0.0.1)"
+    ui = gw.control_ui
+    if (
+        ui.enabled
+        and not is_loopback(host)
+        and not [o for o in ui.allowed_origins or () if o.strip()]
+        and not ui.dangerously_allow_host_header_origin_fallback
+    ):
+        return (
+            "non-loopback Control UI requires gateway.controlUi.allowedOrigins (set explicit "
+            "origins), or set gateway.controlUi.dangerouslyAllowHostHeaderOriginFallback=true "
+            "to use Host-header origin fallback mode"
+        )
     if auth.mode == "trusted-proxy" and not gw.trusted_proxies:
         return (
             "gateway auth mode=trusted-proxy requires gateway.trustedProxies to be configured "

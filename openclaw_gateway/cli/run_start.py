@@ -32,7 +32,7 @@ from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.atomicfile import write_atomic
 from openclaw_gateway.core.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, StartupError
 from openclaw_gateway.core.logs import FileLog, Logger, Redactor, configured_log_path
-from openclaw_gateway.core.paths import Paths, shorten_home
+from openclaw_gateway.core.paths import Paths, shorten_home, user_path
 from openclaw_gateway.core.tls import tls_files
 from openclaw_gateway.discovery.runtime import plan_discovery
 from openclaw_gateway.host.netbind import BindPlan, plan
@@ -41,6 +41,7 @@ from openclaw_gateway.server.restart import SignalObserver, restart_mode, servic
 
 if TYPE_CHECKING:
     from openclaw_gateway.server.tls import Served
+    from openclaw_gateway.server.web.control_ui import ControlUiSettings
 
 
 @attrs.frozen
@@ -252,6 +253,7 @@ def _serve(
             container=p.container,
             tls_fingerprint=tls.material.certificate.fingerprint if tls else None,
         ),
+        control_ui=control_ui_settings(gw.control_ui, env),
         tls=tls,
         tls_renewal=_reload_mode(loaded.config.raw) != "off",
     )
@@ -322,6 +324,15 @@ def _load_tls(
         f"{info.not_after.date().isoformat()})",
     )
     return served
+
+
+def control_ui_settings(ui: cfg.ControlUiConfig, env: Mapping[str, str]) -> ControlUiSettings:
+    """gateway.controlUi -> what the web route serves (`root` resolved like other user paths)."""
+    from openclaw_gateway.server.web.control_ui import ControlUiSettings
+    from openclaw_gateway.server.web.page import normalize_base_path
+
+    root = user_path(ui.root, env) if ui.root and ui.root.strip() else None
+    return ControlUiSettings(ui.enabled, normalize_base_path(ui.base_path), root)
 
 
 def _reload_mode(raw: Mapping[str, object]) -> object:

@@ -65,6 +65,11 @@ from openclaw_gateway.server.runs.agents import AgentDirectory
 from openclaw_gateway.server.runs.service import run_conversations
 from openclaw_gateway.server.tailscale import run_tailscale
 from openclaw_gateway.server.tls import RELOAD_CHECK_INTERVAL, Served, TlsAcceptor
+from openclaw_gateway.server.web.control_ui import (
+    ControlUiSettings,
+    ControlUiView,
+    control_ui_route,
+)
 from openclaw_gateway.state.pairing import Book
 from openclaw_gateway.state.presence import PresenceTable, self_entry
 from openclaw_gateway.state.sessions import SessionBook
@@ -125,6 +130,8 @@ class RunSettings:
     reload: ReloadHooks | None = None
     # gateway.tls: the checked pair the gateway port serves (cli/run_start loads it); None: plain.
     tls: Served | None = None
+    # gateway.controlUi: the web page (the built-in dashboard unless `root` is set).
+    control_ui: ControlUiSettings = attrs.field(factory=ControlUiSettings)
     tls_renewal: bool = True  # False with gateway.reload.mode "off": a replaced pair waits
 
 
@@ -310,6 +317,11 @@ async def run_gateway(
                         version=state.version,
                         event_loop=state.loop.snapshot(),
                     )
+                ),
+                # Last: at the root base path it owns every other GET (the SPA fallback).
+                control_ui_route(
+                    settings.control_ui,
+                    lambda: ControlUiView(reloader.live.policy.mode, state.version),
                 ),
             )
         ),
