@@ -69,6 +69,7 @@ from openclaw_gateway.server.web.control_ui import (
     ControlUiSettings,
     ControlUiView,
     control_ui_route,
+    operator_device_token_ok,
 )
 from openclaw_gateway.state.pairing import Book
 from openclaw_gateway.state.presence import PresenceTable, self_entry
@@ -322,6 +323,7 @@ async def run_gateway(
                 control_ui_route(
                     settings.control_ui,
                     lambda: ControlUiView(reloader.live.policy.mode, state.version),
+                    device_token_ok=lambda token: operator_device_token_ok(state, token),
                 ),
             )
         ),

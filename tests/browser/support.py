@@ -37,6 +37,13 @@ TOKEN = "browser-test-token-0123456789abcdef"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 CALL_TIMEOUT_S = 30.0
+OPERATOR_SCOPES = (
+    "operator.admin",
+    "operator.read",
+    "operator.write",
+    "operator.approvals",
+    "operator.pairing",
+)
 
 
 def require_chromium() -> None:
@@ -81,14 +88,29 @@ class Gateway:
         )
 
     def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        """One `openclaw gateway call` with our own CLI (setup and checks, not the page)."""
-        argv = [sys.executable, "-m", "openclaw_gateway", "gateway", "call", method, "--json"]
-        argv += ["--params", json.dumps(params or {}), "--url", self.ws, "--token", TOKEN]
-        done = subprocess.run(
-            argv, env=self.env, capture_output=True, text=True, timeout=CALL_TIMEOUT_S, check=False
-        )
-        assert done.returncode == 0, f"{method}: {done.stdout}\n{done.stderr}"
-        return json.loads(done.stdout)
+        """One call from an SDK operator (its own paired device, all operator scopes): setup
+        and checks, never what the page is meant to do."""
+        from openclaw_gateway.client.identity import IdentityStore
+        from openclaw_gateway.client.reconnecting import GatewayClient
+
+        store = IdentityStore(self.base / "operator-id")
+        with GatewayClient.sync(
+            self.ws, token=TOKEN, scopes=OPERATOR_SCOPES, device_store=store
+        ) as client:
+            return client.call(method, params or {}, timeout=CALL_TIMEOUT_S)
+
+    def approve_node(self, name: str) -> None:
+        """Approve the pending capability request of the node called `name` (waits for it)."""
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            pending = [
+                p for p in self.call("node.pair.list")["pending"] if p.get("displayName") == name
+            ]
+            if pending:
+                self.call("node.pair.approve", {"requestId": pending[0]["requestId"]})
+                return
+            assert time.monotonic() < deadline, f"{name} never asked\n{self.output()}"
+            time.sleep(0.2)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> int:
@@ -141,7 +163,7 @@ from openclaw_gateway.client.agent import AgentNode
 from openclaw_gateway.client.identity import IdentityStore
 
 node = AgentNode(sys.argv[1], token=sys.argv[2], device_store=IdentityStore(pathlib.Path(sys.argv[3])),
-                 display_name=sys.argv[4])
+                 display_name=sys.argv[4], models=("echo-model",))
 
 @node.turn
 async def reply(turn):

@@ -16,8 +16,10 @@ from typing import Any
 import attrs
 import trio
 
+from openclaw_gateway.security.auth import safe_equal
 from openclaw_gateway.server.http.messages import HttpRequest, HttpResponse, Response, json_response
 from openclaw_gateway.server.http.router import RequestContext, Route
+from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.web import page
 from openclaw_gateway.server.web.files import (
     REVALIDATE,
@@ -125,9 +127,15 @@ def _foreign(path: str) -> bool:
 
 
 class ControlUi:
-    def __init__(self, settings: ControlUiSettings, view: Callable[[], ControlUiView]) -> None:
+    def __init__(
+        self,
+        settings: ControlUiSettings,
+        view: Callable[[], ControlUiView],
+        device_token_ok: Callable[[str], bool],
+    ) -> None:
         self.settings = settings
         self.view = view
+        self.device_token_ok = device_token_ok
         self._root: WebRoot | None = None
 
     async def root(self) -> WebRoot | None:
@@ -160,7 +168,9 @@ class ControlUi:
         view = self.view()
         if view.auth_mode != "none":
             token = request.bearer_token()
-            if not (token and context.bearer_ok(token)):
+            # The shared secret, or a paired device's operator token (official
+            # authorizeControlUiReadRequestOrReply): the UI retries with the one it was issued.
+            if not (token and (context.bearer_ok(token) or self.device_token_ok(token))):
                 unauthorized = {"error": {"message": "Unauthorized", "type": "unauthorized"}}
                 return json_response(401, unauthorized, extra=(("X-Frame-Options", "DENY"),))
         head = request.method == "HEAD"
@@ -219,5 +229,23 @@ class ControlUi:
         return HttpResponse(200, _headers(*headers), b"" if head else body)
 
 
-def control_ui_route(settings: ControlUiSettings, view: Callable[[], ControlUiView]) -> Route:
-    return ControlUi(settings, view)
+def control_ui_route(
+    settings: ControlUiSettings,
+    view: Callable[[], ControlUiView],
+    *,
+    device_token_ok: Callable[[str], bool] = lambda _token: False,
+) -> Route:
+    return ControlUi(settings, view, device_token_ok)
+
+
+def operator_device_token_ok(state: GatewayState, token: str) -> bool:
+    """Is `token` the live operator token of a paired device? (official
+    verifyHttpOperatorDeviceToken, which checks every paired device's operator token)."""
+    if state.pairing is None:
+        return False
+    _pending, paired = state.pairing.listing(state.now_ms())
+    for _record, tokens in paired:
+        entry = tokens.get("operator")
+        if entry and not entry.get("revokedAtMs") and safe_equal(token, str(entry["token"])):
+            return True
+    return False
