@@ -26,15 +26,16 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
 
 from openclaw_gateway.core.errors import GatewayError
 from openclaw_gateway.core.logs import Logger
-from openclaw_gateway.discovery.runtime import DiscoveryPlan, run_discovery
+from openclaw_gateway.discovery.runtime import DiscoveryPlan
 from openclaw_gateway.host.lock import StateLock
 from openclaw_gateway.host.netbind import BindPlan
 from openclaw_gateway.host.sdnotify import run_notifier
@@ -48,13 +49,16 @@ from openclaw_gateway.security.ratelimit import (
     preauth_limit_from_env,
 )
 from openclaw_gateway.server import probes
+from openclaw_gateway.server.channels.service import run_channels
 from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_connection
 from openclaw_gateway.server.cron.service import run_cron_service
 from openclaw_gateway.server.cron.zones import host_timezone
+from openclaw_gateway.server.discovery_service import run_discovery_service
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.server.http.router import Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.server.loop_monitor import run_loop_monitor
+from openclaw_gateway.server.mainsession.service import run_main_session
 from openclaw_gateway.server.reloader import LiveSettings, Reloader, ReloadHooks, run_config_watcher
 from openclaw_gateway.server.restart import Lifecycle, SignalObserver
 from openclaw_gateway.server.rpc import methods
@@ -77,7 +81,7 @@ from openclaw_gateway.state.sessions import SessionBook
 from openclaw_gateway.state.store import Store
 
 if TYPE_CHECKING:
-    from openclaw_gateway.discovery.announcer import Announcer
+    pass
 
 DRAIN_TIMEOUT = 5.0
 CLEANUP_TIMEOUT = 2.0
@@ -134,6 +138,8 @@ class RunSettings:
     # gateway.controlUi: the web page (the built-in dashboard unless `root` is set).
     control_ui: ControlUiSettings = attrs.field(factory=ControlUiSettings)
     tls_renewal: bool = True  # False with gateway.reload.mode "off": a replaced pair waits
+    # The whole config file as parsed: bindings, session.dmScope, heartbeat, cron webhooks.
+    raw_config: dict[str, Any] = attrs.field(factory=dict)
 
 
 def _primary_ipv4() -> str:
@@ -172,6 +178,7 @@ def build_state(settings: RunSettings) -> GatewayState:
         log_file=settings.log_file,
         clock=settings.clock,
         host_tz=host_timezone(),
+        raw_config=settings.raw_config,
     )
 
 
@@ -273,6 +280,7 @@ async def run_gateway(
             policy=settings.policy,
             cron_enabled=settings.cron_enabled,
             cron_skip_missed=settings.cron_skip_missed,
+            discovery=settings.discovery,
             origin_policy=settings.origin_policy,
             trusted_proxies=tuple(settings.trusted_proxies),
             auth_rate_limit=settings.auth_rate_limit,
@@ -379,6 +387,17 @@ async def run_gateway(
             hub.session_members = conversations.session_members
             if settings.reload is not None:
                 await services.start(run_config_watcher, reloader, settings.config_path)
+            # Bridges and the delivery queue, then system events/wakes/heartbeats on top.
+            await services.start(
+                lambda task_status: run_channels(
+                    state, conversations, store, settings.raw_config, task_status=task_status
+                )
+            )
+            await services.start(
+                lambda task_status: run_main_session(
+                    state, conversations, settings.raw_config, task_status=task_status
+                )
+            )
             # sd_notify (READY/STOPPING/WATCHDOG) when systemd runs us as Type=notify.
             notifier = await services.start(run_notifier)
             await services.start(run_cron_service, state, store, reloader)
@@ -415,19 +434,16 @@ async def run_gateway(
                     state.shutting_down = True
                     services.cancel_scope.cancel()
                     await trio.lowlevel.checkpoint()  # leaves the services nursery
-            announcer: Announcer | None = None
-            if settings.discovery is not None:
-                plan = settings.discovery
-                ts_url = state.tailscale.get("url") if state.tailscale else None
-                # Never fails the start: a broken announcer is a warning (discovery off).
-                announcer = await services.start(
-                    lambda task_status: run_discovery(
-                        plan,
-                        log,
-                        tailscale_url=ts_url if isinstance(ts_url, str) else None,
-                        task_status=task_status,
-                    )
+            ts_url = state.tailscale.get("url") if state.tailscale else None
+            discovery = await services.start(
+                partial(
+                    run_discovery_service,
+                    reloader,
+                    log,
+                    ts_url if isinstance(ts_url, str) else None,
+                    tls_renewals=hooks.tls.renewed if hooks.tls is not None else None,
                 )
+            )
             async with trio.open_nursery() as handlers:
                 async with trio.open_nursery() as edge:
                     addresses = await edge.start(run_server, gateway_listeners, hooks, handlers)
@@ -452,10 +468,9 @@ async def run_gateway(
                         notifier.stopping()
                     state.ready = False
                     state.shutting_down = True
-                    if announcer is not None:
-                        # The goodbye goes out while the listener still accepts (shielded,
-                        # bounded); the official stops bonjour first as well.
-                        await announcer.withdraw()
+                    # The goodbye goes out while the listener still accepts (shielded,
+                    # bounded); the official stops bonjour first as well.
+                    await discovery.withdraw()
                     edge.cancel_scope.cancel()
                 # Accepting has stopped; tell everyone, then close them after what is queued.
                 hub.broadcast("shutdown", lifecycle.shutdown_payload())
