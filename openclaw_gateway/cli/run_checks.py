@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import json
 import os
 import re
 import stat
@@ -252,6 +253,37 @@ def weak_secret_error(auth: ResolvedAuth) -> str | None:
             "(or its external source) before starting the gateway."
         )
     return None
+
+
+NON_LOOPBACK_BIND_MODES = frozenset({"lan", "tailnet", "custom", "auto"})
+
+
+def seed_allowed_origins(gw: cfg.GatewayConfig, bind_mode: str, port: int) -> tuple[str, ...]:
+    """Official ensureControlUiAllowedOriginsForNonLoopbackBind: for a non-loopback bind mode
+    with the Control UI on and no origins (nor the host-header fallback) configured, the
+    loopback origins of this port (+ the custom host) apply for this run, config unchanged.
+    Empty when nothing is seeded."""
+    ui = gw.control_ui
+    if bind_mode not in NON_LOOPBACK_BIND_MODES or not ui.enabled:
+        return ()
+    if ui.dangerously_allow_host_header_origin_fallback or any(
+        o.strip() for o in ui.allowed_origins or ()
+    ):
+        return ()
+    origins = [f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
+    custom = (gw.custom_bind_host or "").strip()
+    if bind_mode == "custom" and custom:
+        origins.append(f"http://{custom}:{port}")
+    return tuple(dict.fromkeys(origins))
+
+
+def seeded_origins_message(origins: tuple[str, ...], bind_mode: str) -> str:
+    return (
+        f"gateway: seeded gateway.controlUi.allowedOrigins {json.dumps(list(origins))} for "
+        f"bind={bind_mode} (required since v2026.2.26; see issue #29385). Applied for this "
+        "runtime without writing config; add other origins to gateway.controlUi.allowedOrigins "
+        "if needed."
+    )
 
 
 def effective_config_conflict(

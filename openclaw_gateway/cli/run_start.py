@@ -25,6 +25,8 @@ from openclaw_gateway.cli.run_checks import (
     ResolvedAuth,
     RuntimeConsole,
     effective_config_conflict,
+    seed_allowed_origins,
+    seeded_origins_message,
     weak_secret_error,
 )
 from openclaw_gateway.cli.run_live import live_settings, log_level, make_derive
@@ -137,9 +139,17 @@ def start(
     weak = weak_secret_error(auth)
     if weak is not None:
         raise start_failure(out, weak, EXIT_FAILURE)
+    seeded = seed_allowed_origins(gw, p.bind_mode, p.port)
+    if seeded:
+        ui = attrs.evolve(gw.control_ui, allowed_origins=seeded)
+        gw = attrs.evolve(gw, control_ui=ui)
+        loaded = attrs.evolve(loaded, config=attrs.evolve(loaded.config, gateway=gw))
+        p = attrs.evolve(p, loaded=loaded)
     conflict = effective_config_conflict(auth, p.tailscale, p.host, gw)
     if conflict is not None:
         raise start_failure(out, conflict, EXIT_CONFIG)
+    if seeded:
+        console.info("gateway", seeded_origins_message(seeded, p.bind_mode))
     if auth.mode == "trusted-proxy":
         raise start_failure(
             out,

@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 import trio
 
-from openclaw_gateway.cli.run_checks import ResolvedAuth, effective_config_conflict
+from openclaw_gateway.cli.run_checks import (
+    ResolvedAuth,
+    effective_config_conflict,
+    seed_allowed_origins,
+)
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.security.auth import AuthPolicy
 from openclaw_gateway.security.origin import OriginPolicy
@@ -257,3 +261,19 @@ def test_a_non_loopback_bind_needs_allowed_origins() -> None:
     assert effective_config_conflict(auth, "off", "0.0.0.0", allowed) is None
     off = cfg.GatewayConfig(control_ui=cfg.ControlUiConfig(enabled=False))
     assert effective_config_conflict(auth, "off", "0.0.0.0", off) is None
+
+
+def test_a_non_loopback_bind_mode_seeds_the_loopback_origins() -> None:
+    """Official ensureControlUiAllowedOriginsForNonLoopbackBind (runtime only, config as is)."""
+    bare = cfg.GatewayConfig()
+    assert seed_allowed_origins(bare, "lan", 18789) == (
+        "http://localhost:18789",
+        "http://127.0.0.1:18789",
+    )
+    custom = cfg.GatewayConfig(custom_bind_host="192.168.1.5")
+    assert seed_allowed_origins(custom, "custom", 7)[-1] == "http://192.168.1.5:7"
+    assert seed_allowed_origins(bare, "loopback", 18789) == ()
+    allowed = cfg.GatewayConfig(control_ui=cfg.ControlUiConfig(allowed_origins=("https://a.b",)))
+    assert seed_allowed_origins(allowed, "lan", 18789) == ()
+    off = cfg.GatewayConfig(control_ui=cfg.ControlUiConfig(enabled=False))
+    assert seed_allowed_origins(off, "lan", 18789) == ()
