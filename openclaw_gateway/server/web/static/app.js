@@ -263,7 +263,8 @@ async function refreshCron() {
     const li = el("li");
     li.dataset.jobId = job.id;
     const st = job.state || {};
-    const schedule = job.schedule?.expr || job.schedule?.kind || "";
+    const sc = job.schedule || {};
+    const schedule = sc.expr ? `cron ${sc.expr}` : sc.everyMs ? `every ${duration(sc.everyMs)}` : sc.at ? `at ${sc.at}` : sc.kind || "";
     li.append(el("strong", job.name || job.id), el("span", ` ${schedule} · ${job.enabled ? "enabled" : "disabled"} · last ${st.lastRunStatus || st.lastStatus || "—"} ${ago(st.lastRunAtMs)}`, "muted"), " ",
       button("Run now", async () => { await gw.request("cron.run", { id: job.id, mode: "force" }); }),
       button(job.enabled ? "Disable" : "Enable", async () => { await gw.request("cron.update", { id: job.id, patch: { enabled: !job.enabled } }); await refreshCron(); }));
