@@ -60,7 +60,7 @@ function ago(ms) {
 function duration(ms) {
   const s = Math.floor(ms / 1000);
   const parts = [[Math.floor(s / 86400), "d"], [Math.floor(s / 3600) % 24, "h"], [Math.floor(s / 60) % 60, "m"], [s % 60, "s"]];
-  return parts.filter(([v], i) => v || i === 3).map(([v, u]) => `${v}${u}`).join(" ");
+  return parts.filter(([v]) => v).map(([v, u]) => `${v}${u}`).join(" ") || "0s";
 }
 
 function fill(list, items, render, empty) {
