@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, SKIPPED_REASONS, require_chromium
 
 PAGE_TIMEOUT_MS = 15_000
 
@@ -27,6 +27,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 _FAILED = pytest.StashKey[bool]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not SKIPPED_REASONS:
+        return
+    terminalreporter.section("BROWSER TESTS SKIPPED", sep="!", red=True, bold=True)
+    for reason in dict.fromkeys(SKIPPED_REASONS):
+        terminalreporter.write_line(f"WARNING: {reason}", red=True, bold=True)
+    terminalreporter.write_line(
+        "The web page was NOT checked in a browser in this run.", red=True, bold=True
+    )
 
 
 @pytest.fixture(scope="module")

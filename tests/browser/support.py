@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 import pytest
@@ -46,14 +46,22 @@ OPERATOR_SCOPES = (
 )
 
 
+SKIPPED_REASONS: list[str] = []  # repeated in red at the end of the run (conftest)
+
+
+def loud_skip(why: str) -> NoReturn:
+    SKIPPED_REASONS.append(why)
+    pytest.skip(f"BROWSER TESTS SKIPPED: {why}")
+
+
 def require_chromium() -> None:
     """Skip loudly when the browser or Playwright is missing (`.ci/run` installs both)."""
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"BROWSER TESTS SKIPPED: {CHROMIUM} missing (apt-get install chromium)")
+        loud_skip(f"{CHROMIUM} missing (apt-get install chromium)")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        pytest.skip("BROWSER TESTS SKIPPED: playwright missing (pip install -e '.[test]')")
+        loud_skip("playwright missing (pip install -e '.[test]')")
 
 
 def free_port() -> int:

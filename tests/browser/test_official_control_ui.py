@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.support import TOKEN, Gateway, agent_node, running_gateway
+from tests.browser.support import TOKEN, Gateway, agent_node, loud_skip, running_gateway
 
 STAYS_UP_S = 3.0  # watched after the chat: no close, still "Connected"
 # The official bundle is large (hundreds of modules); on a busy 2-core machine its first
@@ -30,8 +30,8 @@ def official_control_ui() -> Path:
         candidate = Path(entry).parent / "openclaw" / "dist" / "control-ui"
         if (candidate / "index.html").is_file():
             return candidate
-    pytest.skip(
-        "OFFICIAL CONTROL UI SKIPPED: OPENCLAW_REFERENCE_BIN is unset or holds no "
+    loud_skip(
+        "official Control UI: OPENCLAW_REFERENCE_BIN is unset or holds no "
         "openclaw/dist/control-ui (run scripts/reference-openclaw)"
     )
 
