@@ -9,13 +9,7 @@ const PROTOCOL = 4;
 const CLIENT_ID = "openclaw-control-ui";
 const CLIENT_MODE = "webchat";
 const PLATFORM = "web";
-const SCOPES = [
-  "operator.admin",
-  "operator.read",
-  "operator.write",
-  "operator.approvals",
-  "operator.pairing",
-];
+const SCOPES = ["operator.admin", "operator.read", "operator.write", "operator.approvals", "operator.pairing"];
 const SECRET_KEY = "openclaw.dashboard.secret";
 const DEVICE_KEY = "openclaw.dashboard.device.v1";
 const REQUEST_TIMEOUT_MS = 30000;
@@ -80,11 +74,7 @@ function takeFragmentSecret() {
 }
 
 function storedSecret() {
-  try {
-    return JSON.parse(sessionStorage.getItem(SECRET_KEY) || "null");
-  } catch {
-    return null;
-  }
+  try { return JSON.parse(sessionStorage.getItem(SECRET_KEY) || "null"); } catch { return null; }
 }
 
 // --- device identity (Ed25519 in WebCrypto) -------------------------------------------------
