@@ -73,6 +73,12 @@ from openclaw_gateway.server.runs.service import run_conversations
 from openclaw_gateway.server.socket_limits import ConnectionSlots, default_max_connections
 from openclaw_gateway.server.tailscale import run_tailscale
 from openclaw_gateway.server.tls import RELOAD_CHECK_INTERVAL, Served, TlsAcceptor
+from openclaw_gateway.server.web.control_ui import (
+    ControlUiSettings,
+    ControlUiView,
+    control_ui_route,
+    operator_device_token_ok,
+)
 from openclaw_gateway.state.pairing import Book
 from openclaw_gateway.state.presence import PresenceTable, self_entry
 from openclaw_gateway.state.sessions import SessionBook
@@ -135,6 +141,8 @@ class RunSettings:
     reload: ReloadHooks | None = None
     # gateway.tls: the checked pair the gateway port serves (cli/run_start loads it); None: plain.
     tls: Served | None = None
+    # gateway.controlUi: the web page (the built-in dashboard unless `root` is set).
+    control_ui: ControlUiSettings = attrs.field(factory=ControlUiSettings)
     tls_renewal: bool = True  # False with gateway.reload.mode "off": a replaced pair waits
     # The whole config file as parsed: bindings, session.dmScope, heartbeat, cron webhooks.
     raw_config: dict[str, Any] = attrs.field(factory=dict)
@@ -330,6 +338,12 @@ async def run_gateway(
                         version=state.version,
                         event_loop=state.loop.snapshot(),
                     )
+                ),
+                # Last: at the root base path it owns every other GET (the SPA fallback).
+                control_ui_route(
+                    settings.control_ui,
+                    lambda: ControlUiView(reloader.live.policy.mode, state.version),
+                    device_token_ok=lambda token: operator_device_token_ok(state, token),
                 ),
             )
         ),
