@@ -241,6 +241,7 @@ def _serve(
         restart_allowed=live.restart_allowed,
         reload=ReloadHooks(loaded.config.raw, derive),
         agents_config=loaded.config.raw.get("agents"),
+        openai_chat_completions=_endpoint_enabled(loaded.config.raw, "chatCompletions"),
         signal_observer=observer,
         discovery=plan_discovery(
             loaded.config.raw,
@@ -353,3 +354,11 @@ def _set_process_title() -> None:
         libc.prctl(15, b"openclaw-gateway", 0, 0, 0)  # PR_SET_NAME
     except (OSError, AttributeError):
         pass
+
+
+def _endpoint_enabled(raw: dict[str, object], name: str) -> bool:
+    """gateway.http.endpoints.<name>.enabled (official default: off)."""
+    section: object = raw
+    for part in ("gateway", "http", "endpoints", name):
+        section = section.get(part) if isinstance(section, dict) else None
+    return isinstance(section, dict) and section.get("enabled") is True

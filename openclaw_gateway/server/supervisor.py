@@ -52,9 +52,12 @@ from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_co
 from openclaw_gateway.server.cron.service import run_cron_service
 from openclaw_gateway.server.cron.zones import host_timezone
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
-from openclaw_gateway.server.http.router import Router
+from openclaw_gateway.server.http.router import Route, Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.server.loop_monitor import run_loop_monitor
+from openclaw_gateway.server.openai.chat_completions import chat_completions_route
+from openclaw_gateway.server.openai.http_auth import HttpGate
+from openclaw_gateway.server.openai.models import models_route
 from openclaw_gateway.server.reloader import LiveSettings, Reloader, ReloadHooks, run_config_watcher
 from openclaw_gateway.server.restart import Lifecycle, SignalObserver
 from openclaw_gateway.server.rpc import methods
@@ -126,6 +129,8 @@ class RunSettings:
     # gateway.tls: the checked pair the gateway port serves (cli/run_start loads it); None: plain.
     tls: Served | None = None
     tls_renewal: bool = True  # False with gateway.reload.mode "off": a replaced pair waits
+    # gateway.http.endpoints.chatCompletions.enabled: /v1/models + /v1/chat/completions.
+    openai_chat_completions: bool = False
 
 
 def _primary_ipv4() -> str:
@@ -297,6 +302,11 @@ async def run_gateway(
         secret = policy.token if policy.mode == "token" else policy.password
         return policy.mode != "none" and bool(secret) and safe_equal(token, secret or "")
 
+    gate = HttpGate(lambda: reloader.live.policy.mode, limiters, state.now_ms)
+    api_routes: list[Route] = []
+    if settings.openai_chat_completions:  # the official order: models, then completions
+        api_routes.append(models_route(gate, state.require_conversations))
+        api_routes.append(chat_completions_route(gate, state.require_conversations))
     hooks = EdgeHooks(
         on_websocket=lambda ws, peer, abort, authenticated: handle_connection(
             ws, peer, deps, abort, authenticated
@@ -311,6 +321,7 @@ async def run_gateway(
                         event_loop=state.loop.snapshot(),
                     )
                 ),
+                *api_routes,
             )
         ),
         bearer_ok=bearer_ok,
