@@ -88,6 +88,7 @@ HOMES: dict[str, tuple[str, ...]] = {
     "sqlite3": ("state.store",),
     "zeroconf": ("discovery",),
     "httpx": ("client.openai_agent",),
+    "prometheus_client": ("server.metrics",),
     "asyncio": (),
 }
 

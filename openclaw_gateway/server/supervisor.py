@@ -55,6 +55,8 @@ from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.server.http.router import Route, Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.server.loop_monitor import run_loop_monitor
+from openclaw_gateway.server.metrics.instruments import GatewayMetrics, LiveFigures
+from openclaw_gateway.server.metrics.route import prometheus_route
 from openclaw_gateway.server.openai.chat_completions import chat_completions_route
 from openclaw_gateway.server.openai.http_auth import HttpGate
 from openclaw_gateway.server.openai.models import models_route
@@ -250,6 +252,16 @@ async def run_gateway(
     state = build_state(settings)
     hub = Hub(settings.max_buffered_bytes)
     registry = (settings.registry_factory or methods.load)()
+    state.metrics = GatewayMetrics(
+        registry.every_name(),
+        LiveFigures(
+            connections_by_role=hub.connections_by_role,
+            outbox_frames=hub.outbox_frames,
+            events_fanned_out=lambda: hub.events_fanned_out,
+            events_dropped=lambda: hub.events_dropped,
+            loop_lag_ms=lambda: state.loop.samples[-1] if state.loop.samples else 0.0,
+        ),
+    )
     state.broadcast = hub.broadcast
     state.invalidate_device = hub.close_device
     state.connected_devices = hub.device_ids
@@ -303,7 +315,7 @@ async def run_gateway(
         return policy.mode != "none" and bool(secret) and safe_equal(token, secret or "")
 
     gate = HttpGate(lambda: reloader.live.policy.mode, limiters, state.now_ms)
-    api_routes: list[Route] = []
+    api_routes: list[Route] = [prometheus_route(gate, state.metrics)]
     if settings.openai_chat_completions:  # the official order: models, then completions
         api_routes.append(models_route(gate, state.require_conversations))
         api_routes.append(chat_completions_route(gate, state.require_conversations))

@@ -251,6 +251,7 @@ class Scheduler:
         job_id = job["id"]
         now = self.now()
         duration = max(0, now - started)
+        self.state.metrics.cron_run(db_status)
         delivery = D.run_delivery(job, outcome.status, outcome.summary)
         entry: dict[str, Any] = {
             "ts": now,
