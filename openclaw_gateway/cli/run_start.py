@@ -242,6 +242,7 @@ def _serve(
         reload=ReloadHooks(loaded.config.raw, derive),
         agents_config=loaded.config.raw.get("agents"),
         openai_chat_completions=_endpoint_enabled(loaded.config.raw, "chatCompletions"),
+        openai_responses=_endpoint_enabled(loaded.config.raw, "responses"),
         signal_observer=observer,
         discovery=plan_discovery(
             loaded.config.raw,

@@ -60,6 +60,7 @@ from openclaw_gateway.server.metrics.route import prometheus_route
 from openclaw_gateway.server.openai.chat_completions import chat_completions_route
 from openclaw_gateway.server.openai.http_auth import HttpGate
 from openclaw_gateway.server.openai.models import models_route
+from openclaw_gateway.server.openai.responses import responses_route
 from openclaw_gateway.server.reloader import LiveSettings, Reloader, ReloadHooks, run_config_watcher
 from openclaw_gateway.server.restart import Lifecycle, SignalObserver
 from openclaw_gateway.server.rpc import methods
@@ -133,6 +134,7 @@ class RunSettings:
     tls_renewal: bool = True  # False with gateway.reload.mode "off": a replaced pair waits
     # gateway.http.endpoints.chatCompletions.enabled: /v1/models + /v1/chat/completions.
     openai_chat_completions: bool = False
+    openai_responses: bool = False  # gateway.http.endpoints.responses.enabled: /v1/responses
 
 
 def _primary_ipv4() -> str:
@@ -316,8 +318,12 @@ async def run_gateway(
 
     gate = HttpGate(lambda: reloader.live.policy.mode, limiters, state.now_ms)
     api_routes: list[Route] = [prometheus_route(gate, state.metrics)]
-    if settings.openai_chat_completions:  # the official order: models, then completions
+    # The official order: models (either endpoint turns it on), responses, chat completions.
+    if settings.openai_chat_completions or settings.openai_responses:
         api_routes.append(models_route(gate, state.require_conversations))
+    if settings.openai_responses:
+        api_routes.append(responses_route(gate, state.require_conversations))
+    if settings.openai_chat_completions:
         api_routes.append(chat_completions_route(gate, state.require_conversations))
     hooks = EdgeHooks(
         on_websocket=lambda ws, peer, abort, authenticated: handle_connection(

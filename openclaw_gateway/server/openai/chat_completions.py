@@ -15,21 +15,20 @@ import uuid
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-import trio
-
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.security import scopes as S
 from openclaw_gateway.server.http.messages import (
     SECURITY_HEADERS,
     HttpRequest,
+    HttpResponse,
     Response,
     StreamingResponse,
     json_response,
 )
-from openclaw_gateway.server.http.reader import BodyError
 from openclaw_gateway.server.http.router import RequestContext, Route
 from openclaw_gateway.server.openai import replies
 from openclaw_gateway.server.openai.http_auth import HttpGate
+from openclaw_gateway.server.openai.intake import read_json_object, until_done_or_gone
 from openclaw_gateway.server.openai.prompt import build_prompt
 from openclaw_gateway.server.openai.turns import (
     TargetError,
@@ -43,7 +42,6 @@ from openclaw_gateway.server.runs.service import Conversations
 
 PATH = "/v1/chat/completions"
 MAX_BODY_BYTES = 20 * 1024 * 1024  # official DEFAULT_OPENAI_CHAT_COMPLETIONS_BODY_BYTES
-BODY_TIMEOUT = 30.0
 NO_RESPONSE = "No response from OpenClaw."
 SSE_HEADERS = (
     ("Content-Type", "text/event-stream; charset=utf-8"),
@@ -107,25 +105,6 @@ def _has_images(messages: Any) -> bool:
     return False
 
 
-async def _until_done_or_gone(run: Run, ctx: RequestContext) -> bool:
-    """Wait for the run; False when the client closed the connection first."""
-    gone = False
-    async with trio.open_nursery() as nursery:
-        if ctx.peer_closed is not None:
-            closed = ctx.peer_closed
-
-            async def watch() -> None:
-                nonlocal gone
-                await closed()
-                gone = True
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(watch)
-        await run.done.wait()
-        nursery.cancel_scope.cancel()
-    return not gone
-
-
 def chat_completions_route(gate: HttpGate, conversations: Callable[[], Conversations]) -> Route:
     async def route(request: HttpRequest, ctx: RequestContext) -> Response | None:
         if request.path != PATH:
@@ -135,16 +114,9 @@ def chat_completions_route(gate: HttpGate, conversations: Callable[[], Conversat
         refused = gate.check(request, ctx, S.WRITE)
         if refused is not None:
             return refused
-        try:
-            raw = await ctx.read_body(MAX_BODY_BYTES, BODY_TIMEOUT)
-        except BodyError as exc:
-            return replies.body_rejected(exc.status)
-        try:
-            p = json.loads(raw) if raw.strip() else {}
-        except (ValueError, UnicodeDecodeError):
-            return replies.invalid_request("Invalid JSON body")
-        if not isinstance(p, dict):
-            return replies.invalid_request("Invalid request body")
+        p = await read_json_object(ctx, MAX_BODY_BYTES)
+        if isinstance(p, HttpResponse):
+            return p
         model = p["model"] if isinstance(p.get("model"), str) else "openclaw"
         user = p["user"] if isinstance(p.get("user"), str) else None
         if p.get("tools"):
@@ -185,7 +157,7 @@ def chat_completions_route(gate: HttpGate, conversations: Callable[[], Conversat
             )
             body = _events(conv, run, identity, include_usage)
             return StreamingResponse(200, SSE_HEADERS, body)
-        if not await _until_done_or_gone(run, ctx):
+        if not await until_done_or_gone(run, ctx):
             conv.runs.abort(run.session_key, run.run_id)
             return replies.error(499, "client closed request", "api_error")  # never delivered
         if run.status != "ok":

@@ -109,25 +109,35 @@ async def submit(
     return run
 
 
-def usage_of(run: Run) -> Record:
-    """OpenAI chat usage from the agent's normalized usage (official toOpenAiChatCompletions-
-    Usage): prompt = input + cacheRead, completion = output; zeros when the agent sent none."""
-    usage = run.answer.get("usage") if isinstance(run.answer, dict) else None
+_USAGE_FIELDS = ("input", "output", "cacheRead", "cacheWrite", "total", "reasoningTokens")
+
+
+def usage_numbers(run: Run | None) -> dict[str, int]:
+    """The agent's normalized usage (`turn.usage` on an SDK agent node), zeros where absent."""
+    answer = run.answer if run is not None else None
+    usage = answer.get("usage") if isinstance(answer, dict) else None
     usage = usage if isinstance(usage, dict) else {}
-
-    def count(name: str) -> int:
+    out = {}
+    for name in _USAGE_FIELDS:
         value = usage.get(name)
-        return max(0, int(value)) if isinstance(value, int | float) else 0
+        number = value if isinstance(value, int | float) and not isinstance(value, bool) else 0
+        out[name] = max(0, int(number))
+    return out
 
-    prompt = count("input") + count("cacheRead")
-    completion = count("output")
+
+def usage_of(run: Run) -> Record:
+    """OpenAI chat usage (official toOpenAiChatCompletionsUsage): prompt = input + cacheRead,
+    completion = output; the details only when there is something to say."""
+    n = usage_numbers(run)
+    prompt = n["input"] + n["cacheRead"]
     out: Record = {
         "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": max(prompt + completion, count("total")),
+        "completion_tokens": n["output"],
+        "total_tokens": max(prompt + n["output"], n["total"]),
     }
-    if count("cacheRead"):
-        out["prompt_tokens_details"] = {"cached_tokens": count("cacheRead")}
-    if isinstance(usage.get("reasoningTokens"), int | float):
-        out["completion_tokens_details"] = {"reasoning_tokens": count("reasoningTokens")}
+    if n["cacheRead"]:
+        out["prompt_tokens_details"] = {"cached_tokens": n["cacheRead"]}
+    answer = run.answer if isinstance(run.answer, dict) else {}
+    if isinstance((answer.get("usage") or {}).get("reasoningTokens"), int | float):
+        out["completion_tokens_details"] = {"reasoning_tokens": n["reasoningTokens"]}
     return out

@@ -12,6 +12,7 @@ import pytest
 import trio
 
 from openclaw_gateway.client.agent import Turn
+from openclaw_gateway.security.ratelimit import AuthRateLimitPolicy
 from tests.helpers import TOKEN, RunningGateway, start_gateway
 from tests.server.nodes.support import operator_client
 from tests.server.runs.support import approved_agent
@@ -43,7 +44,7 @@ class Agent:
 
 @pytest.fixture
 async def api(nursery: trio.Nursery, tmp_path: Path) -> AsyncIterator[tuple[RunningGateway, Agent]]:
-    gw = await start_gateway(nursery, tmp_path, openai_chat_completions=True)
+    gw = await start_gateway(nursery, tmp_path, openai_chat_completions=True, openai_responses=True)
     agent = Agent()
     async with (
         operator_client(gw.port, ADMIN) as op,
@@ -211,3 +212,66 @@ async def test_disabled_by_default(nursery: trio.Nursery, tmp_path: Path) -> Non
         res = await client.get("/v1/models", headers={"Authorization": f"Bearer {TOKEN}"})
     gw.settings.logger.close()
     assert res.status_code == 404
+
+
+async def test_responses_non_streaming(api: tuple[RunningGateway, Agent]) -> None:
+    gw, agent = api
+    with trio.fail_after(20):
+        response = await in_thread(
+            lambda: sdk(gw).responses.create(
+                model="openclaw/main", instructions="be kind", input="what now"
+            )
+        )
+    assert response.id.startswith("resp_") and response.status == "completed"
+    assert response.output_text == "you said: what now "
+    usage = response.usage
+    assert (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (15, 5, 20)
+    assert usage.input_tokens_details.cached_tokens == 3
+    assert agent.turns[0].extra_system_prompt == "be kind"
+    assert agent.turns[0].session_key.startswith("agent:main:openresponses:")
+
+
+async def test_responses_streaming_events(api: tuple[RunningGateway, Agent]) -> None:
+    gw, _agent = api
+
+    def run() -> list[Any]:
+        items = [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "a"}]},
+        ]
+        return list(sdk(gw).responses.create(model="openclaw", input=items, stream=True))
+
+    with trio.fail_after(20):
+        events = await in_thread(run)
+    kinds = [e.type for e in events]
+    assert kinds[:4] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    assert kinds[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == "you said: a "
+    assert events[-1].response.output_text == "you said: a "
+
+
+async def test_failed_auth_is_rate_limited(nursery: trio.Nursery, tmp_path: Path) -> None:
+    policy = AuthRateLimitPolicy(max_attempts=2, exempt_loopback=False)
+    gw = await start_gateway(
+        nursery, tmp_path, openai_chat_completions=True, auth_rate_limit=policy
+    )
+    wrong = {"Authorization": "Bearer wrong"}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.port}") as client:
+        with trio.fail_after(20):
+            first = [(await client.get("/v1/models", headers=wrong)).status_code for _ in range(2)]
+            limited = await client.get("/v1/models", headers={"Authorization": f"Bearer {TOKEN}"})
+    gw.settings.logger.close()
+    assert first == [401, 401]
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) > 0
+    assert limited.json()["error"]["type"] == "rate_limited"
