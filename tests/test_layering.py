@@ -51,6 +51,7 @@ PURE_MODULES = (
     "server.http.messages",
     "server.http.router",
     "server.restart",
+    "server.reload_plan",
     "server.tailscale_commands",
     "server.rpc.registry",
     "server.rpc.context",

@@ -10,6 +10,7 @@ at start (ConfigError): the gateway then stays on its last good config.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from openclaw_gateway.cli.run_checks import (
     ResolvedAuth,
@@ -19,6 +20,7 @@ from openclaw_gateway.cli.run_checks import (
 )
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import ConfigError
+from openclaw_gateway.discovery.runtime import DiscoveryPlan
 from openclaw_gateway.security import origin, ratelimit
 from openclaw_gateway.security.auth import AuthPolicy
 from openclaw_gateway.server.reloader import LiveSettings
@@ -36,10 +38,18 @@ def restart_allowed(raw: Mapping[str, object]) -> bool:
     return not (isinstance(section, dict) and section.get("restart") is False)
 
 
+DiscoveryFor = Callable[[Mapping[str, Any]], DiscoveryPlan | None]
+
+
 def live_settings(
-    auth: ResolvedAuth, config: cfg.Config, env: Mapping[str, str], runtime_token: str | None
+    auth: ResolvedAuth,
+    config: cfg.Config,
+    env: Mapping[str, str],
+    runtime_token: str | None,
+    discovery_for: DiscoveryFor,
 ) -> LiveSettings:
-    """`runtime_token`: the token generated at start when token mode had none configured."""
+    """`runtime_token`: the token generated at start when token mode had none configured;
+    `discovery_for`: the discovery plan of a config (the port and bind of this run)."""
     gw = config.gateway
     token = auth.token or (runtime_token if auth.mode == "token" else None)
     return LiveSettings(
@@ -51,6 +61,7 @@ def live_settings(
         restart_allowed=restart_allowed(config.raw),
         cron_enabled=_cron_option(config.raw, "enabled", True),
         cron_skip_missed=_cron_option(config.raw, "skipMissedJobs", False),
+        discovery=discovery_for(config.raw),
     )
 
 
@@ -68,6 +79,7 @@ def make_derive(
     password_arg: str | None,
     env: Mapping[str, str],
     runtime_token: str | None,
+    discovery_for: DiscoveryFor,
 ) -> Callable[[cfg.LoadedConfig], LiveSettings]:
     def derive(loaded: cfg.LoadedConfig) -> LiveSettings:
         config = loaded.config
@@ -87,6 +99,6 @@ def make_derive(
             raise ConfigError(weak)
         if auth.mode == "password" and not auth.password:
             raise ConfigError("Gateway auth is set to password, but no password is configured.")
-        return live_settings(auth, config, env, runtime_token)
+        return live_settings(auth, config, env, runtime_token, discovery_for)
 
     return derive

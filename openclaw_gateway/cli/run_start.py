@@ -15,7 +15,7 @@ import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
@@ -34,7 +34,7 @@ from openclaw_gateway.core.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, Sta
 from openclaw_gateway.core.logs import FileLog, Logger, Redactor, configured_log_path
 from openclaw_gateway.core.paths import Paths, shorten_home
 from openclaw_gateway.core.tls import tls_files
-from openclaw_gateway.discovery.runtime import plan_discovery
+from openclaw_gateway.discovery.runtime import DiscoveryPlan, plan_discovery
 from openclaw_gateway.host.netbind import BindPlan, plan
 from openclaw_gateway.host.ports import Listener, looks_like_gateway
 from openclaw_gateway.server.restart import SignalObserver, restart_mode, service_supervisor
@@ -209,13 +209,28 @@ def _serve(
     _set_process_title()
     tls = _load_tls(gw, paths.state_dir, env, logger, out)
     handshake_ms = env.get("OPENCLAW_HANDSHAKE_TIMEOUT_MS")
-    live = live_settings(auth, loaded.config, env, generated)
+    fingerprint = tls.material.certificate.fingerprint if tls else None
+
+    def discovery_for(raw: Mapping[str, Any]) -> DiscoveryPlan:
+        return plan_discovery(
+            raw,
+            env,
+            port=port,
+            bind=bind_plan,
+            state_dir=paths.state_dir,
+            config_path=paths.config_path,
+            container=p.container,
+            tls_fingerprint=fingerprint,
+        )
+
+    live = live_settings(auth, loaded.config, env, generated, discovery_for)
     derive = make_derive(
         token_flag=p.token_flag,
         auth_flag=p.auth_flag,
         password_arg=p.password_arg,
         env=env,
         runtime_token=generated,
+        discovery_for=discovery_for,
     )
     settings = RunSettings(
         version=__version__,
@@ -244,16 +259,7 @@ def _serve(
         openai_chat_completions=_endpoint_enabled(loaded.config.raw, "chatCompletions"),
         openai_responses=_endpoint_enabled(loaded.config.raw, "responses"),
         signal_observer=observer,
-        discovery=plan_discovery(
-            loaded.config.raw,
-            env,
-            port=port,
-            bind=bind_plan,
-            state_dir=paths.state_dir,
-            config_path=paths.config_path,
-            container=p.container,
-            tls_fingerprint=tls.material.certificate.fingerprint if tls else None,
-        ),
+        discovery=live.discovery,
         tls=tls,
         tls_renewal=_reload_mode(loaded.config.raw) != "off",
     )

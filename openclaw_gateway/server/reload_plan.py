@@ -51,6 +51,7 @@ RULES: tuple[Rule, ...] = (
     # Refs are re-resolved on every reload; what they feed decides the rest.
     Rule("secrets", "hot"),
     Rule("commands", "none"),
+    Rule("discovery.mdns.mode", "hot"),  # the advertisements are replaced
     Rule("gateway", "restart"),
     Rule("discovery", "restart"),
     Rule("logging", "restart"),  # the file log is opened at start

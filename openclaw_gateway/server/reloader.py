@@ -11,7 +11,8 @@ it to `Reloader.consider`:
 - reload_plan.plan() sorts the changed paths; hot ones are applied in place (LiveSettings:
   the shared token/password — sockets that used the old one close 4001 `gateway auth
   changed` —, the Origin policy, trusted proxies, the auth rate limit, the log level,
-  commands.restart, cron.enabled/skipMissedJobs — the scheduler restarts); one that needs a restart ends the run with "restart" (cli/run.py then
+  commands.restart, cron.enabled/skipMissedJobs — the scheduler restarts —, discovery.mdns.mode — the
+  advertisements are replaced); one that needs a restart ends the run with "restart" (cli/run.py then
   redoes the whole start-up, in process or through the service manager), in `hybrid` and
   `restart` modes; `hot` mode only logs it.
 
@@ -32,6 +33,7 @@ import trio
 from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.logs import Logger
+from openclaw_gateway.discovery.runtime import DiscoveryPlan
 from openclaw_gateway.security.auth import AuthPolicy
 from openclaw_gateway.security.origin import OriginPolicy
 from openclaw_gateway.security.ratelimit import AuthLimiters, AuthRateLimitPolicy
@@ -55,6 +57,7 @@ class LiveSettings:
     restart_allowed: bool = True
     cron_enabled: bool = True  # cron.enabled
     cron_skip_missed: bool = False  # cron.skipMissedJobs
+    discovery: DiscoveryPlan | None = None  # None: no discovery at all
 
 
 @attrs.frozen
@@ -99,6 +102,8 @@ class Reloader:
     status: str = "active"  # health configReload.hotReloadStatus
     # Set when the cron settings changed: the supervisor's cron service restarts the scheduler.
     cron_changed: trio.Event = attrs.field(factory=trio.Event)
+    # Set when the discovery plan changed: the discovery service re-announces.
+    discovery_changed: trio.Event = attrs.field(factory=trio.Event)
     # Other files checked on every poll (e.g. the TLS pair: server/tls.TlsAcceptor.reload).
     extra_watches: list[Callable[[], Awaitable[object]]] = attrs.field(factory=list)
 
@@ -174,6 +179,8 @@ class Reloader:
         self.lifecycle.restart_allowed = live.restart_allowed
         if (live.cron_enabled, live.cron_skip_missed) != (old.cron_enabled, old.cron_skip_missed):
             self.cron_changed.set()
+        if live.discovery != old.discovery:
+            self.discovery_changed.set()
 
 
 async def run_config_watcher(

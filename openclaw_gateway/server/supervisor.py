@@ -26,6 +26,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ import trio
 
 from openclaw_gateway.core.errors import GatewayError
 from openclaw_gateway.core.logs import Logger
-from openclaw_gateway.discovery.runtime import DiscoveryPlan, run_discovery
+from openclaw_gateway.discovery.runtime import DiscoveryPlan
 from openclaw_gateway.host.lock import StateLock
 from openclaw_gateway.host.netbind import BindPlan
 from openclaw_gateway.host.sdnotify import run_notifier
@@ -51,6 +52,7 @@ from openclaw_gateway.server import probes
 from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_connection
 from openclaw_gateway.server.cron.service import run_cron_service
 from openclaw_gateway.server.cron.zones import host_timezone
+from openclaw_gateway.server.discovery_service import run_discovery_service
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.server.http.router import Route, Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
@@ -77,7 +79,7 @@ from openclaw_gateway.state.sessions import SessionBook
 from openclaw_gateway.state.store import Store
 
 if TYPE_CHECKING:
-    from openclaw_gateway.discovery.announcer import Announcer
+    pass
 
 DRAIN_TIMEOUT = 5.0
 CLEANUP_TIMEOUT = 2.0
@@ -284,6 +286,7 @@ async def run_gateway(
             policy=settings.policy,
             cron_enabled=settings.cron_enabled,
             cron_skip_missed=settings.cron_skip_missed,
+            discovery=settings.discovery,
             origin_policy=settings.origin_policy,
             trusted_proxies=tuple(settings.trusted_proxies),
             auth_rate_limit=settings.auth_rate_limit,
@@ -430,19 +433,16 @@ async def run_gateway(
                     state.shutting_down = True
                     services.cancel_scope.cancel()
                     await trio.lowlevel.checkpoint()  # leaves the services nursery
-            announcer: Announcer | None = None
-            if settings.discovery is not None:
-                plan = settings.discovery
-                ts_url = state.tailscale.get("url") if state.tailscale else None
-                # Never fails the start: a broken announcer is a warning (discovery off).
-                announcer = await services.start(
-                    lambda task_status: run_discovery(
-                        plan,
-                        log,
-                        tailscale_url=ts_url if isinstance(ts_url, str) else None,
-                        task_status=task_status,
-                    )
+            ts_url = state.tailscale.get("url") if state.tailscale else None
+            discovery = await services.start(
+                partial(
+                    run_discovery_service,
+                    reloader,
+                    log,
+                    ts_url if isinstance(ts_url, str) else None,
+                    tls_renewals=hooks.tls.renewed if hooks.tls is not None else None,
                 )
+            )
             async with trio.open_nursery() as handlers:
                 async with trio.open_nursery() as edge:
                     addresses = await edge.start(run_server, gateway_listeners, hooks, handlers)
@@ -467,10 +467,9 @@ async def run_gateway(
                         notifier.stopping()
                     state.ready = False
                     state.shutting_down = True
-                    if announcer is not None:
-                        # The goodbye goes out while the listener still accepts (shielded,
-                        # bounded); the official stops bonjour first as well.
-                        await announcer.withdraw()
+                    # The goodbye goes out while the listener still accepts (shielded,
+                    # bounded); the official stops bonjour first as well.
+                    await discovery.withdraw()
                     edge.cancel_scope.cancel()
                 # Accepting has stopped; tell everyone, then close them after what is queued.
                 hub.broadcast("shutdown", lifecycle.shutdown_payload())

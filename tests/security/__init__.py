@@ -57,6 +57,21 @@ issue 13 ("Truthful and hardened"), covered here
       expired in SQL by an index, never by decoding every row (tests/state/test_pending_cap.py)
   signed connects commit rarely: at most once per connect, none for a repeat within a minute
       or a refusal (test_connect_commits.py; reads take no write lock)
+  config hot reload: a rotated token closes old-token sockets 4001 `gateway auth changed`
+      and the new one works without a restart; a port change restarts in process; a broken
+      edit keeps the last good config and logs the key path; a file SecretRef re-resolves
+      and one that stops resolving keeps the last good secret; no secret in any log
+      (tests/server/restart/test_config_reload.py; rules tests/server/test_reload_plan.py,
+      watcher and modes tests/server/test_reloader.py, cron tests/server/cron/
+      test_cron_reload.py, discovery tests/discovery/test_discovery_reload.py)
+  SecretRefs file/exec: private single-link files only, exec command path trust, passEnv only,
+      timeouts kill the resolver's group, resolver output never shown; an unresolvable ref
+      exits 78 naming the key path (tests/host/test_secret_sources.py,
+      tests/cli/test_run_inprocess.py::test_unresolvable_file_secret_ref_exits_78_naming_the_key)
+  health/status report the watcher and real event-loop utilisation and CPU; the official
+      `openclaw health` prints no reload warning and numeric util/cpu
+      (tests/server/test_loop_monitor.py, tests/interop/test_official_cli.py::
+      test_official_health_sees_an_active_watcher_and_real_loop_figures)
 
 not covered by the device modules (and why)
   1-13, 19-25: bind/secret refusal, Origin, proxies, rate limiting, frame limits, log redaction,
