@@ -258,6 +258,7 @@ def _serve(
         agents_config=loaded.config.raw.get("agents"),
         openai_chat_completions=_endpoint_enabled(loaded.config.raw, "chatCompletions"),
         openai_responses=_endpoint_enabled(loaded.config.raw, "responses"),
+        raw_config=dict(loaded.config.raw),
         signal_observer=observer,
         discovery=live.discovery,
         tls=tls,

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
@@ -49,6 +49,7 @@ from openclaw_gateway.security.ratelimit import (
     preauth_limit_from_env,
 )
 from openclaw_gateway.server import probes
+from openclaw_gateway.server.channels.service import run_channels
 from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_connection
 from openclaw_gateway.server.cron.service import run_cron_service
 from openclaw_gateway.server.cron.zones import host_timezone
@@ -57,6 +58,7 @@ from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
 from openclaw_gateway.server.http.router import Route, Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.server.loop_monitor import run_loop_monitor
+from openclaw_gateway.server.mainsession.service import run_main_session
 from openclaw_gateway.server.metrics.instruments import GatewayMetrics, LiveFigures
 from openclaw_gateway.server.metrics.route import prometheus_route
 from openclaw_gateway.server.openai.chat_completions import chat_completions_route
@@ -137,6 +139,8 @@ class RunSettings:
     # gateway.http.endpoints.chatCompletions.enabled: /v1/models + /v1/chat/completions.
     openai_chat_completions: bool = False
     openai_responses: bool = False  # gateway.http.endpoints.responses.enabled: /v1/responses
+    # The whole config file as parsed: bindings, session.dmScope, heartbeat, cron webhooks.
+    raw_config: dict[str, Any] = attrs.field(factory=dict)
 
 
 def _primary_ipv4() -> str:
@@ -175,6 +179,7 @@ def build_state(settings: RunSettings) -> GatewayState:
         log_file=settings.log_file,
         clock=settings.clock,
         host_tz=host_timezone(),
+        raw_config=settings.raw_config,
     )
 
 
@@ -264,6 +269,9 @@ async def run_gateway(
             events_fanned_out=lambda: hub.events_fanned_out,
             events_dropped=lambda: hub.events_dropped,
             loop_lag_ms=lambda: state.loop.samples[-1] if state.loop.samples else 0.0,
+            delivery_queue_depth=lambda: (
+                state.channels.outbox.pending_count() if state.channels is not None else None
+            ),
         ),
     )
     state.broadcast = hub.broadcast
@@ -397,6 +405,17 @@ async def run_gateway(
             hub.session_members = conversations.session_members
             if settings.reload is not None:
                 await services.start(run_config_watcher, reloader, settings.config_path)
+            # Bridges and the delivery queue, then system events/wakes/heartbeats on top.
+            await services.start(
+                lambda task_status: run_channels(
+                    state, conversations, store, settings.raw_config, task_status=task_status
+                )
+            )
+            await services.start(
+                lambda task_status: run_main_session(
+                    state, conversations, settings.raw_config, task_status=task_status
+                )
+            )
             # sd_notify (READY/STOPPING/WATCHDOG) when systemd runs us as Type=notify.
             notifier = await services.start(run_notifier)
             await services.start(run_cron_service, state, store, reloader)

@@ -89,7 +89,7 @@ def _mapping(raw: Any, index: int) -> HookMapping:
     session_mode = raw.get("sessionMode", "isolated")
     if session_mode not in ("isolated", "persistent"):
         raise _fail(f"{key}.sessionMode", 'must be "isolated" or "persistent"')
-    match = raw.get("match") if isinstance(raw.get("match"), Mapping) else {}
+    match: Mapping[str, Any] = raw["match"] if isinstance(raw.get("match"), Mapping) else {}
     timeout = raw.get("timeoutSeconds")
     return HookMapping(
         id=_str(raw.get("id")) or f"mapping-{index + 1}",

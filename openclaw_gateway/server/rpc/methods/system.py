@@ -19,6 +19,7 @@ from openclaw_gateway.server.rpc.methods import registry
 from openclaw_gateway.server.rpc.methods._params import check
 from openclaw_gateway.server.rpc.registry import EXEMPT
 from openclaw_gateway.server.runs.service import session_defaults, session_summary
+from openclaw_gateway.state import session_keys as K
 from openclaw_gateway.state.presence import parse_node_presence_text
 
 
@@ -40,7 +41,7 @@ def collect_health(state: GatewayState) -> dict[str, Any]:
         "channels": {},
         "channelOrder": [],
         "channelLabels": {},
-        "heartbeatSeconds": 0,
+        "heartbeatSeconds": heartbeat_seconds(state),
         "defaultAgentId": session_defaults(state)["defaultAgentId"],
     }
     reload_status = state.reload_status()
@@ -52,6 +53,21 @@ def collect_health(state: GatewayState) -> dict[str, Any]:
         snapshot["tailscale"] = dict(state.tailscale)
     snapshot["durationMs"] = int((time.perf_counter() - started) * 1000)
     return snapshot
+
+
+def heartbeat_seconds(state: GatewayState) -> int:
+    main = state.main_session
+    return main.settings.every_ms // 1000 if main is not None and main.enabled else 0
+
+
+def heartbeat_summary(state: GatewayState) -> dict[str, Any]:
+    """status.heartbeat: the default agent's cadence (the only one that beats here)."""
+    agent_id = session_defaults(state)["defaultAgentId"]
+    main = state.main_session
+    every_ms = main.settings.every_ms if main is not None else 0
+    enabled = main is not None and main.enabled and every_ms > 0
+    entry = {"agentId": agent_id, "enabled": enabled, "every": f"{every_ms // 60000}m"}
+    return {"defaultAgentId": agent_id, "agents": [{**entry, "everyMs": every_ms}]}
 
 
 def refresh_health(state: GatewayState) -> dict[str, Any]:
@@ -103,6 +119,7 @@ def _status_sessions(state: GatewayState, *, admin: bool) -> dict[str, Any]:
 @registry.method("status", scope=S.READ)
 def status(ctx: CallContext, params: Any) -> dict[str, Any]:
     state = ctx.state
+    main = state.main_session
     statuses = ("queued", "running", "succeeded", "failed", "timed_out", "cancelled", "lost")
     memory: dict[str, Any] = {}
     rss = _rss_bytes()
@@ -110,9 +127,9 @@ def status(ctx: CallContext, params: Any) -> dict[str, Any]:
         memory["rssBytes"] = rss
     result: dict[str, Any] = {
         "runtimeVersion": state.version,
-        "heartbeat": {"defaultAgentId": "main", "agents": []},
+        "heartbeat": heartbeat_summary(state),
         "channelSummary": [],
-        "queuedSystemEvents": list(state.system_events),
+        "queuedSystemEvents": main.queued_texts() if main is not None else [],
         "degradedSecretOwners": [],
         "degradedPlugins": [],
         "tasks": {
@@ -206,9 +223,11 @@ def system_event(ctx: CallContext, params: Any) -> dict[str, Any]:
     if wake and node_line:
         raise RpcError("INVALID_REQUEST", "wake is not supported for node presence events")
     session_key = (p.get("sessionKey") or "").strip()
+    main = ctx.state.require_main_session()
     if wake and session_key:
-        # This gateway keeps no agent sessions, so no session key can be woken.
-        raise RpcError("INVALID_REQUEST", f'Unknown or archived session "{session_key}"')
+        conv = ctx.state.require_conversations()
+        if conv.book.get(str(conv.key(session_key))) is None:
+            raise RpcError("INVALID_REQUEST", f'Unknown or archived session "{session_key}"')
     state = ctx.state
     parsed: dict[str, Any] = dict(parse_node_presence_text(text) or {})
     fields = dict(parsed)
@@ -226,7 +245,12 @@ def system_event(ctx: CallContext, params: Any) -> dict[str, Any]:
     )
     state.presence.upsert(str(key), fields, state.now_ms())
     if not node_line:
-        state.system_events.append(text)
+        main.system_event(
+            text,
+            session_key=session_key or None,
+            wake_mode="now" if wake else "next-heartbeat",
+            source="system-event",
+        )
     broadcast_presence(state)
     return {"ok": True}
 
@@ -236,23 +260,16 @@ def last_heartbeat(ctx: CallContext, params: Any) -> dict[str, Any] | None:
     return ctx.state.last_heartbeat
 
 
-HEARTBEATS_UNAVAILABLE = (
-    "heartbeats are not available in this gateway: it has no agent runtime to send them"
-)
-
-
 @registry.method("set-heartbeats", scope=S.ADMIN)
 def set_heartbeats(ctx: CallContext, params: Any) -> dict[str, Any]:
-    """The official answer shape, truthfully: heartbeats are off and can be kept off; turning
-    them on is refused until something sends them (no `heartbeat` event is advertised)."""
+    """Turns the scheduled heartbeat cadence on or off (wakes still run turns)."""
     enabled = params.get("enabled") if isinstance(params, dict) else None
     if not isinstance(enabled, bool):
         raise RpcError(
             "INVALID_REQUEST", "invalid set-heartbeats params: enabled (boolean) required"
         )
-    if enabled:
-        raise RpcError("UNAVAILABLE", HEARTBEATS_UNAVAILABLE)
-    return {"ok": True, "enabled": False}
+    ctx.state.require_main_session().set_enabled(enabled)
+    return {"ok": True, "enabled": enabled}
 
 
 WAKE_SCHEMA = obj(
@@ -275,8 +292,14 @@ def wake(ctx: CallContext, params: Any) -> dict[str, Any]:
     text = p["text"].strip() if isinstance(p["text"], str) else ""
     if not text:
         return {"ok": False}
-    if "sessionKey" in p:
-        # No agent sessions live in this gateway, so an explicit session cannot be woken.
-        return {"ok": False, "reason": "unwakeable-session-key"}
-    ctx.state.system_events.append(text)
+    key = p.get("sessionKey")
+    if isinstance(key, str) and K.is_subagent_key(ctx.state.require_conversations().key(key)):
+        raise RpcError("INVALID_REQUEST", "wake sessionKey cannot target a subagent session")
+    ctx.state.require_main_session().system_event(
+        text,
+        session_key=key,
+        agent_id=p.get("agentId"),
+        wake_mode=p["mode"],
+        source="wake",
+    )
     return {"ok": True}
