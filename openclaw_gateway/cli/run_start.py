@@ -203,6 +203,12 @@ def _serve(
             "⚠️  Gateway is binding to a non-loopback address. Ensure authentication is "
             "configured before exposing to public networks.",
         )
+    from openclaw_gateway.server.hooks.config import load_hooks
+
+    # hooks.*: refused here (exit 78) when unusable, e.g. a token equal to the gateway's.
+    hooks = load_hooks(loaded.config.raw, (auth.token, auth.password))
+    if hooks is not None:
+        redactor.add(hooks.token)
     logger, log_path = _open_logger(p.verbose, paths, loaded.config, env, p.ws_style, redactor)
     if log_path is not None:
         logger.info("gateway", f"log file: {log_path}")
@@ -258,6 +264,7 @@ def _serve(
         agents_config=loaded.config.raw.get("agents"),
         openai_chat_completions=_endpoint_enabled(loaded.config.raw, "chatCompletions"),
         openai_responses=_endpoint_enabled(loaded.config.raw, "responses"),
+        hooks=hooks,
         raw_config=dict(loaded.config.raw),
         signal_observer=observer,
         discovery=live.discovery,

@@ -55,6 +55,8 @@ from openclaw_gateway.server.cron.service import run_cron_service
 from openclaw_gateway.server.cron.zones import host_timezone
 from openclaw_gateway.server.discovery_service import run_discovery_service
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
+from openclaw_gateway.server.hooks.config import HooksConfig
+from openclaw_gateway.server.hooks.route import hooks_route
 from openclaw_gateway.server.http.router import Route, Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.server.loop_monitor import run_loop_monitor
@@ -139,6 +141,7 @@ class RunSettings:
     # gateway.http.endpoints.chatCompletions.enabled: /v1/models + /v1/chat/completions.
     openai_chat_completions: bool = False
     openai_responses: bool = False  # gateway.http.endpoints.responses.enabled: /v1/responses
+    hooks: HooksConfig | None = None  # hooks.* (checked at start); None: no hook endpoints
     # The whole config file as parsed: bindings, session.dmScope, heartbeat, cron webhooks.
     raw_config: dict[str, Any] = attrs.field(factory=dict)
 
@@ -329,6 +332,8 @@ async def run_gateway(
 
     gate = HttpGate(lambda: reloader.live.policy.mode, limiters, state.now_ms)
     api_routes: list[Route] = [prometheus_route(gate, state.metrics)]
+    if settings.hooks is not None:  # the official order: hooks before the OpenAI routes
+        api_routes.append(hooks_route(settings.hooks, state))
     # The official order: models (either endpoint turns it on), responses, chat completions.
     if settings.openai_chat_completions or settings.openai_responses:
         api_routes.append(models_route(gate, state.require_conversations))

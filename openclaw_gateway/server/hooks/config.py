@@ -126,7 +126,9 @@ def load_hooks(
         raise _fail("hooks.token", "hooks.enabled requires hooks.token")
     token = token.strip()
     if any(secret and safe_equal(token, secret) for secret in gateway_secrets):
-        raise _fail("hooks.token", "must differ from the gateway auth token/password")
+        raise ConfigError(
+            "Invalid config: hooks.token must differ from the gateway auth token/password"
+        )
     if section.get("gmail") is not None:
         raise _fail("hooks.gmail", "the Gmail transport is not supported by this gateway")
     presets = section.get("presets") or []
