@@ -161,10 +161,10 @@ def _errno_name(exc: OSError) -> str:
 @attrs.frozen
 class ResolvedAuth:
     mode: str
-    token: str | None
-    password: str | None
-    raw_token: object
-    raw_password: object
+    token: str | None = attrs.field(repr=False)
+    password: str | None = attrs.field(repr=False)
+    raw_token: object = attrs.field(repr=False)
+    raw_password: object = attrs.field(repr=False)
 
 
 SecretResolver = Callable[[Mapping[str, Any]], Mapping[str, str | None]]

@@ -50,6 +50,8 @@ UNAUTHORIZED_LOG_EVERY = 100
 # stream is dropped (a client that never reads must not pin ~maxBufferedBytes forever).
 SLOW_CONSUMER_GRACE = 5.0
 EPHEMERAL_MODES = frozenset({"cli", "backend", "probe"})
+# What a caller learns of a handler bug: the code and that it happened, nothing of its text.
+HANDLER_FAILED: dict[str, Any] = {"code": "UNAVAILABLE", "message": "request handler failed"}
 
 
 def _presence_fields(
@@ -288,11 +290,18 @@ async def _reader(
         except RpcError as exc:
             _fail(frame, exc.to_shape(), started)
         except Exception as exc:  # a handler bug must not kill the socket
-            _fail(
-                frame, {"code": "UNAVAILABLE", "message": str(exc) or type(exc).__name__}, started
-            )
+            _handler_failed(frame, exc, started)
         finally:
             pending -= 1
+
+    def _handler_failed(frame: RequestFrame, exc: Exception, started: float) -> None:
+        # The exception text (paths, reprs) is for the operator's log, never for the caller.
+        log.error(
+            "gateway",
+            f"request handler failed method={frame.method} conn={ctx.caller.conn_id}: "
+            f"{type(exc).__name__}: {exc}",
+        )
+        _fail(frame, HANDLER_FAILED, started)
 
     def _fail(frame: RequestFrame, error: dict[str, Any], started: float) -> None:
         reply(frame.id, error=error)
@@ -377,10 +386,7 @@ async def _reader(
             _fail(frame, exc.to_shape(), started)
             continue
         except Exception as exc:  # a handler bug must not kill the socket
-            log.error("ws", f"handler {frame.method} failed: {type(exc).__name__}: {exc}")
-            _fail(
-                frame, {"code": "UNAVAILABLE", "message": str(exc) or type(exc).__name__}, started
-            )
+            _handler_failed(frame, exc, started)
             continue
         reply(frame.id, result)
         log.ws_response(

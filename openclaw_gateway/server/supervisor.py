@@ -1,7 +1,8 @@
 """run_gateway(): builds the shared objects and owns THE task tree and the shutdown order.
 
 trio.run(run_gateway)
-└─ services nursery              signals (SIGINT/SIGTERM -> shutdown), conversations (the
+└─ services nursery              signals (SIGINT/SIGTERM -> shutdown; before the bind), the
+   │                             listeners' bind (EADDRINUSE retries), conversations (the
    │                             session book and the agent-run tasks), cron scheduler,
    │                             tailscale route claim (torn down after the listeners closed),
    │                             discovery (wide-area zone, Bonjour announcer)
@@ -187,11 +188,17 @@ def build_state(settings: RunSettings) -> GatewayState:
 
 
 async def _watch_signals(
-    shutdown: trio.Event, log: Logger, lifecycle: Lifecycle, observer: SignalObserver | None
+    shutdown: trio.Event,
+    log: Logger,
+    lifecycle: Lifecycle,
+    observer: SignalObserver | None,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """SIGINT/SIGTERM stop, SIGUSR2 restarts (unless commands.restart=false); a second signal
     during shutdown is logged and ignored; the same signal 3 times in 5 min warns."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR2) as signals:
+        task_status.started()
         async for signum in signals:
             name = signal.Signals(signum).name
             hint = observer.observe(name) if observer is not None else None
@@ -388,15 +395,26 @@ async def run_gateway(
         store = Store.open(settings.state_dir)
         state.pairing = Book(store)
         state.store = store
-        listeners = await open_listeners(
-            settings.bind.hosts, settings.port, lambda msg: log.warn("gateway", msg)
-        )
-        gateway_listeners = list(listeners)
         async with _services_nursery() as services:
             if settings.handle_signals:
-                services.start_soon(
+                # Before the bind: SIGTERM during its EADDRINUSE retries (up to 10 s) is a clean
+                # stop (listeners closed, runtime token file removed), not the default action.
+                await services.start(
                     _watch_signals, shutdown, log, lifecycle, settings.signal_observer
                 )
+            binding = trio.CancelScope()
+            services.start_soon(_cancel_on, shutdown, binding)
+            with binding:
+                listeners.extend(
+                    await open_listeners(
+                        settings.bind.hosts, settings.port, lambda msg: log.warn("gateway", msg)
+                    )
+                )
+            if binding.cancelled_caught:
+                state.shutting_down = True
+                services.cancel_scope.cancel()
+                await trio.lowlevel.checkpoint()  # leaves the services nursery
+            gateway_listeners = list(listeners)
             # Sessions and agent runs; before the edge, so every socket finds them.
             conversations = await services.start(
                 lambda task_status: run_conversations(
@@ -464,7 +482,7 @@ async def run_gateway(
                     reloader,
                     log,
                     ts_url if isinstance(ts_url, str) else None,
-                    tls_renewals=hooks.tls.renewed if hooks.tls is not None else None,
+                    tls=hooks.tls,
                 )
             )
             async with trio.open_nursery() as handlers:

@@ -126,6 +126,38 @@ def test_ws_log_is_checked_unstamped(capsys: pytest.CaptureFixture[str], home: P
     assert r.out == ""
 
 
+@pytest.mark.parametrize(
+    ("opts", "message"),
+    [
+        (
+            {"ambient_channels": True},
+            "--ambient-channels is not supported: no channels are configured from the environment.",
+        ),
+        (
+            {"cli_backend_logs": True},
+            "--cli-backend-logs is not supported: no CLI backend runs in this gateway.",
+        ),
+        (
+            {"raw_stream": True},
+            "--raw-stream is not supported: no raw model stream is logged by this gateway.",
+        ),
+        (
+            {"raw_stream_path": "/tmp/x.jsonl"},
+            "--raw-stream-path is not supported: no raw model stream is logged by this gateway.",
+        ),
+    ],
+)
+def test_flags_without_a_subject_here_are_refused(
+    capsys: pytest.CaptureFixture[str], home: Path, opts: dict[str, Any], message: str
+) -> None:
+    """Issue 13 §1: accepted by the parser (official shape), then refused, never ignored."""
+    local_config(home)
+    env = base_env(home)
+    r = run(capsys, home, env, port="abc", **opts)
+    assert (r.code, r.out, r.err) == (1, "", message + "\n")
+    assert "OPENCLAW_RAW_STREAM" not in env and "OPENCLAW_RAW_STREAM_PATH" not in env
+
+
 # -- flag values (stamped, exit 1) ---------------------------------------------------------
 
 
