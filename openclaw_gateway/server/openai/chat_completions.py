@@ -31,6 +31,7 @@ from openclaw_gateway.server.openai.http_auth import HttpGate
 from openclaw_gateway.server.openai.intake import read_json_object, until_done_or_gone
 from openclaw_gateway.server.openai.prompt import build_prompt
 from openclaw_gateway.server.openai.turns import (
+    RunTail,
     TargetError,
     resolve_agent,
     resolve_session,
@@ -192,16 +193,15 @@ async def _events(
     conv: Conversations, run: Run, identity: Record, include_usage: bool
 ) -> AsyncGenerator[bytes, None]:
     sent = ""
+    tail = RunTail(run)
     try:
         yield _chunk(identity, {"role": "assistant"}, None)
-        async for event in run.watch():
-            text = event.text
-            if event.kind == "delta":
-                if not text.startswith(sent):
-                    break  # the terminal check below reports it
-                if len(text) > len(sent):
-                    piece, sent = text[len(sent) :], text
-                    yield _chunk(identity, {"content": piece}, None)
+        async for text in tail.texts():
+            if not text.startswith(sent):
+                break  # the terminal check below reports it
+            if len(text) > len(sent):
+                piece, sent = text[len(sent) :], text
+                yield _chunk(identity, {"content": piece}, None)
         await run.done.wait()
         if run.status != "ok":
             yield sse({"error": {"message": "internal error", "type": "api_error"}}) + DONE
@@ -213,10 +213,10 @@ async def _events(
             return
         if len(final) > len(sent):
             yield _chunk(identity, {"content": final[len(sent) :]}, None)
-        tail = _chunk(identity, {}, "stop")
+        end = _chunk(identity, {}, "stop")
         if include_usage:
-            tail += _chunk_of(identity, choices=[], usage=usage_of(run))
-        yield tail + DONE
+            end += _chunk_of(identity, choices=[], usage=usage_of(run))
+        yield end + DONE
     finally:
         if not run.done.is_set():  # the client left mid-stream
             conv.runs.abort(run.session_key, run.run_id)

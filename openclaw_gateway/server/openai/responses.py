@@ -32,6 +32,7 @@ from openclaw_gateway.server.openai.http_auth import HttpGate
 from openclaw_gateway.server.openai.intake import read_json_object, until_done_or_gone
 from openclaw_gateway.server.openai.prompt import build_prompt
 from openclaw_gateway.server.openai.turns import (
+    RunTail,
     TargetError,
     resolve_agent,
     resolve_session,
@@ -216,6 +217,7 @@ async def _events(
 ) -> AsyncGenerator[bytes, None]:
     at = {"item_id": item_id, "output_index": 0, "content_index": 0}
     sent = ""
+    tail = RunTail(run)
     try:
         initial = _resource(identity, "in_progress", [], responses_usage(None))
         empty = {**_item(item_id, "", "in_progress"), "content": []}
@@ -231,13 +233,9 @@ async def _events(
                 }
             )
         )
-        async for event in run.watch():
-            if (
-                event.kind == "delta"
-                and event.text.startswith(sent)
-                and len(event.text) > len(sent)
-            ):
-                piece, sent = event.text[len(sent) :], event.text
+        async for text in tail.texts():
+            if text.startswith(sent) and len(text) > len(sent):
+                piece, sent = text[len(sent) :], text
                 yield _event({"type": "response.output_text.delta", **at, "delta": piece})
         await run.done.wait()
         final = run.text or NO_RESPONSE

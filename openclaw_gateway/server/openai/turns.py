@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
+
+import trio
 
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.server.http.messages import HttpRequest
 from openclaw_gateway.server.rpc.methods.chat import clean_message
-from openclaw_gateway.server.runs.manager import Run, TurnRequest
+from openclaw_gateway.server.runs.manager import WATCH_BUFFER, Run, RunEvent, TurnRequest
 from openclaw_gateway.server.runs.service import Conversations
 from openclaw_gateway.state import session_keys as K
 
@@ -141,3 +144,26 @@ def usage_of(run: Run) -> Record:
     if isinstance((answer.get("usage") or {}).get("reasoningTokens"), int | float):
         out["completion_tokens_details"] = {"reasoning_tokens": n["reasoningTokens"]}
     return out
+
+
+class RunTail:
+    """The run's text as it grows, subscribed at once (Run.watch() subscribes only when first
+    iterated, so a delta sent meanwhile would be missed until the next one)."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._tx, self._rx = trio.open_memory_channel[RunEvent](WATCH_BUFFER)
+        if not run.done.is_set():
+            run.watchers.append(self._tx)
+
+    async def texts(self) -> AsyncIterator[str]:
+        """The cumulative text: what is there now, then each delta; ends when the run ends."""
+        if self.run.text:
+            yield self.run.text
+        if self.run.done.is_set():
+            return
+        async with self._rx:
+            async for event in self._rx:
+                if event.kind != "delta":
+                    return
+                yield event.text
