@@ -338,7 +338,7 @@ async def run_gateway(
         return policy.mode != "none" and bool(secret) and safe_equal(token, secret or "")
 
     gate = HttpGate(lambda: reloader.live.policy.mode, limiters, state.now_ms)
-    api_routes: list[Route] = [prometheus_route(gate, state.metrics)]
+    api_routes: list[Route] = []
     if settings.hooks is not None:  # the official order: hooks before the OpenAI routes
         api_routes.append(hooks_route(settings.hooks, state))
     # The official order: models (either endpoint turns it on), responses, chat completions.
@@ -348,6 +348,8 @@ async def run_gateway(
         api_routes.append(responses_route(gate, state.require_conversations))
     if settings.openai_chat_completions:
         api_routes.append(chat_completions_route(gate, state.require_conversations))
+    # The official serves metrics as a plugin route: after the core API routes.
+    api_routes.append(prometheus_route(gate, state.metrics))
     hooks = EdgeHooks(
         on_websocket=lambda ws, peer, abort, authenticated: handle_connection(
             ws, peer, deps, abort, authenticated
