@@ -214,6 +214,12 @@ def _serve(
             "⚠️  Gateway is binding to a non-loopback address. Ensure authentication is "
             "configured before exposing to public networks.",
         )
+    from openclaw_gateway.server.hooks.config import load_hooks
+
+    # hooks.*: refused here (exit 78) when unusable, e.g. a token equal to the gateway's.
+    hooks = load_hooks(loaded.config.raw, (auth.token, auth.password))
+    if hooks is not None:
+        redactor.add(hooks.token)
     logger, log_path = _open_logger(p.verbose, paths, loaded.config, env, p.ws_style, redactor)
     if log_path is not None:
         logger.info("gateway", f"log file: {log_path}")
@@ -268,6 +274,9 @@ def _serve(
         restart_allowed=live.restart_allowed,
         reload=ReloadHooks(loaded.config.raw, derive),
         agents_config=loaded.config.raw.get("agents"),
+        openai_chat_completions=_endpoint_enabled(loaded.config.raw, "chatCompletions"),
+        openai_responses=_endpoint_enabled(loaded.config.raw, "responses"),
+        hooks=hooks,
         raw_config=dict(loaded.config.raw),
         signal_observer=observer,
         discovery=live.discovery,
@@ -382,3 +391,11 @@ def _set_process_title() -> None:
         libc.prctl(15, b"openclaw-gateway", 0, 0, 0)  # PR_SET_NAME
     except (OSError, AttributeError):
         pass
+
+
+def _endpoint_enabled(raw: dict[str, object], name: str) -> bool:
+    """gateway.http.endpoints.<name>.enabled (official default: off)."""
+    section: object = raw
+    for part in ("gateway", "http", "endpoints", name):
+        section = section.get(part) if isinstance(section, dict) else None
+    return isinstance(section, dict) and section.get("enabled") is True

@@ -266,6 +266,7 @@ async def _reader(
                 True,
                 (time.perf_counter() - started) * 1000,
             )
+            deps.state.metrics.rpc(frame.method, True, time.perf_counter() - started)
         except RpcError as exc:
             _fail(frame, exc.to_shape(), started)
         except Exception as exc:  # a handler bug must not kill the socket
@@ -284,6 +285,7 @@ async def _reader(
 
     def _fail(frame: RequestFrame, error: dict[str, Any], started: float) -> None:
         reply(frame.id, error=error)
+        deps.state.metrics.rpc(frame.method, False, time.perf_counter() - started)
         log.ws_response(
             ctx.caller.conn_id,
             frame.method,
@@ -369,3 +371,4 @@ async def _reader(
         log.ws_response(
             ctx.caller.conn_id, frame.method, frame.id, True, (time.perf_counter() - started) * 1000
         )
+        deps.state.metrics.rpc(frame.method, True, time.perf_counter() - started)

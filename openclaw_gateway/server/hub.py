@@ -88,6 +88,19 @@ class Hub:
         # Conn ids subscribed to one session's messages; wired by the supervisor once the
         # conversations service runs.
         self.session_members: Callable[[str], Collection[str]] = lambda session_key: ()
+        # Plain counters for the metrics (read at scrape time): frames queued per event name,
+        # droppable frames not queued to a slow socket.
+        self.events_fanned_out: dict[str, int] = {}
+        self.events_dropped = 0
+
+    def connections_by_role(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for sub in self._subs.values():
+            out[sub.role] = out.get(sub.role, 0) + 1
+        return out
+
+    def outbox_frames(self) -> int:
+        return sum(sub.outbox.statistics().current_buffer_used for sub in self._subs.values())
 
     def __len__(self) -> int:
         return len(self._subs)
@@ -122,7 +135,9 @@ class Hub:
                 sub.keepalive()
 
     def _slow(self, sub: Subscriber, drop_if_slow: bool) -> bool:
-        if not drop_if_slow:
+        if drop_if_slow:
+            self.events_dropped += 1  # read by the metrics at scrape time
+        else:
             # Like the official ws.close(): the close frame follows what is already queued,
             # so a client that catches up sees every frame, then 1008. Cancelling the writer
             # mid-frame instead would corrupt the stream (the peer sees garbage, not 1008).
@@ -176,6 +191,7 @@ class Hub:
             sub.seq += 1
             if self.send(sub, b"%s%d%s" % (head, sub.seq, tail), drop_if_slow=drop):
                 delivered += 1
+        self.events_fanned_out[event] = self.events_fanned_out.get(event, 0) + delivered
         return delivered
 
     def device_ids(self) -> set[str]:

@@ -58,10 +58,18 @@ from openclaw_gateway.server.cron.zones import host_timezone
 from openclaw_gateway.server.discovery_service import run_discovery_service
 from openclaw_gateway.server.dispatch import run_keepalive
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
-from openclaw_gateway.server.http.router import Router
+from openclaw_gateway.server.hooks.config import HooksConfig
+from openclaw_gateway.server.hooks.route import hooks_route
+from openclaw_gateway.server.http.router import Route, Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.server.loop_monitor import run_loop_monitor
 from openclaw_gateway.server.mainsession.service import run_main_session
+from openclaw_gateway.server.metrics.instruments import GatewayMetrics, LiveFigures
+from openclaw_gateway.server.metrics.route import prometheus_route
+from openclaw_gateway.server.openai.chat_completions import chat_completions_route
+from openclaw_gateway.server.openai.http_auth import HttpGate
+from openclaw_gateway.server.openai.models import models_route
+from openclaw_gateway.server.openai.responses import responses_route
 from openclaw_gateway.server.reloader import LiveSettings, Reloader, ReloadHooks, run_config_watcher
 from openclaw_gateway.server.restart import Lifecycle, SignalObserver
 from openclaw_gateway.server.rpc import methods
@@ -144,6 +152,10 @@ class RunSettings:
     # gateway.controlUi: the web page (the built-in dashboard unless `root` is set).
     control_ui: ControlUiSettings = attrs.field(factory=ControlUiSettings)
     tls_renewal: bool = True  # False with gateway.reload.mode "off": a replaced pair waits
+    # gateway.http.endpoints.chatCompletions.enabled: /v1/models + /v1/chat/completions.
+    openai_chat_completions: bool = False
+    openai_responses: bool = False  # gateway.http.endpoints.responses.enabled: /v1/responses
+    hooks: HooksConfig | None = None  # hooks.* (checked at start); None: no hook endpoints
     # The whole config file as parsed: bindings, session.dmScope, heartbeat, cron webhooks.
     raw_config: dict[str, Any] = attrs.field(factory=dict)
 
@@ -272,6 +284,19 @@ async def run_gateway(
     state = build_state(settings)
     hub = Hub(settings.max_buffered_bytes)
     registry = (settings.registry_factory or methods.load)()
+    state.metrics = GatewayMetrics(
+        registry.every_name(),
+        LiveFigures(
+            connections_by_role=hub.connections_by_role,
+            outbox_frames=hub.outbox_frames,
+            events_fanned_out=lambda: hub.events_fanned_out,
+            events_dropped=lambda: hub.events_dropped,
+            loop_lag_ms=lambda: state.loop.samples[-1] if state.loop.samples else 0.0,
+            delivery_queue_depth=lambda: (
+                state.channels.outbox.pending_count() if state.channels is not None else None
+            ),
+        ),
+    )
     state.broadcast = hub.broadcast
     state.invalidate_device = hub.close_device
     state.connected_devices = hub.device_ids
@@ -325,6 +350,19 @@ async def run_gateway(
         secret = policy.token if policy.mode == "token" else policy.password
         return policy.mode != "none" and bool(secret) and safe_equal(token, secret or "")
 
+    gate = HttpGate(lambda: reloader.live.policy.mode, limiters, state.now_ms)
+    api_routes: list[Route] = []
+    if settings.hooks is not None:  # the official order: hooks before the OpenAI routes
+        api_routes.append(hooks_route(settings.hooks, state))
+    # The official order: models (either endpoint turns it on), responses, chat completions.
+    if settings.openai_chat_completions or settings.openai_responses:
+        api_routes.append(models_route(gate, state.require_conversations))
+    if settings.openai_responses:
+        api_routes.append(responses_route(gate, state.require_conversations))
+    if settings.openai_chat_completions:
+        api_routes.append(chat_completions_route(gate, state.require_conversations))
+    # The official serves metrics as a plugin route: after the core API routes.
+    api_routes.append(prometheus_route(gate, state.metrics))
     hooks = EdgeHooks(
         on_websocket=lambda ws, peer, abort, authenticated: handle_connection(
             ws, peer, deps, abort, authenticated
@@ -339,6 +377,7 @@ async def run_gateway(
                         event_loop=state.loop.snapshot(),
                     )
                 ),
+                *api_routes,
                 # Last: at the root base path it owns every other GET (the SPA fallback).
                 control_ui_route(
                     settings.control_ui,
