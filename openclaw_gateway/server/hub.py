@@ -99,8 +99,9 @@ class Hub:
             out[sub.role] = out.get(sub.role, 0) + 1
         return out
 
-    def outbox_frames(self) -> int:
-        return sum(sub.outbox.statistics().current_buffer_used for sub in self._subs.values())
+    def outbox_bytes(self) -> int:
+        """Bytes queued behind all sockets (what the kernel has not taken yet)."""
+        return sum(sub.backlog() for sub in self._subs.values())
 
     def __len__(self) -> int:
         return len(self._subs)

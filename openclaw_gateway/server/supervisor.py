@@ -288,7 +288,7 @@ async def run_gateway(
         registry.every_name(),
         LiveFigures(
             connections_by_role=hub.connections_by_role,
-            outbox_frames=hub.outbox_frames,
+            outbox_bytes=hub.outbox_bytes,
             events_fanned_out=lambda: hub.events_fanned_out,
             events_dropped=lambda: hub.events_dropped,
             loop_lag_ms=lambda: state.loop.samples[-1] if state.loop.samples else 0.0,

@@ -31,7 +31,7 @@ class LiveFigures:
     """Read at scrape time (the supervisor wires them to the hub, state and loop monitor)."""
 
     connections_by_role: Callable[[], dict[str, int]] = dict
-    outbox_frames: Callable[[], int] = lambda: 0
+    outbox_bytes: Callable[[], int] = lambda: 0
     events_fanned_out: Callable[[], dict[str, int]] = dict
     events_dropped: Callable[[], int] = lambda: 0
     delivery_queue_depth: Callable[[], int | None] = lambda: None
@@ -60,9 +60,9 @@ class _LiveCollector(Collector):
             conns.add_metric([role], count)
         yield conns
         yield GaugeMetricFamily(
-            "openclaw_gateway_outbox_frames",
-            "Frames queued to be written, over all sockets",
-            value=live.outbox_frames(),
+            "openclaw_gateway_outbox_bytes",
+            "Bytes queued to be written and not yet taken by the kernel, over all sockets",
+            value=live.outbox_bytes(),
         )
         events = CounterMetricFamily(
             "openclaw_gateway_events",

@@ -85,6 +85,6 @@ async def test_counters_move_with_traffic(gateway: RunningGateway, tmp_path: Pat
     assert value(after, "openclaw_gateway_events_total", event="chat") >= 1
     assert value(after, "openclaw_memory_bytes", kind="rss") > 1_000_000
     assert ("openclaw_gateway_event_loop_lag_seconds", ()) in after
-    assert ("openclaw_gateway_outbox_frames", ()) in after
+    assert ("openclaw_gateway_outbox_bytes", ()) in after
     assert ("openclaw_gateway_events_dropped_total", ()) in after
     assert TOKEN not in (await scrape(gateway)).text
