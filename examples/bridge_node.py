@@ -1,21 +1,27 @@
-"""A channel bridge node: every line on stdin becomes a `channel.message` node event (relayed by
-the gateway to operators as a `node.event` event), and `channel.send` invokes are printed — the
-place where a real bridge would post into its chat channel.
+"""A terminal channel bridge: every line you type is a direct message on the channel
+`terminal`, answered by the agent the gateway routes it to (bindings, or the default agent);
+the reply comes back through `channel.send` and is printed.
 
-    python examples/bridge_node.py ws://127.0.0.1:18789 <gateway-token> < lines.txt
+    python examples/bridge_node.py ws://127.0.0.1:18789 <gateway-token>
+
+An operator approves the bridge once (`openclaw nodes pending`, `openclaw nodes approve`),
+and an agent node must serve the agent (e.g. examples/agent_node.py).
 """
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import trio
 
-from openclaw_gateway.client import NodeHost
+from openclaw_gateway.client.bridge import BridgeNode, ChannelSend
 from openclaw_gateway.client.identity import IdentityStore
+
+CHANNEL = "terminal"
 
 
 def build(
@@ -23,37 +29,39 @@ def build(
     token: str | None,
     state: Path = Path(".bridge-node"),
     out: Callable[[str], None] = print,
-) -> NodeHost:
-    node = NodeHost(url, token=token, device_store=IdentityStore(state), display_name="bridge")
+) -> BridgeNode:
+    bridge = BridgeNode(
+        url,
+        token=token,
+        device_store=IdentityStore(state),
+        display_name="terminal-bridge",
+        channels=(CHANNEL,),
+    )
 
-    @node.command("channel.send")
-    def send(params: Any) -> dict[str, Any]:
-        text = str((params or {}).get("text", ""))
-        out(f"send: {text}")
-        return {"delivered": True}
+    @bridge.on_send
+    def post(msg: ChannelSend) -> None:
+        out(f"agent: {msg.text}")
 
-    return node
+    return bridge
 
 
-async def relay_lines(node: NodeHost, lines: TextIO) -> int:
-    """Relay each input line as a `channel.message` event; returns how many were sent."""
-    assert node.client is not None
+async def relay_lines(bridge: BridgeNode, lines: TextIO, user: str) -> int:
+    """Send each input line as a message from `user`; returns how many were sent."""
     count = 0
     while True:
         line = await trio.to_thread.run_sync(lines.readline)
         if not line:
             return count
         text = line.rstrip("\n")
-        await node.client.call(
-            "node.event", {"event": "channel.message", "payload": {"text": text}}
-        )
-        count += 1
+        if text.strip():
+            count += 1
+            await bridge.message(CHANNEL, user, text, sender=user, message_id=f"{user}-{count}")
 
 
 async def main(url: str, token: str | None) -> None:
-    node = build(url, token)
-    async with node.running():
-        await relay_lines(node, sys.stdin)
+    bridge = build(url, token)
+    async with bridge.running():
+        await relay_lines(bridge, sys.stdin, getpass.getuser())
         await trio.sleep_forever()  # keep answering channel.send
 
 

@@ -22,6 +22,7 @@ from cattrs.gen import make_dict_structure_fn, override
 from openclaw_gateway.core.atomicfile import write_atomic
 from openclaw_gateway.core.config_locate import issue_line
 from openclaw_gateway.core.errors import ConfigError
+from openclaw_gateway.core.routing import routing_issues
 
 BIND_MODES = ("loopback", "lan", "tailnet", "auto", "custom")
 TAILSCALE_MODES = ("off", "serve", "funnel")
@@ -75,6 +76,8 @@ class TailscaleConfig:
 @attrs.frozen
 class ControlUiConfig:
     enabled: bool = True
+    base_path: str | None = None  # where the page lives ("/" when unset)
+    root: str | None = None  # a built Control UI (holding index.html); unset: the dashboard
     allowed_origins: tuple[str, ...] | None = None
     dangerously_allow_host_header_origin_fallback: bool = False
 
@@ -92,6 +95,9 @@ class GatewayConfig:
     tls: TlsConfig = TlsConfig()
     trusted_proxies: tuple[str, ...] = ()
     allow_real_ip_fallback: bool = False
+    # Ours (the official has no such key): the cap on concurrent connections; None = sized to
+    # the descriptor limit (server/socket_limits.default_max_connections).
+    max_connections: int | None = None
 
 
 @attrs.frozen
@@ -263,7 +269,8 @@ def validate(data: Mapping[str, Any]) -> tuple[Config, list[Issue]]:
     same view.
     """
     body: dict[str, Any] = copy.deepcopy({k: v for k, v in data.items() if k in _MODELLED})
-    found: list[Issue] = []
+    # Sections the model does not type, checked by their own pure rules (core/routing.py).
+    found = [Issue(segments, message) for segments, message in routing_issues(data)]
     for _ in range(64):  # each pass removes at least one bad value; a config has few
         try:
             model = _converter.structure(body, Config)

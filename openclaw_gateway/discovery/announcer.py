@@ -117,6 +117,29 @@ class Announcer:
                 self.log.warn(SUBSYSTEM, f"bonjour: withdraw timed out after {WITHDRAW_TIMEOUT}s")
             self.closed.set()
 
+    async def update(self, ctx: AdvertiseContext) -> None:
+        """The same name with a new TXT (a renewed certificate's fingerprint); bounded."""
+        with trio.move_on_after(REGISTRATION_WAIT_ON_WITHDRAW):
+            await self.registration_done.wait()
+        if not self.registered or self._withdrawn:
+            return
+        info = ServiceInfo(
+            SERVICE_TYPE,
+            self.info.name,
+            addresses=self.info.addresses,
+            port=self.info.port,
+            properties=build_txt(ctx),
+            server=self.info.server,
+        )
+        with trio.move_on_after(WITHDRAW_TIMEOUT):
+            try:
+                await trio.to_thread.run_sync(self.zc.update_service, info, abandon_on_cancel=True)
+            except Exception as exc:  # zeroconf's own errors; the old TXT stays announced
+                self.log.warn(SUBSYSTEM, f"bonjour: TXT update failed: {exc}")
+                return
+            self.info = info
+            self.log.info(SUBSYSTEM, f"bonjour: updated {_summary(info, 'announced')}")
+
 
 def _register_once(zc: Zeroconf, info: ServiceInfo) -> None:
     """Probe (~1.7 s) and announce one name; NonUniqueNameException when it is taken."""

@@ -147,25 +147,39 @@ async def run_discovery(
     log: Logger,
     *,
     tailscale_url: str | None = None,
+    tls_renewals: trio.abc.ReceiveChannel[str] | None = None,
     task_status: trio.TaskStatus[Announcer | None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Write the wide-area zone (if configured), then announce until cancelled (if allowed)."""
+    """Write the wide-area zone (if configured), then announce until cancelled (if allowed).
+    Each fingerprint from `tls_renewals` (a renewed certificate) rewrites the zone and the
+    beacon's TXT, as the official refreshes discovery with the served fingerprint."""
     if plan.ctx.tailnet_dns is None and tailscale_url:
         plan = attrs.evolve(
             plan, ctx=attrs.evolve(plan.ctx, tailnet_dns=tailnet_dns_hint({}, tailscale_url))
         )
     if plan.wide_area is not None:
         await trio.to_thread.run_sync(update_zone, plan, plan.wide_area, log)
-    if not plan.announce:
-        log.debug(SUBSYSTEM, f"bonjour: not announcing: {plan.gate_reason}")
-        task_status.started(None)
-        return
-    # Imported only when announcing: zeroconf costs ~25 ms and ~3 MB at every start otherwise
-    # (announcing is off by default on Linux).
-    from openclaw_gateway.discovery.announcer import AnnouncePlan, run_announcer
+    announcer: Announcer | None = None
+    async with trio.open_nursery() as nursery:
+        if plan.announce:
+            # Imported only when announcing: zeroconf costs ~25 ms and ~3 MB at every start
+            # otherwise (announcing is off by default on Linux).
+            from openclaw_gateway.discovery.announcer import AnnouncePlan, run_announcer
 
-    addresses = _announce_addresses(await trio.to_thread.run_sync(plan.interfaces))
-    announce = AnnouncePlan(plan.ctx, addresses, plan.timeout_s)
-    if plan.zeroconf_factory is not None:
-        announce = attrs.evolve(announce, zeroconf_factory=plan.zeroconf_factory)
-    await run_announcer(announce, log, task_status=task_status)
+            addresses = _announce_addresses(await trio.to_thread.run_sync(plan.interfaces))
+            announce = AnnouncePlan(plan.ctx, addresses, plan.timeout_s)
+            if plan.zeroconf_factory is not None:
+                announce = attrs.evolve(announce, zeroconf_factory=plan.zeroconf_factory)
+            announcer = await nursery.start(run_announcer, announce, log)
+        else:
+            log.debug(SUBSYSTEM, f"bonjour: not announcing: {plan.gate_reason}")
+        task_status.started(announcer)
+        if tls_renewals is not None:
+            async for fingerprint in tls_renewals:
+                plan = attrs.evolve(
+                    plan, ctx=attrs.evolve(plan.ctx, tls_fingerprint_sha256=fingerprint)
+                )
+                if plan.wide_area is not None:
+                    await trio.to_thread.run_sync(update_zone, plan, plan.wide_area, log)
+                if announcer is not None:
+                    await announcer.update(plan.ctx)

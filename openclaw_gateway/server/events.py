@@ -19,6 +19,8 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "device.pair.requested": (S.PAIRING,),
     "device.pair.resolved": (S.PAIRING,),
     "cron": (S.READ,),
+    # Heartbeat runs (server/mainsession): status, reason, preview of the alert.
+    "heartbeat": (S.READ,),
     "node.pair.requested": (S.PAIRING,),
     "node.pair.resolved": (S.PAIRING,),
     # Our extension: `channel.*` events from bridge nodes, relayed to readers.
@@ -38,8 +40,7 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
 SESSION_SCOPED_EVENTS = frozenset({"agent", "chat"})
 SESSION_SCOPED_EVENTS_CAP = "session-scoped-events"
 
-# Events we emit, in the order hello-ok announces them. `heartbeat` is absent on purpose:
-# nothing sends it until the channels work brings a heartbeat runner (issue 13).
+# Events we emit, in the order hello-ok announces them (the official GATEWAY_EVENTS order).
 EVENTS = (
     "connect.challenge",
     "agent",
@@ -50,6 +51,7 @@ EVENTS = (
     "tick",
     "shutdown",
     "health",
+    "heartbeat",
     "cron",
     "node.pair.requested",
     "node.pair.resolved",
@@ -67,6 +69,7 @@ DROP_IF_SLOW = frozenset(
     {
         "presence",
         "cron",
+        "heartbeat",
         "device.pair.requested",
         "device.pair.resolved",
         "node.pair.requested",

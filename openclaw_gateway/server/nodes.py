@@ -140,6 +140,8 @@ class NodeRegistry:
         self.event_budget = ControlPlaneWriteLimiter(R.NODE_EVENT_LIMIT, R.NODE_EVENT_WINDOW_MS)
         # Last disconnect time of nodes seen in this process.
         self.disconnected_at: dict[str, int] = {}
+        # Told (session, connected) after each attach and detach (server/channels).
+        self.watchers: list[Callable[[NodeSession, bool], None]] = []
 
     # --- sessions ----------------------------------------------------------------------------
 
@@ -152,6 +154,7 @@ class NodeRegistry:
         self.sessions[session.node_id] = session
         session.last_seen_at_ms = now_ms
         session.last_seen_reason = "connect"
+        self.changed(session, True)
         if session.covered():
             self._drop_requests(session.node_id)
             return None
@@ -182,11 +185,17 @@ class NodeRegistry:
         self.requests[req["requestId"]] = req
         return req
 
+    def changed(self, session: NodeSession, connected: bool) -> None:
+        """Tell the watchers: a node attached, was approved (connected) or detached."""
+        for watcher in list(self.watchers):
+            watcher(session, connected)
+
     def detach(self, conn_id: str, now_ms: int) -> None:
         for node_id, s in list(self.sessions.items()):
             if s.conn_id == conn_id:
                 del self.sessions[node_id]
                 self.disconnected_at[node_id] = now_ms
+                self.changed(s, False)
         self._fail_invokes(conn_id)
 
     def _fail_invokes(self, conn_id: str) -> None:

@@ -1,7 +1,8 @@
 """run_gateway(): builds the shared objects and owns THE task tree and the shutdown order.
 
 trio.run(run_gateway)
-└─ services nursery              signals (SIGINT/SIGTERM -> shutdown), conversations (the
+└─ services nursery              signals (SIGINT/SIGTERM -> shutdown; before the bind), the
+   │                             listeners' bind (EADDRINUSE retries), conversations (the
    │                             session book and the agent-run tasks), cron scheduler,
    │                             tailscale route claim (torn down after the listeners closed),
    │                             discovery (wide-area zone, Bonjour announcer)
@@ -26,8 +27,9 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import trio
@@ -35,6 +37,7 @@ import trio
 from openclaw_gateway.core.errors import GatewayError
 from openclaw_gateway.core.logs import Logger
 from openclaw_gateway.discovery.runtime import DiscoveryPlan
+from openclaw_gateway.host.fdlimit import raise_descriptor_limit
 from openclaw_gateway.host.lock import StateLock
 from openclaw_gateway.host.netbind import BindPlan
 from openclaw_gateway.host.sdnotify import run_notifier
@@ -48,14 +51,25 @@ from openclaw_gateway.security.ratelimit import (
     preauth_limit_from_env,
 )
 from openclaw_gateway.server import probes
+from openclaw_gateway.server.channels.service import run_channels
 from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_connection
 from openclaw_gateway.server.cron.service import run_cron_service
 from openclaw_gateway.server.cron.zones import host_timezone
 from openclaw_gateway.server.discovery_service import run_discovery_service
+from openclaw_gateway.server.dispatch import run_keepalive
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
-from openclaw_gateway.server.http.router import Router
+from openclaw_gateway.server.hooks.config import HooksConfig
+from openclaw_gateway.server.hooks.route import hooks_route
+from openclaw_gateway.server.http.router import Route, Router
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.server.loop_monitor import run_loop_monitor
+from openclaw_gateway.server.mainsession.service import run_main_session
+from openclaw_gateway.server.metrics.instruments import GatewayMetrics, LiveFigures
+from openclaw_gateway.server.metrics.route import prometheus_route
+from openclaw_gateway.server.openai.chat_completions import chat_completions_route
+from openclaw_gateway.server.openai.http_auth import HttpGate
+from openclaw_gateway.server.openai.models import models_route
+from openclaw_gateway.server.openai.responses import responses_route
 from openclaw_gateway.server.reloader import LiveSettings, Reloader, ReloadHooks, run_config_watcher
 from openclaw_gateway.server.restart import Lifecycle, SignalObserver
 from openclaw_gateway.server.rpc import methods
@@ -64,8 +78,15 @@ from openclaw_gateway.server.rpc.methods.system import broadcast_presence, refre
 from openclaw_gateway.server.rpc.registry import Registry
 from openclaw_gateway.server.runs.agents import AgentDirectory
 from openclaw_gateway.server.runs.service import run_conversations
+from openclaw_gateway.server.socket_limits import ConnectionSlots, default_max_connections
 from openclaw_gateway.server.tailscale import run_tailscale
 from openclaw_gateway.server.tls import RELOAD_CHECK_INTERVAL, Served, TlsAcceptor
+from openclaw_gateway.server.web.control_ui import (
+    ControlUiSettings,
+    ControlUiView,
+    control_ui_route,
+    operator_device_token_ok,
+)
 from openclaw_gateway.state.pairing import Book
 from openclaw_gateway.state.presence import PresenceTable, self_entry
 from openclaw_gateway.state.sessions import SessionBook
@@ -98,6 +119,8 @@ class RunSettings:
     auth_rate_limit: AuthRateLimitPolicy = attrs.field(factory=AuthRateLimitPolicy)
     # None: OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP, else 32.
     max_preauth_per_ip: int | None = None
+    # gateway.maxConnections; None: the raised descriptor limit less a reserve.
+    max_connections: int | None = None
     max_buffered_bytes: int = MAX_BUFFERED_BYTES  # slow-consumer threshold (tests lower it)
     # Tests swap the method table (e.g. to exercise the control-plane write limit).
     registry_factory: Callable[[], Registry] | None = None
@@ -126,7 +149,15 @@ class RunSettings:
     reload: ReloadHooks | None = None
     # gateway.tls: the checked pair the gateway port serves (cli/run_start loads it); None: plain.
     tls: Served | None = None
+    # gateway.controlUi: the web page (the built-in dashboard unless `root` is set).
+    control_ui: ControlUiSettings = attrs.field(factory=ControlUiSettings)
     tls_renewal: bool = True  # False with gateway.reload.mode "off": a replaced pair waits
+    # gateway.http.endpoints.chatCompletions.enabled: /v1/models + /v1/chat/completions.
+    openai_chat_completions: bool = False
+    openai_responses: bool = False  # gateway.http.endpoints.responses.enabled: /v1/responses
+    hooks: HooksConfig | None = None  # hooks.* (checked at start); None: no hook endpoints
+    # The whole config file as parsed: bindings, session.dmScope, heartbeat, cron webhooks.
+    raw_config: dict[str, Any] = attrs.field(factory=dict)
 
 
 def _primary_ipv4() -> str:
@@ -165,15 +196,22 @@ def build_state(settings: RunSettings) -> GatewayState:
         log_file=settings.log_file,
         clock=settings.clock,
         host_tz=host_timezone(),
+        raw_config=settings.raw_config,
     )
 
 
 async def _watch_signals(
-    shutdown: trio.Event, log: Logger, lifecycle: Lifecycle, observer: SignalObserver | None
+    shutdown: trio.Event,
+    log: Logger,
+    lifecycle: Lifecycle,
+    observer: SignalObserver | None,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """SIGINT/SIGTERM stop, SIGUSR2 restarts (unless commands.restart=false); a second signal
     during shutdown is logged and ignored; the same signal 3 times in 5 min warns."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR2) as signals:
+        task_status.started()
         async for signum in signals:
             name = signal.Signals(signum).name
             hint = observer.observe(name) if observer is not None else None
@@ -246,6 +284,19 @@ async def run_gateway(
     state = build_state(settings)
     hub = Hub(settings.max_buffered_bytes)
     registry = (settings.registry_factory or methods.load)()
+    state.metrics = GatewayMetrics(
+        registry.every_name(),
+        LiveFigures(
+            connections_by_role=hub.connections_by_role,
+            outbox_bytes=hub.outbox_bytes,
+            events_fanned_out=lambda: hub.events_fanned_out,
+            events_dropped=lambda: hub.events_dropped,
+            loop_lag_ms=lambda: state.loop.samples[-1] if state.loop.samples else 0.0,
+            delivery_queue_depth=lambda: (
+                state.channels.outbox.pending_count() if state.channels is not None else None
+            ),
+        ),
+    )
     state.broadcast = hub.broadcast
     state.invalidate_device = hub.close_device
     state.connected_devices = hub.device_ids
@@ -299,6 +350,19 @@ async def run_gateway(
         secret = policy.token if policy.mode == "token" else policy.password
         return policy.mode != "none" and bool(secret) and safe_equal(token, secret or "")
 
+    gate = HttpGate(lambda: reloader.live.policy.mode, limiters, state.now_ms)
+    api_routes: list[Route] = []
+    if settings.hooks is not None:  # the official order: hooks before the OpenAI routes
+        api_routes.append(hooks_route(settings.hooks, state))
+    # The official order: models (either endpoint turns it on), responses, chat completions.
+    if settings.openai_chat_completions or settings.openai_responses:
+        api_routes.append(models_route(gate, state.require_conversations))
+    if settings.openai_responses:
+        api_routes.append(responses_route(gate, state.require_conversations))
+    if settings.openai_chat_completions:
+        api_routes.append(chat_completions_route(gate, state.require_conversations))
+    # The official serves metrics as a plugin route: after the core API routes.
+    api_routes.append(prometheus_route(gate, state.metrics))
     hooks = EdgeHooks(
         on_websocket=lambda ws, peer, abort, authenticated: handle_connection(
             ws, peer, deps, abort, authenticated
@@ -313,6 +377,13 @@ async def run_gateway(
                         event_loop=state.loop.snapshot(),
                     )
                 ),
+                *api_routes,
+                # Last: at the root base path it owns every other GET (the SPA fallback).
+                control_ui_route(
+                    settings.control_ui,
+                    lambda: ControlUiView(reloader.live.policy.mode, state.version),
+                    device_token_ok=lambda token: operator_device_token_ok(state, token),
+                ),
             )
         ),
         bearer_ok=bearer_ok,
@@ -324,6 +395,11 @@ async def run_gateway(
             else preauth_limit_from_env(os.environ)
         ),
         log_error=lambda msg: log.error("gateway", msg),
+        slots=ConnectionSlots(
+            settings.max_connections
+            if settings.max_connections is not None
+            else default_max_connections(raise_descriptor_limit())
+        ),
         tls=TlsAcceptor(
             settings.tls,
             log,
@@ -345,15 +421,26 @@ async def run_gateway(
         store = Store.open(settings.state_dir)
         state.pairing = Book(store)
         state.store = store
-        listeners = await open_listeners(
-            settings.bind.hosts, settings.port, lambda msg: log.warn("gateway", msg)
-        )
-        gateway_listeners = list(listeners)
         async with _services_nursery() as services:
             if settings.handle_signals:
-                services.start_soon(
+                # Before the bind: SIGTERM during its EADDRINUSE retries (up to 10 s) is a clean
+                # stop (listeners closed, runtime token file removed), not the default action.
+                await services.start(
                     _watch_signals, shutdown, log, lifecycle, settings.signal_observer
                 )
+            binding = trio.CancelScope()
+            services.start_soon(_cancel_on, shutdown, binding)
+            with binding:
+                listeners.extend(
+                    await open_listeners(
+                        settings.bind.hosts, settings.port, lambda msg: log.warn("gateway", msg)
+                    )
+                )
+            if binding.cancelled_caught:
+                state.shutting_down = True
+                services.cancel_scope.cancel()
+                await trio.lowlevel.checkpoint()  # leaves the services nursery
+            gateway_listeners = list(listeners)
             # Sessions and agent runs; before the edge, so every socket finds them.
             conversations = await services.start(
                 lambda task_status: run_conversations(
@@ -367,6 +454,17 @@ async def run_gateway(
             hub.session_members = conversations.session_members
             if settings.reload is not None:
                 await services.start(run_config_watcher, reloader, settings.config_path)
+            # Bridges and the delivery queue, then system events/wakes/heartbeats on top.
+            await services.start(
+                lambda task_status: run_channels(
+                    state, conversations, store, settings.raw_config, task_status=task_status
+                )
+            )
+            await services.start(
+                lambda task_status: run_main_session(
+                    state, conversations, settings.raw_config, task_status=task_status
+                )
+            )
             # sd_notify (READY/STOPPING/WATCHDOG) when systemd runs us as Type=notify.
             notifier = await services.start(run_notifier)
             await services.start(run_cron_service, state, store, reloader)
@@ -405,10 +503,13 @@ async def run_gateway(
                     await trio.lowlevel.checkpoint()  # leaves the services nursery
             ts_url = state.tailscale.get("url") if state.tailscale else None
             discovery = await services.start(
-                run_discovery_service,
-                reloader,
-                log,
-                ts_url if isinstance(ts_url, str) else None,
+                partial(
+                    run_discovery_service,
+                    reloader,
+                    log,
+                    ts_url if isinstance(ts_url, str) else None,
+                    tls=hooks.tls,
+                )
             )
             async with trio.open_nursery() as handlers:
                 async with trio.open_nursery() as edge:
@@ -422,6 +523,7 @@ async def run_gateway(
                         tailnet_hooks = attrs.evolve(hooks, transport=transport, tls=None)
                         await edge.start(run_server, ingress_listeners, tailnet_hooks, handlers)
                     edge.start_soon(_ticker, state, settings.tick_interval_ms / 1000)
+                    edge.start_soon(run_keepalive, hub)  # one timer pings every socket
                     edge.start_soon(run_loop_monitor, state.loop)
                     refresh_health(state)
                     state.ready = True

@@ -21,6 +21,7 @@ answer.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Awaitable, Callable
 
@@ -41,7 +42,8 @@ from openclaw_gateway.security.ratelimit import PreauthBudget
 TLS_HANDSHAKE_TIMEOUT = 10.0  # as long as the HTTP request head may take (server/http/reader)
 RELOAD_CHECK_INTERVAL = 1.0  # the official's watchFile interval
 TLS_CLOSE_TIMEOUT = 1.0  # close_notify to a peer that stopped reading must not hold the task
-LOAD_ATTEMPTS = 3  # a pair rewritten while we read it is read again
+LOAD_ATTEMPTS = 3
+RENEWAL_QUEUE = 4  # a pair rewritten while we read it is read again
 
 
 @attrs.frozen
@@ -85,7 +87,6 @@ class TlsAcceptor:
         *,
         check_interval: float | None = RELOAD_CHECK_INTERVAL,  # None: only reload() renews
         handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT,
-        on_renewed: Callable[[Served], None] | None = None,
     ) -> None:
         self.served = served
         self._logger = logger
@@ -94,7 +95,9 @@ class TlsAcceptor:
         self._next_check = 0.0
         self._lock = trio.Lock()
         self._refused: FileIdentity | None = None  # the last identity that failed to load
-        self.on_renewed = on_renewed
+        # The fingerprint of each renewed pair, for discovery's TXT (bounded; a consumer that
+        # is not there, or is slow, loses the oldest news: the newest pair is all that counts).
+        self._renewed_send, self.renewed = trio.open_memory_channel[str](RENEWAL_QUEUE)
 
     @property
     def files(self) -> TlsFiles:
@@ -119,8 +122,8 @@ class TlsAcceptor:
                 return False
             self.served, self._refused = fresh, None
             self._log("info", "gateway TLS certificate renewed without restarting listeners")
-            if self.on_renewed is not None:
-                self.on_renewed(fresh)
+            with contextlib.suppress(trio.WouldBlock):
+                self._renewed_send.send_nowait(fresh.material.certificate.fingerprint)
             return True
 
     async def context(self) -> ssl.SSLContext:

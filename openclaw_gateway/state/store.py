@@ -30,75 +30,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from openclaw_gateway.state.schema import SCHEMA as _SCHEMA
+
 Record = dict[str, Any]
 DB_NAME = "gateway.sqlite"
 # What the database raises when it refuses a change (locked, full, I/O): callers outside
 # this module catch it without importing sqlite3.
 DatabaseError = sqlite3.Error
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS paired_devices (
-  device_id TEXT PRIMARY KEY,
-  data TEXT NOT NULL
-) STRICT;
-CREATE TABLE IF NOT EXISTS pairing_requests (
-  request_id TEXT PRIMARY KEY,
-  device_id TEXT NOT NULL,
-  data TEXT NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS pairing_requests_device ON pairing_requests(device_id);
-CREATE INDEX IF NOT EXISTS pairing_requests_seen ON pairing_requests(
-  coalesce(nullif(json_extract(data, '$.refreshedAtMs'), 0), json_extract(data, '$.ts'))
-);
-CREATE TABLE IF NOT EXISTS cron_jobs (
-  id TEXT PRIMARY KEY,
-  declaration_key TEXT UNIQUE,
-  job_json TEXT NOT NULL,
-  state_json TEXT NOT NULL DEFAULT '{}',
-  updated_at INTEGER NOT NULL
-) STRICT;
-CREATE TABLE IF NOT EXISTS cron_runs (
-  run_id TEXT PRIMARY KEY,
-  job_id TEXT NOT NULL,
-  status TEXT NOT NULL
-    CHECK (status IN ('running', 'ok', 'error', 'skipped', 'interrupted')),
-  started_at_ms INTEGER NOT NULL,
-  finished_at_ms INTEGER,
-  entry_json TEXT NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS cron_runs_job ON cron_runs(job_id, started_at_ms);
-CREATE INDEX IF NOT EXISTS cron_runs_status ON cron_runs(status);
-CREATE TABLE IF NOT EXISTS device_tokens (
-  device_id TEXT NOT NULL REFERENCES paired_devices(device_id) ON DELETE CASCADE,
-  role TEXT NOT NULL,
-  data TEXT NOT NULL,
-  PRIMARY KEY (device_id, role)
-) STRICT;
-CREATE TABLE IF NOT EXISTS sessions (
-  key TEXT PRIMARY KEY,
-  agent_id TEXT NOT NULL,
-  session_id TEXT NOT NULL,
-  updated_at INTEGER NOT NULL,
-  data TEXT NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at);
-CREATE TABLE IF NOT EXISTS transcript (
-  session_id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  run_id TEXT,
-  data TEXT NOT NULL,
-  PRIMARY KEY (session_id, seq)
-) STRICT;
-CREATE TABLE IF NOT EXISTS chat_runs (
-  run_id TEXT PRIMARY KEY,
-  session_key TEXT NOT NULL,
-  status TEXT NOT NULL
-    CHECK (status IN ('queued', 'running', 'ok', 'error', 'aborted', 'timeout')),
-  updated_at INTEGER NOT NULL,
-  data TEXT NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS chat_runs_status ON chat_runs(status);
-"""
 
 
 # When a pending request was last created or refreshed; the same expression as the index
@@ -500,6 +438,45 @@ class Store:
         cur = self._db.execute(
             "DELETE FROM chat_runs WHERE status NOT IN ('queued', 'running') AND updated_at < ?",
             (older_than_ms,),
+        )
+        return cur.rowcount
+
+    # --- channel deliveries (server/channels/outbox.py) --------------------------------------
+
+    def delivery_put(
+        self, delivery_id: str, channel: str, status: str, next_at: int, now_ms: int, data: Record
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO deliveries(id, channel, status, next_at, updated_at, data) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
+            "next_at = excluded.next_at, updated_at = excluded.updated_at, data = excluded.data",
+            (delivery_id, channel, status, next_at, now_ms, json.dumps(data, ensure_ascii=False)),
+        )
+
+    def delivery_get(self, delivery_id: str) -> tuple[str, Record] | None:
+        row = self._db.execute(
+            "SELECT status, data FROM deliveries WHERE id = ?", (delivery_id,)
+        ).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def deliveries(self, status: str, limit: int) -> list[tuple[str, int, Record]]:
+        """(id, next_at, data): pending ones soonest first, finished ones newest first."""
+        order = "next_at" if status == "pending" else "updated_at DESC"
+        rows = self._db.execute(
+            f"SELECT id, next_at, data FROM deliveries WHERE status = ? ORDER BY {order} LIMIT ?",
+            (status, limit),
+        ).fetchall()
+        return [(i, n, json.loads(d)) for i, n, d in rows]
+
+    def delivery_count(self, status: str) -> int:
+        row = self._db.execute("SELECT COUNT(*) FROM deliveries WHERE status = ?", (status,))
+        return int(row.fetchone()[0])
+
+    def delivery_prune_finished(self, keep: int) -> int:
+        cur = self._db.execute(
+            "DELETE FROM deliveries WHERE status != 'pending' AND id NOT IN (SELECT id FROM "
+            "deliveries WHERE status != 'pending' ORDER BY updated_at DESC LIMIT ?)",
+            (keep,),
         )
         return cur.rowcount
 

@@ -1,20 +1,17 @@
-"""What a finished run records about delivery, truthfully. Pure.
+"""What a finished run records about delivery (the official run-record fields). Pure; the
+sending is cron/deliver.py's.
 
-This gateway has no channels and sends no webhooks yet (the channels work makes `delivery`
-and `failureAlert` real). A job that asks for delivery (mode "announce", the default for
-isolated agentTurn/command jobs, or "webhook") therefore records what the official gateway
-records when delivery cannot happen: `deliveryStatus: "not-delivered"`, `delivered: false`,
-the reason in `deliveryError`, and `completionStatus: "failed"` unless `delivery.bestEffort`
-(a successful run with no output is `not-delivered` with `deliverySuppressionReason:
-"empty"`, as the official). Only a job that asked for nothing is `not-requested`.
+`delivered`, `deliveryStatus` (delivered | not-delivered | unknown | not-requested),
+`deliveryError`, `deliverySuppressionReason: "empty"` (a successful run with no output sends
+nothing, as the official), and `delivery: {intended, resolved?, delivered}`; completionStatus
+follows the official resolveAdmittedCronCompletionStatus (bestEffort: a delivery failure
+does not fail the run).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-ANNOUNCE_UNAVAILABLE = "cron announce delivery is unavailable: this gateway has no channels"
-WEBHOOK_UNAVAILABLE = "cron webhook delivery is unavailable"  # the official wording
 REQUESTING_MODES = ("announce", "webhook")
 
 
@@ -25,35 +22,69 @@ def delivery_mode(job: dict[str, Any]) -> str:
     return str(delivery.get("mode", "announce"))
 
 
-def run_delivery(job: dict[str, Any], status: str, summary: str | None) -> dict[str, Any]:
-    """The delivery fields of a run entry (official order: delivered, deliveryStatus, ...)."""
-    mode = delivery_mode(job)
-    if mode not in REQUESTING_MODES:
-        return {"deliveryStatus": "not-requested"}
+def intended(job: dict[str, Any]) -> dict[str, Any]:
     delivery = job["delivery"]
-    intended: dict[str, Any] = (
-        {"channel": delivery.get("channel", "last"), "source": "explicit"}
-        if mode == "announce"
-        else {"to": delivery.get("to"), "source": "explicit"}
-    )
-    if status == "ok" and not (summary or "").strip():
-        return {
-            "delivered": False,
-            "deliveryStatus": "not-delivered",
-            "deliverySuppressionReason": "empty",
-            "delivery": {"intended": intended, "delivered": False},
-        }
-    error = ANNOUNCE_UNAVAILABLE if mode == "announce" else WEBHOOK_UNAVAILABLE
+    if delivery_mode(job) == "webhook":
+        return {"to": delivery.get("to"), "source": "explicit"}
+    out: dict[str, Any] = {"channel": delivery.get("channel", "last"), "source": "explicit"}
+    for key in ("to", "accountId", "threadId"):
+        if delivery.get(key):
+            out[key] = delivery[key]
+    return out
+
+
+def not_requested() -> dict[str, Any]:
+    return {"deliveryStatus": "not-requested"}
+
+
+def suppressed_empty(job: dict[str, Any]) -> dict[str, Any]:
     return {
         "delivered": False,
         "deliveryStatus": "not-delivered",
+        "deliverySuppressionReason": "empty",
+        "delivery": {"intended": intended(job), "delivered": False},
+    }
+
+
+def delivered(job: dict[str, Any], resolved: dict[str, Any]) -> dict[str, Any]:
+    goal = intended(job)
+    return {
+        "delivered": True,
+        "deliveryStatus": "delivered",
+        "delivery": {
+            "intended": goal,
+            "resolved": {**goal, **resolved, "ok": True},
+            "delivered": True,
+        },
+    }
+
+
+def failed(
+    job: dict[str, Any],
+    error: str,
+    resolved: dict[str, Any] | None = None,
+    *,
+    status: str = "not-delivered",
+) -> dict[str, Any]:
+    """Not delivered (or, status "unknown", not confirmed yet): the reason in deliveryError."""
+    goal = intended(job)
+    return {
+        "delivered": False,
+        "deliveryStatus": status,
         "deliveryError": error,
         "delivery": {
-            "intended": intended,
-            "resolved": {**intended, "ok": False, "error": error},
+            "intended": goal,
+            "resolved": {**goal, **(resolved or {}), "ok": False, "error": error},
             "delivered": False,
         },
     }
+
+
+def interrupted(job: dict[str, Any], error: str) -> dict[str, Any]:
+    """A run cut short (shutdown, crash): nothing was sent for it."""
+    if delivery_mode(job) not in REQUESTING_MODES:
+        return not_requested()
+    return failed(job, error)
 
 
 def completion_status(job: dict[str, Any], status: str, delivery: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from openclaw_gateway.server.cron.errors import ScheduleError
 from openclaw_gateway.server.cron.pacing import normalize_pacing
 from openclaw_gateway.server.cron.schedule import next_run_ms, normalize_schedule
+from openclaw_gateway.server.cron.webhook import WebhookRefused, check_url
 
 Job = dict[str, Any]
 
@@ -282,6 +283,11 @@ def _delivery(value: Any) -> dict[str, Any]:
             raise JobError(f"delivery.{key} must not be blank")
     if out["mode"] == "webhook" and not out.get("to"):
         raise JobError("cron webhook delivery requires delivery.to")
+    if out["mode"] == "webhook":
+        try:
+            check_url(str(out["to"]))
+        except WebhookRefused as exc:
+            raise JobError(str(exc)) from None
     return out
 
 

@@ -1,6 +1,7 @@
 """What a cron run does, per payload kind.
 
-- systemEvent: queue the text as a system event (status.queuedSystemEvents); ok.
+- systemEvent: a system event in the agent's main session (server/mainsession), woken now
+  or at the next heartbeat as the job's wakeMode says; ok once queued.
 - command: a real subprocess (argv, cwd, its env on top of the job environment of
   cron/job_env.py: ours without the gateway's secrets, stdin `input`), output captured up
   to outputMaxBytes; killed (SIGTERM to its process group, SIGKILL after a grace) on
@@ -60,7 +61,15 @@ async def execute(
     kind = payload.get("kind")
     if kind == "systemEvent":
         text = str(payload.get("text", "")).strip()
-        state.system_events.append(text)
+        try:
+            state.require_main_session().system_event(
+                text,
+                agent_id=job.get("agentId"),
+                wake_mode=str(job.get("wakeMode") or "now"),
+                source=f"cron:{job.get('id')}",
+            )
+        except RpcError as exc:
+            return Outcome("error", error=exc.message, summary=text)
         return Outcome("ok", summary=text)
     if kind == "command":
         return await run_command(payload, kill_grace=kill_grace, base_env=base_env)

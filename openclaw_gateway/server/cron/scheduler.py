@@ -28,6 +28,8 @@ import trio
 
 from openclaw_gateway.server.cron import delivery as D
 from openclaw_gateway.server.cron import jobs as J
+from openclaw_gateway.server.cron.alerts import alert_if_due, run_record
+from openclaw_gateway.server.cron.deliver import deliver_run
 from openclaw_gateway.server.cron.job_env import job_base_environment
 from openclaw_gateway.server.cron.pacing import NEEDS_PACING, paced_next_run_ms
 from openclaw_gateway.server.cron.payloads import KILL_GRACE_S, Outcome
@@ -131,7 +133,7 @@ class Scheduler:
         with self.store.transaction():
             for run_id, job_id, started, entry in self.store.cron_running():
                 found = self.store.cron_job(job_id)
-                delivery = D.run_delivery(found[0] if found else {}, "error", None)
+                delivery = D.interrupted(found[0] if found else {}, INTERRUPTED)
                 entry = {
                     **entry,
                     "ts": now,
@@ -218,13 +220,18 @@ class Scheduler:
             # stopped on the way out; record the run before leaving.
             outcome = Outcome("error", error=INTERRUPTED)
             try:
-                self._finish(job, run_id, started, outcome, db_status="interrupted")
+                delivery = D.interrupted(job, INTERRUPTED)
+                self._finish(job, run_id, started, outcome, delivery, db_status="interrupted")
             finally:
                 self._running.pop(job_id, None)
             raise
         try:
             outcome = self._checked_proposal(job, outcome, advance)
-            self._finish(job, run_id, started, outcome, db_status=outcome.status)
+            record = run_record(job, run_id, started, outcome, self.now())
+            delivery = await deliver_run(self.state, job, outcome, record)
+            st = self._finish(job, run_id, started, outcome, delivery, db_status=outcome.status)
+            if st is not None:
+                await alert_if_due(self.state, self.store, job, st, outcome, self.now())
         finally:
             self._running.pop(job_id, None)
             self.wake()
@@ -245,13 +252,16 @@ class Scheduler:
         run_id: str,
         started: int,
         outcome: Outcome,
+        delivery: dict[str, Any],
         *,
         db_status: str,
-    ) -> None:
+    ) -> dict[str, Any] | None:
+        """Record the run; returns the job's new state (None: the job is gone)."""
         job_id = job["id"]
         now = self.now()
         duration = max(0, now - started)
-        delivery = D.run_delivery(job, outcome.status, outcome.summary)
+        self.state.metrics.cron_run(db_status)
+        st: dict[str, Any] | None = None
         entry: dict[str, Any] = {
             "ts": now,
             "jobId": job_id,
@@ -337,6 +347,7 @@ class Scheduler:
         cron_event(self.state, event)
         if removed:
             cron_event(self.state, {"jobId": job_id, "action": "removed"})
+        return None if removed else st
 
     def _tick(self) -> int | None:
         """Start what is due (capacity permitting); the next wall-clock instant to look again."""

@@ -75,14 +75,17 @@ def read_view(job: Job, state: dict[str, Any], *, admin: bool = True) -> Job:
 
 
 def delivery_preview(job: Job) -> dict[str, str]:
-    """What delivery will do; this gateway has no channels, so nothing is delivered."""
+    """What delivery will do (cron.add / cron.list `deliveryPreview`)."""
     mode = (job.get("delivery") or {}).get("mode", "none")
     if mode == "none" or "delivery" not in job:
         return {"label": "Not delivered", "detail": "delivery: none"}
     if mode == "webhook":
         return {"label": "Webhook", "detail": f"webhook: {job['delivery'].get('to', '')}"}
-    channel = job["delivery"].get("channel", "last")
-    return {"label": "Announce", "detail": f"announce via {channel} (no channels configured)"}
+    delivery = job["delivery"]
+    channel = delivery.get("channel", "last")
+    to = f" to {delivery['to']}" if delivery.get("to") else ""
+    best = " (best effort)" if delivery.get("bestEffort") is True else ""
+    return {"label": "Announce", "detail": f"announce via {channel}{to}{best}"}
 
 
 # --- cron.list ----------------------------------------------------------------------------

@@ -16,16 +16,18 @@ import attrs
 
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.core.logs import Logger
+from openclaw_gateway.server.metrics.instruments import GatewayMetrics
 from openclaw_gateway.server.nodes import NodeRegistry
 from openclaw_gateway.state.pairing import Book
 from openclaw_gateway.state.presence import PresenceTable
 from openclaw_gateway.state.store import Store
 
 if TYPE_CHECKING:
+    from openclaw_gateway.server.channels.service import Channels
+    from openclaw_gateway.server.mainsession.service import MainSession
     from openclaw_gateway.server.runs.service import Conversations
 
 HEALTH_CACHE_MS = 60_000
-MAX_QUEUED_SYSTEM_EVENTS = 20
 
 
 class Broadcast(Protocol):
@@ -164,9 +166,6 @@ class GatewayState:
     broadcast: Broadcast = _no_broadcast
     loop: LoopStats = attrs.field(factory=LoopStats)
     last_heartbeat: dict[str, Any] | None = None
-    system_events: collections.deque[str] = attrs.field(
-        factory=lambda: collections.deque(maxlen=MAX_QUEUED_SYSTEM_EVENTS)
-    )
     health_version: int = 1
     health_cache: dict[str, Any] = attrs.field(factory=dict)
     health_cached_at_ms: int | None = None
@@ -188,12 +187,20 @@ class GatewayState:
     # None when tailscale mode is off.
     tailscale: dict[str, Any] | None = None
     host_tz: str = "UTC"
+    # The config file as parsed when the gateway started (cron webhooks, heartbeat, routing).
+    raw_config: dict[str, Any] = attrs.field(factory=dict)
     # Connected nodes, their capability requests and in-flight invokes (node.*).
     nodes: NodeRegistry = attrs.field(factory=NodeRegistry)
     # Sessions, transcripts and agent runs (server/runs); None until the supervisor starts it.
     conversations: Conversations | None = None
+    # Prometheus instruments (server/metrics); the supervisor replaces this with its own.
+    metrics: GatewayMetrics = attrs.field(factory=GatewayMetrics)
     # Config hot reload: "active" | "disabled" | "off"; None when no watcher runs.
     reload_status: Callable[[], str | None] = lambda: None
+    # Channel bridges and the delivery queue (server/channels); system events, wakes and
+    # heartbeats (server/mainsession). None until the supervisor starts them.
+    channels: Channels | None = None
+    main_session: MainSession | None = None
     # Send one prepared frame to one socket (an `agent` request's second response).
     send_to: Callable[[str, str], bool] = lambda conn_id, frame: False
 
@@ -201,6 +208,11 @@ class GatewayState:
         if self.conversations is None:
             raise RpcError("UNAVAILABLE", "sessions are not available yet")
         return self.conversations
+
+    def require_main_session(self) -> MainSession:
+        if self.main_session is None:
+            raise RpcError("UNAVAILABLE", "the main session is not available yet")
+        return self.main_session
 
     def require_pairing(self) -> Book:
         """The pairing book, or the UNAVAILABLE error methods answer without one."""

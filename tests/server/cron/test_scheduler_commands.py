@@ -15,6 +15,7 @@ import trio
 from openclaw_gateway.server.cron import jobs as J
 from openclaw_gateway.server.cron.payloads import NO_AGENT, execute, run_command
 from openclaw_gateway.server.cron.scheduler import INTERRUPTED, Scheduler, run_scheduler
+from openclaw_gateway.server.mainsession.service import run_main_session
 from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.runs.agents import AgentDirectory
 from openclaw_gateway.server.runs.service import run_conversations
@@ -106,17 +107,29 @@ async def test_agent_turn_and_system_event(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "state")
     try:
         async with trio.open_nursery() as nursery:
-            await nursery.start(
+            conv = await nursery.start(
                 run_conversations, state, SessionBook(store), AgentDirectory.from_config(None), bool
             )
+            main = await nursery.start(run_main_session, state, conv, {})
             job = {"id": "j1", "payload": {"kind": "agentTurn", "message": "hi"}}
             agent = await execute(state, job)
+            sysev = await execute(
+                state,
+                {
+                    "id": "j2",
+                    "wakeMode": "next-heartbeat",
+                    "payload": {"kind": "systemEvent", "text": " hello "},
+                },
+            )
             nursery.cancel_scope.cancel()
         assert agent.status == "error"
         assert agent.error == NO_AGENT
-        sysev = await execute(state, {"payload": {"kind": "systemEvent", "text": " hello "}})
         assert sysev.status == "ok"
-        assert list(state.system_events) == ["hello"]
+        assert main.queued_texts() == ["hello"]
+        _rec, lines = conv.book.history("agent:main:main", 10)
+        assert [(m["role"], m["content"][0]["text"], m["source"]) for m in lines] == [
+            ("system", "hello", "cron:j2")
+        ]
     finally:
         store.close()
         settings.logger.close()

@@ -102,8 +102,8 @@ async def test_hello_ok_shape_for_a_reader(nursery: trio.Nursery, gateway: Runni
     events = features["events"]
     assert events[0] == "connect.challenge"
     assert {"presence", "tick", "shutdown", "health"} <= set(events)
-    # Issue 13: nothing sends `heartbeat` yet, so it is not advertised.
-    assert "heartbeat" not in events
+    # The heartbeat runner (server/mainsession) sends it.
+    assert "heartbeat" in events
     # Whatever subset is announced keeps the official order; the only event that is ours
     # alone is `node.event` (channel bridges, see README).
     assert [e for e in events if e not in OFFICIAL_EVENTS] == ["node.event"]
@@ -413,12 +413,6 @@ async def test_connect_in_time_beats_a_short_handshake_timeout(
     assert res["ok"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: pre-auth oversize frame is closed 1009 with trio-websocket's reason "
-    "'Exceeded maximum message size: 65536 bytes'; the official gateway closes 1009 with an "
-    "empty reason (protocol.md §1.4 [live])",
-)
 async def test_preauth_oversize_close_reason_is_empty(
     nursery: trio.Nursery, gateway: RunningGateway
 ) -> None:

@@ -275,20 +275,16 @@ async def test_set_heartbeats_off_is_the_truth(
     assert ok_payload(res) == {"ok": True, "enabled": False}
 
 
-async def test_set_heartbeats_on_is_refused_while_nothing_sends_them(
+async def test_set_heartbeats_on_is_acknowledged(
     nursery: trio.Nursery, gateway: RunningGateway
 ) -> None:
-    """Issue 13: no heartbeat runner exists yet, so enabling is not acknowledged as done."""
+    """The cadence runs (server/mainsession); nothing has beaten yet, so last-heartbeat is
+    still null (the heartbeat tests drive real beats under the autojump clock)."""
     with trio.fail_after(BOUND):
         async with ws_connected(nursery, gateway.port, scopes=ADMIN_SCOPES) as admin:
             res = await admin.call("set-heartbeats", {"enabled": True})
             again = await admin.call("last-heartbeat")
-    assert res["ok"] is False
-    assert res["error"] == {
-        "code": "UNAVAILABLE",
-        "message": "heartbeats are not available in this gateway: it has no agent runtime "
-        "to send them",
-    }
+    assert ok_payload(res) == {"ok": True, "enabled": True}
     assert ok_payload(again) is None
 
 
@@ -330,9 +326,10 @@ async def test_wake(nursery: trio.Nursery, gateway: RunningGateway) -> None:
     assert ok_payload(now) == {"ok": True}
     assert ok_payload(later) == {"ok": True}
     assert ok_payload(blank) == {"ok": False}
-    assert ok_payload(session) == {"ok": False, "reason": "unwakeable-session-key"}
+    assert ok_payload(session) == {"ok": True}
     assert ok_payload(extra) == {"ok": True}
-    assert status["queuedSystemEvents"] == ["wake up", "later", "more"]
+    # No agent node serves the main session: the wakes find nobody, the events keep waiting.
+    assert status["queuedSystemEvents"] == ["wake up", "later", "x", "more"]
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""The two runnable examples, driven for real: the agent answers a cron agentTurn job, and the
-bridge's stdin lines reach a subscribed operator while `channel.send` invokes are printed."""
+"""The two runnable examples, driven for real: the agent answers a cron agentTurn job, and
+the terminal bridge's lines are answered by that agent and printed."""
 
 from __future__ import annotations
 
@@ -60,35 +60,34 @@ async def test_agent_example_answers_a_cron_agent_turn(
             assert ev["payload"]["summary"] == "olleh (reversed by echo-agent)"
 
 
-async def test_bridge_example_relays_lines_and_prints_sends(
+async def test_bridge_example_is_answered_by_the_agent_example(
     gateway: RunningGateway, tmp_path: Path
 ) -> None:
+    """A terminal line goes bridge -> agent (the echo agent example) -> bridge, printed; a
+    reader sees the message relayed and the conversation in its session."""
     module = load("bridge_node")
     printed: list[str] = []
-    bridge = module.build(gateway.url, TOKEN, tmp_path / "bridge", out=printed.append)
+    answered = trio.Event()
+
+    def out(line: str) -> None:
+        printed.append(line)
+        answered.set()
+
+    bridge = module.build(gateway.url, TOKEN, tmp_path / "bridge", out=out)
+    agent = load("agent_node").build(gateway.url, TOKEN, tmp_path / "agent")
     with trio.fail_after(20):
         async with (
             operator_client(gateway.port, ["operator.read"]) as reader,
             operator_client(gateway.port, ADMIN) as op,
-            bridge.running(),
+            agent.running(),
         ):
             await _approve_next(op)
-            sent = await module.relay_lines(bridge, io.StringIO("first line\nsecond line\n"))
-            assert sent == 2
-            got = [await reader.next_event("node.event") for _ in range(2)]
-            assert [g["payload"]["payload"]["text"] for g in got] == ["first line", "second line"]
-            assert {g["payload"]["event"] for g in got} == {"channel.message"}
-            node_id = got[0]["payload"]["nodeId"]
-            res = await op.call(
-                "node.invoke",
-                {
-                    "nodeId": node_id,
-                    "command": "channel.send",
-                    "params": {"text": "hi there"},
-                    "idempotencyKey": "send-1",
-                    "timeoutMs": 5000,
-                },
-            )
-            assert res["ok"], res
-            assert res["payload"]["payload"] == {"delivered": True}
-            assert printed == ["send: hi there"]
+            async with bridge.running():
+                await _approve_next(op)
+                sent = await module.relay_lines(bridge, io.StringIO("first line\n\n"), "alice")
+                assert sent == 1
+                got = await reader.next_event("node.event")
+                assert got["payload"]["event"] == "channel.message"
+                assert got["payload"]["payload"]["text"] == "first line"
+                await answered.wait()
+    assert printed == ["agent: enil tsrif (reversed by echo-agent)"]

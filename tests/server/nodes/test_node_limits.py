@@ -63,12 +63,10 @@ async def test_oversized_and_flooding_relays_are_refused(gateway: RunningGateway
             )
             assert res["error"]["code"] == "INVALID_REQUEST"
             for i in range(NODE_EVENT_LIMIT):
-                ok = await node.call(
-                    "node.event", {"event": "channel.message", "payload": {"n": i}}
-                )
+                ok = await node.call("node.event", {"event": "channel.typing", "payload": {"n": i}})
                 assert ok["payload"]["handled"] is True, ok
             limited = await node.call(
-                "node.event", {"event": "channel.message", "payload": {"n": "over"}}
+                "node.event", {"event": "channel.typing", "payload": {"n": "over"}}
             )
             assert limited["error"]["code"] == "UNAVAILABLE"
             assert limited["error"]["retryable"] is True

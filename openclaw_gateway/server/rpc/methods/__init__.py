@@ -11,6 +11,7 @@ def load() -> Registry:
     # Imported for their @registry.method side effects.
     from openclaw_gateway.server.rpc.methods import agents as _agents  # noqa: F401
     from openclaw_gateway.server.rpc.methods import approvals as _approvals  # noqa: F401
+    from openclaw_gateway.server.rpc.methods import channels as _channels  # noqa: F401
     from openclaw_gateway.server.rpc.methods import chat as _chat  # noqa: F401
     from openclaw_gateway.server.rpc.methods import chat_history as _history  # noqa: F401
     from openclaw_gateway.server.rpc.methods import commands as _commands  # noqa: F401

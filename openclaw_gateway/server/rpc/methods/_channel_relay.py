@@ -1,7 +1,7 @@
 """`channel.*` node events (our extension for channel bridges): relayed to operators holding
 operator.read as `node.event`, from an approved node only, at most MAX_NODE_EVENT_BYTES and
 NODE_EVENT_LIMIT per NODE_EVENT_WINDOW_MS per node (security/node_rules.py), and encoded once
-for every reader."""
+for every reader; a `channel.message` is then routed to an agent (server/channels)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.codec import NotJsonError
 from openclaw_gateway.security import node_rules as R
+from openclaw_gateway.server.channels.contract import ContractError, parse_inbound
 from openclaw_gateway.server.nodes import NodeSession
-from openclaw_gateway.server.rpc.context import CallContext
+from openclaw_gateway.server.rpc.context import CallContext, GatewayState
+
+Record = dict[str, Any]
 
 
 def _too_large(size: int) -> RpcError:
@@ -26,7 +29,7 @@ def _too_large(size: int) -> RpcError:
 
 def relay_channel_event(
     ctx: CallContext, session: NodeSession | None, node_id: str, p: dict[str, Any]
-) -> None:
+) -> Any:
     """Our extension for channel bridges: relay to operators holding operator.read, from an
     approved node only, capped in size and rate, encoded once for every reader."""
     state = ctx.state
@@ -66,3 +69,17 @@ def relay_channel_event(
         f'"payload":{encoded},"ts":{state.now_ms()}}}'
     )
     state.broadcast("node.event", codec.Encoded(relay))
+    return payload
+
+
+async def route_inbound(state: GatewayState, session: NodeSession, payload: Any) -> Record:
+    """A bridge's `channel.message`: to its agent's session (server/channels); answers
+    the run and session it started, for the bridge's own bookkeeping."""
+    try:
+        msg = parse_inbound(payload)
+        if state.channels is None:
+            raise RpcError("UNAVAILABLE", "channels are not available yet")
+        run = await state.channels.inbound(session, msg)
+    except ContractError as exc:
+        raise RpcError("INVALID_REQUEST", f"invalid channel.message: {exc}") from None
+    return {"runId": run.run_id, "sessionKey": run.session_key}

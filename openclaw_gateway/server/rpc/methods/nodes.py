@@ -17,10 +17,11 @@ from openclaw_gateway.protocol.schema import NON_EMPTY, AnyValue, Bool, Int, Str
 from openclaw_gateway.security import node_rules as R
 from openclaw_gateway.security import pairing_rules as PR
 from openclaw_gateway.security import scopes as S
+from openclaw_gateway.server.channels.contract import MESSAGE_EVENT
 from openclaw_gateway.server.nodes import NodeRegistry, NodeSession, not_connected, parse_payload
 from openclaw_gateway.server.rpc.context import CallContext, GatewayState
 from openclaw_gateway.server.rpc.methods import registry
-from openclaw_gateway.server.rpc.methods._channel_relay import relay_channel_event
+from openclaw_gateway.server.rpc.methods._channel_relay import relay_channel_event, route_inbound
 from openclaw_gateway.server.rpc.methods._params import check
 from openclaw_gateway.server.rpc.registry import missing_scope
 from openclaw_gateway.state.store import Record
@@ -232,6 +233,7 @@ def pair_approve(ctx: CallContext, params: Any) -> Record:
     if session is not None:
         session.approval = approval
         session.event("node.pair.resolved", resolved)
+        reg.changed(session, True)
     state.broadcast("node.pair.resolved", resolved)
     rec, _ = ctx.state.require_pairing().paired(request["nodeId"])
     return {"requestId": request["requestId"], "node": _paired_entry(rec or {"deviceId": ""})}
@@ -396,7 +398,7 @@ CHANNEL_EVENT_PREFIX = "channel."
 
 
 @registry.method("node.event", scope=S.ADMIN, role="node")
-def node_event(ctx: CallContext, params: Any) -> Record:
+async def node_event(ctx: CallContext, params: Any) -> Record:
     p = check("node.event", NODE_EVENT, params)
     node_id = ctx.caller.device_id or ""
     session = ctx.state.nodes.sessions.get(node_id)
@@ -404,10 +406,13 @@ def node_event(ctx: CallContext, params: Any) -> Record:
         session.last_seen_at_ms = ctx.state.now_ms()
         session.last_seen_reason = p["event"]
     handled = p["event"] in ("node.presence.alive", "node.presence.activity")
+    routed: Record = {}
     if p["event"].startswith(CHANNEL_EVENT_PREFIX):
-        relay_channel_event(ctx, session, node_id, p)
+        payload = relay_channel_event(ctx, session, node_id, p)
+        if p["event"] == MESSAGE_EVENT and session is not None:
+            routed = await route_inbound(ctx.state, session, payload)
         handled = True
-    out: Record = {"ok": True, "event": p["event"], "handled": handled}
+    out: Record = {"ok": True, "event": p["event"], "handled": handled, **routed}
     if not handled:
         out["reason"] = "unsupported-event"
     return out

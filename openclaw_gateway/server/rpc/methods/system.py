@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from typing import Any
 
 from openclaw_gateway.core.errors import RpcError
+from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.schema import NON_EMPTY, AnyValue, Arr, Bool, Num, Str, obj, req
 from openclaw_gateway.security import scopes as S
 from openclaw_gateway.server.rpc.context import HEALTH_CACHE_MS, CallContext, GatewayState
@@ -19,7 +21,8 @@ from openclaw_gateway.server.rpc.methods import registry
 from openclaw_gateway.server.rpc.methods._params import check
 from openclaw_gateway.server.rpc.registry import EXEMPT
 from openclaw_gateway.server.runs.service import session_defaults, session_summary
-from openclaw_gateway.state.presence import parse_node_presence_text
+from openclaw_gateway.state import session_keys as K
+from openclaw_gateway.state.presence import PresenceTable, parse_node_presence_text
 
 
 def _rss_bytes() -> int | None:
@@ -40,7 +43,7 @@ def collect_health(state: GatewayState) -> dict[str, Any]:
         "channels": {},
         "channelOrder": [],
         "channelLabels": {},
-        "heartbeatSeconds": 0,
+        "heartbeatSeconds": heartbeat_seconds(state),
         "defaultAgentId": session_defaults(state)["defaultAgentId"],
     }
     reload_status = state.reload_status()
@@ -52,6 +55,21 @@ def collect_health(state: GatewayState) -> dict[str, Any]:
         snapshot["tailscale"] = dict(state.tailscale)
     snapshot["durationMs"] = int((time.perf_counter() - started) * 1000)
     return snapshot
+
+
+def heartbeat_seconds(state: GatewayState) -> int:
+    main = state.main_session
+    return main.settings.every_ms // 1000 if main is not None and main.enabled else 0
+
+
+def heartbeat_summary(state: GatewayState) -> dict[str, Any]:
+    """status.heartbeat: the default agent's cadence (the only one that beats here)."""
+    agent_id = session_defaults(state)["defaultAgentId"]
+    main = state.main_session
+    every_ms = main.settings.every_ms if main is not None else 0
+    enabled = main is not None and main.enabled and every_ms > 0
+    entry = {"agentId": agent_id, "enabled": enabled, "every": f"{every_ms // 60000}m"}
+    return {"defaultAgentId": agent_id, "agents": [{**entry, "everyMs": every_ms}]}
 
 
 def refresh_health(state: GatewayState) -> dict[str, Any]:
@@ -103,6 +121,7 @@ def _status_sessions(state: GatewayState, *, admin: bool) -> dict[str, Any]:
 @registry.method("status", scope=S.READ)
 def status(ctx: CallContext, params: Any) -> dict[str, Any]:
     state = ctx.state
+    main = state.main_session
     statuses = ("queued", "running", "succeeded", "failed", "timed_out", "cancelled", "lost")
     memory: dict[str, Any] = {}
     rss = _rss_bytes()
@@ -110,9 +129,9 @@ def status(ctx: CallContext, params: Any) -> dict[str, Any]:
         memory["rssBytes"] = rss
     result: dict[str, Any] = {
         "runtimeVersion": state.version,
-        "heartbeat": {"defaultAgentId": "main", "agents": []},
+        "heartbeat": heartbeat_summary(state),
         "channelSummary": [],
-        "queuedSystemEvents": list(state.system_events),
+        "queuedSystemEvents": main.queued_texts() if main is not None else [],
         "degradedSecretOwners": [],
         "degradedPlugins": [],
         "tasks": {
@@ -145,9 +164,30 @@ def presence_for(ctx: CallContext) -> list[dict[str, Any]]:
     return ctx.state.presence.entries(ctx.state.now_ms())
 
 
+class _PresenceText:
+    """The encoded rows after the self row, per table version (system-presence is polled)."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.rest = ""
+
+
+_presence_text: weakref.WeakKeyDictionary[PresenceTable, _PresenceText] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 @registry.method("system-presence", scope=S.READ)
-def system_presence(ctx: CallContext, params: Any) -> list[dict[str, Any]]:
-    return presence_for(ctx)
+def system_presence(ctx: CallContext, params: Any) -> list[dict[str, Any]] | codec.Encoded:
+    if ctx.caller.role != "operator" or not S.scope_satisfied(S.READ, ctx.caller.scopes):
+        return []
+    table = ctx.state.presence
+    version, me, others = table.by_recency(ctx.state.now_ms())
+    cached = _presence_text.setdefault(table, _PresenceText())
+    if cached.version != version:
+        cached.rest = "".join("," + codec.encode(row) for row in others)
+        cached.version = version
+    return codec.Encoded("[" + codec.encode(me) + cached.rest + "]")
 
 
 SYSTEM_EVENT_SCHEMA = obj(
@@ -206,9 +246,11 @@ def system_event(ctx: CallContext, params: Any) -> dict[str, Any]:
     if wake and node_line:
         raise RpcError("INVALID_REQUEST", "wake is not supported for node presence events")
     session_key = (p.get("sessionKey") or "").strip()
+    main = ctx.state.require_main_session()
     if wake and session_key:
-        # This gateway keeps no agent sessions, so no session key can be woken.
-        raise RpcError("INVALID_REQUEST", f'Unknown or archived session "{session_key}"')
+        conv = ctx.state.require_conversations()
+        if conv.book.get(str(conv.key(session_key))) is None:
+            raise RpcError("INVALID_REQUEST", f'Unknown or archived session "{session_key}"')
     state = ctx.state
     parsed: dict[str, Any] = dict(parse_node_presence_text(text) or {})
     fields = dict(parsed)
@@ -226,7 +268,12 @@ def system_event(ctx: CallContext, params: Any) -> dict[str, Any]:
     )
     state.presence.upsert(str(key), fields, state.now_ms())
     if not node_line:
-        state.system_events.append(text)
+        main.system_event(
+            text,
+            session_key=session_key or None,
+            wake_mode="now" if wake else "next-heartbeat",
+            source="system-event",
+        )
     broadcast_presence(state)
     return {"ok": True}
 
@@ -236,23 +283,16 @@ def last_heartbeat(ctx: CallContext, params: Any) -> dict[str, Any] | None:
     return ctx.state.last_heartbeat
 
 
-HEARTBEATS_UNAVAILABLE = (
-    "heartbeats are not available in this gateway: it has no agent runtime to send them"
-)
-
-
 @registry.method("set-heartbeats", scope=S.ADMIN)
 def set_heartbeats(ctx: CallContext, params: Any) -> dict[str, Any]:
-    """The official answer shape, truthfully: heartbeats are off and can be kept off; turning
-    them on is refused until something sends them (no `heartbeat` event is advertised)."""
+    """Turns the scheduled heartbeat cadence on or off (wakes still run turns)."""
     enabled = params.get("enabled") if isinstance(params, dict) else None
     if not isinstance(enabled, bool):
         raise RpcError(
             "INVALID_REQUEST", "invalid set-heartbeats params: enabled (boolean) required"
         )
-    if enabled:
-        raise RpcError("UNAVAILABLE", HEARTBEATS_UNAVAILABLE)
-    return {"ok": True, "enabled": False}
+    ctx.state.require_main_session().set_enabled(enabled)
+    return {"ok": True, "enabled": enabled}
 
 
 WAKE_SCHEMA = obj(
@@ -275,8 +315,14 @@ def wake(ctx: CallContext, params: Any) -> dict[str, Any]:
     text = p["text"].strip() if isinstance(p["text"], str) else ""
     if not text:
         return {"ok": False}
-    if "sessionKey" in p:
-        # No agent sessions live in this gateway, so an explicit session cannot be woken.
-        return {"ok": False, "reason": "unwakeable-session-key"}
-    ctx.state.system_events.append(text)
+    key = p.get("sessionKey")
+    if isinstance(key, str) and K.is_subagent_key(ctx.state.require_conversations().key(key)):
+        raise RpcError("INVALID_REQUEST", "wake sessionKey cannot target a subagent session")
+    ctx.state.require_main_session().system_event(
+        text,
+        session_key=key,
+        agent_id=p.get("agentId"),
+        wake_mode=p["mode"],
+        source="wake",
+    )
     return {"ok": True}

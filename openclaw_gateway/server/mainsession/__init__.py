@@ -1,0 +1,1 @@
+"""The main session: system events, wake and heartbeats (agent turns the gateway starts)."""
