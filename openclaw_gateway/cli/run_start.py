@@ -191,7 +191,8 @@ def _serve(
     env, paths, loaded, auth, port = p.env, p.paths, p.loaded, p.auth, p.port
     from openclaw_gateway.host.lock import StateLockError
     from openclaw_gateway.server.reloader import ReloadHooks
-    from openclaw_gateway.server.supervisor import RunSettings, run_gateway
+    from openclaw_gateway.server.run_settings import RunSettings
+    from openclaw_gateway.server.supervisor import run_gateway
 
     gw = loaded.config.gateway
     runtime_token_path: Path | None = None
