@@ -10,7 +10,8 @@
   hello-ok, on a plain HTTP request, or when the socket closes. A plain socket over budget may
   still ask for a probe, within OVER_BUDGET_HEAD_TIMEOUT; its upgrade gets 503.
 - `accept_loop`: trio's serve_listeners pattern with our accounting: EMFILE/ENFILE (and kin)
-  are logged, the oldest idle socket is shed, and accepting resumes after a short back-off.
+  are logged, the oldest idle sockets are shed (a batch), and accepting resumes after a short
+  back-off.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from openclaw_gateway.security.ratelimit import PreauthBudget
 
 OVER_BUDGET_HEAD_TIMEOUT = 1.0
 ACCEPT_BACKOFF = 0.1  # trio's serve_listeners sleeps the same after EMFILE
+# Out of descriptors, this many idle sockets are shed at once: a backlog of waiting connections
+# must drain in a few back-offs, not one socket per back-off.
+EMFILE_SHED_BATCH = 64
 ACCEPT_LOG_EVERY = 10.0  # one EMFILE log line per 10 s at most (a flood must not flood logs)
 # Descriptors kept for everything that is not a client socket: the store, log files, listeners,
 # subprocesses, TLS files, the event loop's own.
@@ -140,7 +144,9 @@ async def accept_loop(
                         f"retrying in {ACCEPT_BACKOFF}s"
                     )
                 if slots is not None:
-                    slots.shed_one()
+                    for _ in range(EMFILE_SHED_BATCH):
+                        if not slots.shed_one():
+                            break
                 await trio.sleep(ACCEPT_BACKOFF)
                 continue
             handler_nursery.start_soon(handler, stream)

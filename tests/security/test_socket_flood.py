@@ -30,7 +30,8 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="need
 TOKEN = "flood-token-0123456789abcdef"
 START_BOUND = 30
 FLOOD_BOUND = 60
-HEALTH_BOUND = 1.0  # the check: a real client's health within 1 s
+HEALTH_BOUND = 1.0  # the check: a real client's health answers within 1 s
+CONNECT_BOUND = 10.0  # its connect, past the flood (generous: the machine may be loaded)
 CLIENT_ADDRESS = "127.0.0.2"  # "another client": its own pre-auth budget
 
 # The child lowers its own RLIMIT_NOFILE (soft and hard) before the gateway starts.
@@ -80,7 +81,10 @@ async def _idle_flood(port: int, count: int) -> list[trio.SocketStream]:
     return held
 
 
-async def _health_from_another_address(nursery: trio.Nursery, port: int) -> dict[str, Any]:
+async def _health_from_another_address(
+    nursery: trio.Nursery, port: int
+) -> tuple[dict[str, Any], float]:
+    """The health answer and its round trip (s), on a connection made past the flood."""
     sock = trio.socket.socket()
     await sock.bind((CLIENT_ADDRESS, 0))
     await sock.connect(("127.0.0.1", port))
@@ -90,7 +94,9 @@ async def _health_from_another_address(nursery: trio.Nursery, port: int) -> dict
             client = RawClient(ws)
             frame = await client.connect(auth={"token": TOKEN})
             assert frame["ok"], frame
-            return await client.call("health")
+            started = trio.current_time()
+            res = await client.call("health")
+            return res, trio.current_time() - started
         finally:
             with trio.move_on_after(2, shield=True):
                 await ws.aclose()
@@ -116,11 +122,10 @@ async def test_2000_idle_sockets_leave_health_fast_and_descriptors_under_the_lim
         try:
             await trio.sleep(0.2)  # let the gateway accept the backlog
             assert _descriptors(process.pid) < 1024
-            started = trio.current_time()
-            with trio.fail_after(HEALTH_BOUND * 5):  # a hang fails clearly, not forever
-                res = await _health_from_another_address(nursery, port)
+            with trio.fail_after(CONNECT_BOUND):  # the connect itself sheds an idle socket
+                res, took = await _health_from_another_address(nursery, port)
             assert res["ok"] is True, res
-            assert trio.current_time() - started < HEALTH_BOUND
+            assert took < HEALTH_BOUND
             assert _descriptors(process.pid) < 1024
             assert process.returncode is None
         finally:
@@ -139,9 +144,10 @@ async def test_emfile_at_accept_is_survived(nursery: trio.Nursery, tmp_path: Pat
             with trio.fail_after(START_BOUND):
                 while "EMFILE" not in out.read_text(errors="replace"):  # noqa: ASYNC110 (another process writes it)
                     await trio.sleep(0.05)
-            with trio.fail_after(HEALTH_BOUND * 5):
-                res = await _health_from_another_address(nursery, port)
+            with trio.fail_after(CONNECT_BOUND):
+                res, took = await _health_from_another_address(nursery, port)
             assert res["ok"] is True, res
+            assert took < HEALTH_BOUND
             assert process.returncode is None
         finally:
             await _close_all(held)
