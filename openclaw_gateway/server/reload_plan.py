@@ -27,7 +27,17 @@ DEFAULT_MODE = "hybrid"
 DEFAULT_DEBOUNCE_MS = 300  # the official DEFAULT_RELOAD_SETTINGS.debounceMs
 AUTH_CREDENTIAL_PATHS = ("gateway.auth.token", "gateway.auth.password")
 # Sections this gateway reads; a change anywhere else changes nothing here.
-READ_SECTIONS = ("gateway", "discovery", "logging", "cron", "agents", "commands", "secrets")
+READ_SECTIONS = (
+    "gateway",
+    "discovery",
+    "logging",
+    "cron",
+    "agents",
+    "commands",
+    "secrets",
+    "bindings",  # channel routing (server/channels) is built at start
+    "session",
+)
 
 
 @attrs.frozen
@@ -59,6 +69,7 @@ RULES: tuple[Rule, ...] = (
     Rule("cron.skipMissedJobs", "hot"),
     Rule("cron", "restart"),
     Rule("agents", "restart"),  # the agent directory is built at start
+    Rule("hooks", "restart"),  # hooks.* is checked and read at start (server/hooks/config.py)
 )
 
 

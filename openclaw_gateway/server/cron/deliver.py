@@ -3,9 +3,10 @@ delivery queue; `channel` a name or "last", `to`, `accountId`, `threadId`) or `w
 HTTP POST of the finished-run record, cron/webhook.py). Returns the run's delivery fields
 (cron/delivery.py).
 
-An announce waits up to ANNOUNCE_WAIT_S for the bridge to confirm: then `delivered`; a send
-that failed for good is `not-delivered`; one still queued (bridge offline, retrying) is
-`unknown` — the queue keeps it and sends it when the bridge is back.
+An announce waits up to ANNOUNCE_WAIT_S for the bridge to confirm (not at all when no bridge
+serves the channel): then `delivered`; a send that failed for good is `not-delivered`; one
+still queued (bridge offline, retrying) is `unknown` — the queue keeps it and sends it when
+the bridge is back.
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ async def announce(
     delivery_id, error = main.deliver(target, key, text, origin=f"cron:{job.get('id')}")
     if delivery_id is None:
         return D.failed(job, error or "not queued")
-    found = await state.channels.outbox.wait(delivery_id, ANNOUNCE_WAIT_S)
+    outbox = state.channels.outbox
+    queued = outbox.lookup(delivery_id)
+    channel = str((queued[1] if queued else {}).get("channel"))
+    online = outbox.bridges.owner(channel, state.nodes.sessions.values()) is not None
+    # No bridge serves the channel now: nothing to wait for, the queue sends it later.
+    found = await outbox.wait(delivery_id, ANNOUNCE_WAIT_S) if online else queued
     status, record = found if found is not None else ("pending", {})
     resolved = {"channel": record.get("channel"), "to": record.get("to")}
     if status == "delivered":

@@ -201,7 +201,10 @@ class MainSession:
                 )
             )
         except RpcError as exc:  # no agent node: the events wait for the next beat
-            self._publish({"status": "skipped", "reason": exc.message}, started_ms)
+            reason = "agent-unavailable" if exc.code == "UNAVAILABLE" else "invalid-session"
+            self._publish(
+                {"status": "skipped", "reason": reason, "message": exc.message}, started_ms
+            )
             return
         queue = self.pending.get(session_key)
         for _ in events:

@@ -92,7 +92,7 @@ async def test_a_lone_surrogate_inside_a_nodes_payload_json_is_replaced_too(
             assert res["payload"]["payload"] == {"text": "bad \ufffd end"}
             relay = await node.call(
                 "node.event",
-                {"event": "channel.message", "payloadJSON": '{"text":"\\ud800"}'},
+                {"event": "channel.typing", "payloadJSON": '{"text":"\\ud800"}'},
             )
             assert relay["ok"], relay
             ev = await op.next_event("node.event")

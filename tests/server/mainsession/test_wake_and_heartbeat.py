@@ -144,3 +144,18 @@ async def test_heartbeat_cadence_delivers_alerts_to_the_last_route_only(
         assert health["heartbeatSeconds"] == 0
         await trio.sleep(400)  # more than one period: no beat
         assert len(agent.turns) == 3
+
+
+async def test_a_wake_without_an_agent_node_is_skipped_and_the_event_waits(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    gw = await _gateway(nursery, tmp_path)
+    with trio.fail_after(20):
+        async with operator_client(gw.port, ADMIN) as op:
+            res = await op.call("wake", {"mode": "now", "text": "anyone there?"})
+            assert res["payload"] == {"ok": True}
+            beat = (await op.next_event("heartbeat"))["payload"]
+            status = (await op.call("status"))["payload"]
+    assert (beat["status"], beat["reason"]) == ("skipped", "agent-unavailable")
+    assert beat["message"].startswith('no agent node is connected for agent "main"')
+    assert status["queuedSystemEvents"] == ["anyone there?"]
