@@ -45,7 +45,7 @@ def check_url(url: str) -> tuple[str, str]:
 
 @attrs.frozen
 class WebhookPolicy:
-    token: str | None = None
+    token: str | None = attrs.field(default=None, repr=False)
     allowed_hosts: frozenset[str] = frozenset()
     allow_private: bool = False
 
