@@ -88,7 +88,7 @@ HOMES: dict[str, tuple[str, ...]] = {
     "cyclopts": ("cli",),
     "sqlite3": ("state.store",),
     "zeroconf": ("discovery",),
-    "httpx": ("client.openai_agent",),
+    "httpx": ("client.openai_agent", "server.cron.webhook"),
     "asyncio": (),
 }
 
