@@ -34,8 +34,8 @@ class GatewayFlags:
 
     url: Annotated[str | None, URL] = None
     port: Annotated[str | None, PORT] = None
-    token: Annotated[str | None, TOKEN] = None
-    password: Annotated[str | None, PASSWORD] = None
+    token: Annotated[str | None, TOKEN] = attrs.field(default=None, repr=False)
+    password: Annotated[str | None, PASSWORD] = attrs.field(default=None, repr=False)
     expect_final: Annotated[bool, Parameter(negative="", show=False)] = False  # accepted, unused
 
     def opts(self) -> dict[str, object]:

@@ -62,9 +62,9 @@ from openclaw_gateway.server.restart import SignalObserver
 class RunOptions:
     port: str | None = None
     bind: str | None = None
-    token: str | None = None
+    token: str | None = attrs.field(default=None, repr=False)
     auth: str | None = None
-    password: str | None = None
+    password: str | None = attrs.field(default=None, repr=False)
     password_file: str | None = None
     tailscale: str | None = None
     tailscale_reset_on_exit: bool = False
@@ -121,6 +121,23 @@ def run_gateway_command(opts: RunOptions, env: dict[str, str]) -> int:
             signal.signal(signal.SIGUSR2, previous)
 
 
+# Official flags whose subject does not exist here: refused, never accepted and ignored.
+UNSUPPORTED_FLAGS = (
+    ("ambient_channels", "--ambient-channels", "no channels are configured from the environment"),
+    ("cli_backend_logs", "--cli-backend-logs", "no CLI backend runs in this gateway"),
+    ("raw_stream", "--raw-stream", "no raw model stream is logged by this gateway"),
+    ("raw_stream_path", "--raw-stream-path", "no raw model stream is logged by this gateway"),
+)
+
+
+def unsupported_flags(opts: RunOptions) -> str | None:
+    """The refusal for the first official flag given that has no meaning here, or None."""
+    for field, flag, why in UNSUPPORTED_FLAGS:
+        if getattr(opts, field):
+            return f"{flag} is not supported: {why}."
+    return None
+
+
 def _fail(out: RuntimeConsole, message: str, code: int) -> RunExit:
     out.error(message)
     return RunExit(code)
@@ -153,10 +170,9 @@ def _run(
     ws_style = "compact" if opts.compact else opts.ws_log
     if ws_style not in WS_STYLES:
         raise _fail(out, 'Invalid --ws-log. Use "auto", "full", or "compact".', EXIT_FAILURE)
-    if opts.raw_stream:
-        env["OPENCLAW_RAW_STREAM"] = "1"
-    if opts.raw_stream_path:
-        env["OPENCLAW_RAW_STREAM_PATH"] = opts.raw_stream_path
+    refused = unsupported_flags(opts)
+    if refused:
+        raise _fail(out, refused, EXIT_FAILURE)
     out.stamped = True
     if dev_mode:
         ensure_dev_config(paths, env, out, reset=opts.reset)

@@ -29,6 +29,7 @@ from openclaw_gateway.client.session import (
     connect_params,
     open_session,
     open_stream,
+    with_gap,
 )
 from openclaw_gateway.client.sync import SyncGatewayClient
 from openclaw_gateway.core.errors import GatewayError
@@ -134,9 +135,17 @@ class GatewayClient:
             self._nursery.cancel_scope.cancel()
 
     async def _pump(self, session: Session) -> None:
+        """Session events to the client's queue; one the consumer had no room for is dropped
+        and shows as the gap of the next one delivered (seq counts per connection)."""
+        last_delivered: int | None = None
         async for event in session.received:
-            with contextlib.suppress(trio.WouldBlock):
+            event = with_gap(event, last_delivered)
+            try:
                 self._events_send.send_nowait(event)
+            except trio.WouldBlock:
+                continue
+            if event.seq is not None:
+                last_delivered = event.seq
 
     async def _watchdog(self, session: Session) -> None:
         """Close with 4000 when nothing arrived for 2 × tickIntervalMs."""

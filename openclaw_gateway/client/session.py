@@ -9,7 +9,6 @@ whose reader runs in the caller's nursery. A refused connect raises `GatewayRequ
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import uuid
 from collections.abc import Awaitable, Callable
@@ -189,17 +188,26 @@ class Session:
 
     def _deliver(self, frame: dict[str, Any]) -> None:
         seq = frame.get("seq")
-        gap = None
-        if isinstance(seq, int):
-            if self._last_seq is not None and seq != self._last_seq + 1:
-                gap = (self._last_seq + 1, seq)
-            self._last_seq = seq
         event = Event(
-            str(frame.get("event")), frame.get("payload"), seq, frame.get("stateVersion"), gap
+            str(frame.get("event")), frame.get("payload"), seq, frame.get("stateVersion"), None
         )
-        with contextlib.suppress(trio.WouldBlock, trio.BrokenResourceError):
-            # A consumer that does not read loses events; the next delivered one shows the gap.
+        event = with_gap(event, self._last_seq)
+        try:
             self._send_events.send_nowait(event)
+        except (trio.WouldBlock, trio.BrokenResourceError):
+            # A consumer that does not read loses events. `_last_seq` is the last one *queued*,
+            # so the next delivered event shows the loss as its gap.
+            return
+        if isinstance(seq, int):
+            self._last_seq = seq
+
+
+def with_gap(event: Event, last_delivered: int | None) -> Event:
+    """`event`, its gap set when its seq does not follow the last one delivered onwards."""
+    seq = event.seq
+    if not isinstance(seq, int) or last_delivered is None or seq == last_delivered + 1:
+        return event
+    return attrs.evolve(event, gap=(last_delivered + 1, seq))
 
 
 def _closed(exc: ConnectionClosed) -> GatewayTransportError:

@@ -76,6 +76,8 @@ class TailscaleConfig:
 @attrs.frozen
 class ControlUiConfig:
     enabled: bool = True
+    base_path: str | None = None  # where the page lives ("/" when unset)
+    root: str | None = None  # a built Control UI (holding index.html); unset: the dashboard
     allowed_origins: tuple[str, ...] | None = None
     dangerously_allow_host_header_origin_fallback: bool = False
 
@@ -93,6 +95,9 @@ class GatewayConfig:
     tls: TlsConfig = TlsConfig()
     trusted_proxies: tuple[str, ...] = ()
     allow_real_ip_fallback: bool = False
+    # Ours (the official has no such key): the cap on concurrent connections; None = sized to
+    # the descriptor limit (server/socket_limits.default_max_connections).
+    max_connections: int | None = None
 
 
 @attrs.frozen

@@ -9,7 +9,8 @@ One rule, two shapes:
   children go too.
 - `stop_pids(send, gone, ...)` and `stop_pids_blocking(...)`: processes we did not start (the
   detached gateway a pidfile records, the listeners `--force` frees), so nothing to wait on:
-  `send(signum)` signals them and `gone()` is polled. The trio one serves `gateway run
+  `send(signum)` signals them and `gone()` is polled. `pinned(pid)` gives the `send` for one
+  such process through a pidfd, so the identity check and the signal see the same process. The trio one serves `gateway run
   --force`, the blocking one the service commands (they have no event loop). Both follow one
   schedule (`_schedule`), so the grace and poll rule cannot drift apart.
 
@@ -23,7 +24,7 @@ import contextlib
 import math
 import os
 import signal
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Literal
 
 import trio
@@ -68,14 +69,28 @@ def _signal(proc: trio.Process, signum: signal.Signals, group: bool) -> None:
         proc.send_signal(signum)
 
 
-def signal_pid(pid: int) -> Send:
-    """`send` for one bare pid; a pid that is already gone is not an error."""
+@contextlib.contextmanager
+def pinned(pid: int) -> Iterator[Send | None]:
+    """`send` bound to the process that is `pid` *now* (through a pidfd), None if it is gone.
+
+    Check the process's identity inside the block: once the pidfd is open, a signal can only
+    reach that process, never one that reused the pid after the check (os.kill by pid could).
+    A process that exited meanwhile is not an error.
+    """
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        yield None
+        return
 
     def send(signum: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
+            signal.pidfd_send_signal(fd, signum)
 
-    return send
+    try:
+        yield send
+    finally:
+        os.close(fd)
 
 
 def _schedule(

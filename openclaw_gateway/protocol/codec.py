@@ -132,6 +132,13 @@ def encode(value: Any) -> str:
 
 
 def response(frame_id: str, payload: Any) -> str:
+    if isinstance(payload, Encoded):  # the same bytes as the dict below would encode to
+        return (
+            '{"type":"res","id":'
+            + _encoder.encode(frame_id)
+            + ',"ok":true,"payload":'
+            + (payload.text + "}")
+        )
     return encode({"type": "res", "id": frame_id, "ok": True, "payload": payload})
 
 

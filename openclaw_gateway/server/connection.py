@@ -14,18 +14,24 @@ from collections.abc import Callable
 from typing import Any
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection
 
-from openclaw_gateway.server import admission
+from openclaw_gateway.server import admission, dispatch
 from openclaw_gateway.server.dispatch import CLOSE_TIMEOUT, serve
-from openclaw_gateway.server.handshake import TICK_INTERVAL_MS, CloseCause, Deps, handshake
+from openclaw_gateway.server.handshake import (
+    TICK_INTERVAL_MS,
+    CloseCause,
+    Deps,
+    close_cause,
+    handshake,
+)
+from openclaw_gateway.server.wssocket import ServerWebSocket, WebSocketClosed
 
 # The supervisor builds a connection's Deps here, next to the handler that takes them.
 __all__ = ["TICK_INTERVAL_MS", "Deps", "handle_connection"]
 
 
 async def handle_connection(
-    ws: WebSocketConnection,
+    ws: ServerWebSocket,
     peer: admission.Peer,
     deps: Deps,
     abort_stream: Callable[[], Any],
@@ -42,20 +48,22 @@ async def handle_connection(
     log.ws_open(conn_id, peer.remote_ip, "")
     try:
         granted_pair = await handshake(ws, peer, deps, conn_id, close)
+        state.metrics.handshake(close.code, granted_pair is not None)
         if granted_pair is None:
             return
         request, granted = granted_pair
         if on_authenticated is not None:
             on_authenticated()
         await serve(ws, peer, deps, conn_id, request, granted, close, abort_stream)
-    except ConnectionClosed:
-        pass
+    except WebSocketClosed as exc:
+        if exc.code in (1009, 1002):  # our own size cap / a malformed frame (empty reason)
+            close_cause(close, exc.code, "")
     finally:
-        with trio.move_on_after(CLOSE_TIMEOUT, shield=True) as scope:
-            if close.code is not None:
-                await ws.aclose(close.code, close.reason or None)
-            else:
-                await ws.aclose()
-        if scope.cancelled_caught:
-            await abort_stream()
+        # A slow consumer gets longer: its queued frames go first, then the 1008 close.
+        grace = dispatch.SLOW_CONSUMER_GRACE if close.stalled else CLOSE_TIMEOUT
+        if not close.dropped:
+            with trio.move_on_after(grace, shield=True) as scope:
+                await ws.aclose(close.code or 1000, close.reason)
+            if scope.cancelled_caught:
+                await abort_stream()
         log.ws_close(conn_id, close.code, (time.monotonic() - opened) * 1000, "closed")

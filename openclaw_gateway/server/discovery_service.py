@@ -17,6 +17,7 @@ import trio
 from openclaw_gateway.core.logs import Logger
 from openclaw_gateway.discovery.runtime import run_discovery
 from openclaw_gateway.server.reloader import Reloader
+from openclaw_gateway.server.tls import TlsAcceptor
 
 if TYPE_CHECKING:
     from openclaw_gateway.discovery.announcer import Announcer
@@ -36,7 +37,7 @@ async def run_discovery_service(
     log: Logger,
     tailscale_url: str | None,
     *,
-    tls_renewals: trio.abc.ReceiveChannel[str] | None = None,
+    tls: TlsAcceptor | None = None,
     task_status: trio.TaskStatus[LiveDiscovery] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     live = LiveDiscovery()
@@ -46,13 +47,18 @@ async def run_discovery_service(
         changed = reloader.discovery_changed = trio.Event()
         async with trio.open_nursery() as inner:
             if plan is not None:
+                renewals = None
+                if tls is not None:  # the fingerprint served now (a renewal may have come
+                    # before this config change), then each renewal's
+                    ctx = attrs.evolve(plan.ctx, tls_fingerprint_sha256=tls.fingerprint)
+                    plan, renewals = attrs.evolve(plan, ctx=ctx), tls.renewed
                 # Never fails the start: a broken announcer is a warning (discovery off).
                 announce = partial(
                     run_discovery,
                     plan,
                     log,
                     tailscale_url=tailscale_url,
-                    tls_renewals=tls_renewals,
+                    tls_renewals=renewals,
                 )
                 live.announcer = await inner.start(announce)
             if not started:

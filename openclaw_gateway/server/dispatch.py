@@ -1,16 +1,17 @@
 """An admitted socket: hello-ok, then requests and events until it closes.
 
-Task shape (inside the connection's own nursery):
-  reader (the calling task)  get_message -> authorize -> dispatch to the method handlers
-  writer                     drains the bounded outbox (responses and events, in order)
-  keepalive                  ping every 25 s; no pong within 25 s -> drop the TCP stream
-  stall watchdog             a slow consumer's stream is dropped after SLOW_CONSUMER_GRACE
-On the way out: unregister from the hub and the node registry, presence `disconnect`.
+Task shape: one task per connection, the reader (the calling task): get_message -> authorize ->
+dispatch to the method handlers; async handlers run in the connection's nursery. Answers and
+events go out inline through the socket's outbox (server/wssocket.py; a writer task exists only
+while the kernel does not take everything). Keepalive is one shared timer for all sockets
+(`run_keepalive`): every 25 s each socket is pinged, and one whose previous ping got no pong is
+dropped. A slow consumer's close waits SLOW_CONSUMER_GRACE for its queued frames
+(connection.py). On the way out: unregister from the hub and the node registry, presence
+`disconnect`.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Callable
@@ -18,13 +19,13 @@ from typing import Any
 
 import attrs
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.frames import RequestFrame
 from openclaw_gateway.protocol.handshake import ConnectRequest
+from openclaw_gateway.security import origin
 from openclaw_gateway.server import admission
 from openclaw_gateway.server.events import SESSION_SCOPED_EVENTS_CAP
 from openclaw_gateway.server.handshake import (
@@ -34,11 +35,12 @@ from openclaw_gateway.server.handshake import (
     build_hello,
     close_cause,
 )
-from openclaw_gateway.server.hub import CloseRequest, Outgoing, Subscriber, request_close
-from openclaw_gateway.server.rpc.context import CallContext, Caller, GatewayState
+from openclaw_gateway.server.hub import CloseRequest, Hub, Outgoing, Subscriber, request_close
+from openclaw_gateway.server.rpc.context import CallContext, Caller
 from openclaw_gateway.server.rpc.methods.nodes import attach_node, detach_node
 from openclaw_gateway.server.rpc.methods.system import broadcast_presence
 from openclaw_gateway.server.rpc.registry import authorize
+from openclaw_gateway.server.wssocket import Backlogged, ServerWebSocket, WebSocketClosed
 
 KEEPALIVE_INTERVAL = 25.0
 PONG_TIMEOUT = 25.0
@@ -50,6 +52,8 @@ UNAUTHORIZED_LOG_EVERY = 100
 # stream is dropped (a client that never reads must not pin ~maxBufferedBytes forever).
 SLOW_CONSUMER_GRACE = 5.0
 EPHEMERAL_MODES = frozenset({"cli", "backend", "probe"})
+# What a caller learns of a handler bug: the code and that it happened, nothing of its text.
+HANDLER_FAILED: dict[str, Any] = {"code": "UNAVAILABLE", "message": "request handler failed"}
 
 
 def _presence_fields(
@@ -77,8 +81,37 @@ def _presence_fields(
     }
 
 
+class _SocketOutbox:
+    """The hub's view of one socket: frames written inline (or queued by the socket), a
+    CloseRequest turned into the connection's close."""
+
+    __slots__ = ("_on_close", "_ws")
+
+    def __init__(self, ws: ServerWebSocket, on_close: Callable[[int, str], None]) -> None:
+        self._ws = ws
+        self._on_close = on_close
+
+    def send_nowait(self, value: Outgoing, /) -> None:
+        if isinstance(value, CloseRequest):
+            self._on_close(value.code, value.reason)
+            return
+        try:
+            self._ws.write_text(value.encode() if isinstance(value, str) else value)
+        except Backlogged:
+            raise trio.WouldBlock from None
+        except WebSocketClosed:
+            raise trio.ClosedResourceError from None
+
+
+async def run_keepalive(hub: Hub, interval: float = KEEPALIVE_INTERVAL) -> None:
+    """The one keepalive timer of the process (see the module docstring)."""
+    while True:
+        await trio.sleep(interval)
+        hub.keepalive_round()
+
+
 async def serve(
-    ws: WebSocketConnection,
+    ws: ServerWebSocket,
     peer: admission.Peer,
     deps: Deps,
     conn_id: str,
@@ -89,9 +122,8 @@ async def serve(
 ) -> None:
     state, hub = deps.state, deps.hub
     client = request.params.client
-    # trio-websocket has no public setter; the official server raises the cap after hello-ok.
-    ws._max_message_size = MAX_PAYLOAD
-    send, receive = trio.open_memory_channel[Outgoing](4096)
+    # The official server raises the frame cap after hello-ok.
+    ws.max_message_size = MAX_PAYLOAD
     caller = Caller(
         conn_id,
         granted.role,
@@ -115,12 +147,34 @@ async def serve(
             close_cause(close, code, reason)
             nursery.cancel_scope.cancel()
 
+        def keepalive() -> None:
+            if ws.pong_waiting:
+                # No pong for a whole round: terminate without a close frame (official).
+                close.dropped = True
+                nursery.start_soon(abort_stream)
+                nursery.cancel_scope.cancel()
+                return
+            if not ephemeral and state.presence.get(presence_key) is not None:
+                state.presence.upsert(presence_key, {}, state.now_ms())
+            ws.ping()
+
         sub = Subscriber(
-            conn_id, granted.role, granted.scopes, send, abort, device_id=granted.device_id
+            conn_id,
+            granted.role,
+            granted.scopes,
+            _SocketOutbox(ws, abort),
+            abort,
+            device_id=granted.device_id,
         )
+        sub.backlog = lambda: ws.pending_bytes
+        sub.keepalive = keepalive
         sub.session_scoped = SESSION_SCOPED_EVENTS_CAP in request.params.caps
         sub.shared_auth = granted.method in ("token", "password")
-        writer_done = trio.Event()
+        if peer.origin:
+            sub.origin_allowed = lambda policy: origin.evaluate(
+                client.id, client.mode, peer.origin, peer.host, policy,
+                is_local_client=peer.direct_local,
+            ).ok  # fmt: skip
         hub.send(sub, codec.response(request.frame.id, build_hello(deps, conn_id, granted)))
         hub.add(sub)
         if state.shutting_down:
@@ -145,17 +199,10 @@ async def serve(
                     request.params.raw,
                     None if is_loopback(peer.remote_ip) else peer.remote_ip,
                 )
-            nursery.start_soon(_writer, ws, receive, sub, close, nursery.cancel_scope, writer_done)
-            nursery.start_soon(
-                _keepalive, ws, state, presence_key, ephemeral, abort_stream, nursery.cancel_scope
-            )
-            nursery.start_soon(_stall_watchdog, sub, close, abort_stream, nursery.cancel_scope)
             await _reader(ws, deps, ctx, sub, nursery, close)
-            # Let the writer flush what is queued (answers, a close request) before teardown.
-            send.close()
-            with trio.move_on_after(CLOSE_TIMEOUT):
-                await writer_done.wait()
         finally:
+            if sub.stalled:
+                close.stalled = True
             hub.remove(conn_id)
             if granted.role == "node":
                 detach_node(state, conn_id)
@@ -167,65 +214,6 @@ async def serve(
                 )
                 broadcast_presence(state)
             nursery.cancel_scope.cancel()
-
-
-async def _writer(
-    ws: WebSocketConnection,
-    receive: trio.MemoryReceiveChannel[Outgoing],
-    sub: Subscriber,
-    close: CloseCause,
-    scope: trio.CancelScope,
-    done: trio.Event,
-) -> None:
-    try:
-        async with receive:
-            async for item in receive:
-                if isinstance(item, CloseRequest):
-                    close_cause(close, item.code, item.reason)
-                    scope.cancel()
-                    return
-                try:
-                    await ws.send_message(item)
-                except ConnectionClosed:
-                    scope.cancel()
-                    return
-                sub.sent(item)
-    finally:
-        done.set()
-
-
-async def _stall_watchdog(
-    sub: Subscriber, close: CloseCause, abort_stream: Callable[[], Any], scope: trio.CancelScope
-) -> None:
-    await sub.stalled.wait()
-    await trio.sleep(SLOW_CONSUMER_GRACE)
-    close_cause(close, 1008, "slow consumer")
-    await abort_stream()
-    scope.cancel()
-
-
-async def _keepalive(
-    ws: WebSocketConnection,
-    state: GatewayState,
-    presence_key: str,
-    ephemeral: bool,
-    abort_stream: Callable[[], Any],
-    scope: trio.CancelScope,
-) -> None:
-    while True:
-        await trio.sleep(KEEPALIVE_INTERVAL)
-        with trio.move_on_after(PONG_TIMEOUT) as waited:
-            try:
-                await ws.ping()
-            except ConnectionClosed:
-                return
-        if waited.cancelled_caught:
-            # No pong: terminate without a close frame, as the official server does.
-            await abort_stream()
-            scope.cancel()
-            return
-        if not ephemeral and state.presence.get(presence_key) is not None:
-            state.presence.upsert(presence_key, {}, state.now_ms())
 
 
 def _control_plane_limited(deps: Deps, ctx: CallContext, method: str) -> dict[str, Any] | None:
@@ -252,7 +240,7 @@ def _control_plane_limited(deps: Deps, ctx: CallContext, method: str) -> dict[st
 
 
 async def _reader(
-    ws: WebSocketConnection,
+    ws: ServerWebSocket,
     deps: Deps,
     ctx: CallContext,
     sub: Subscriber,
@@ -284,17 +272,26 @@ async def _reader(
                 True,
                 (time.perf_counter() - started) * 1000,
             )
+            deps.state.metrics.rpc(frame.method, True, time.perf_counter() - started)
         except RpcError as exc:
             _fail(frame, exc.to_shape(), started)
         except Exception as exc:  # a handler bug must not kill the socket
-            _fail(
-                frame, {"code": "UNAVAILABLE", "message": str(exc) or type(exc).__name__}, started
-            )
+            _handler_failed(frame, exc, started)
         finally:
             pending -= 1
 
+    def _handler_failed(frame: RequestFrame, exc: Exception, started: float) -> None:
+        # The exception text (paths, reprs) is for the operator's log, never for the caller.
+        log.error(
+            "gateway",
+            f"request handler failed method={frame.method} conn={ctx.caller.conn_id}: "
+            f"{type(exc).__name__}: {exc}",
+        )
+        _fail(frame, HANDLER_FAILED, started)
+
     def _fail(frame: RequestFrame, error: dict[str, Any], started: float) -> None:
         reply(frame.id, error=error)
+        deps.state.metrics.rpc(frame.method, False, time.perf_counter() - started)
         log.ws_response(
             ctx.caller.conn_id,
             frame.method,
@@ -307,10 +304,9 @@ async def _reader(
     while True:
         try:
             message = await ws.get_message()
-        except ConnectionClosed as exc:
-            reason = exc.reason
-            if reason is not None and reason.code == 1009:
-                close_cause(close, 1009, "")
+        except WebSocketClosed as exc:
+            if exc.code in (1009, 1002):
+                close_cause(close, exc.code, "")
             return
         try:
             frame = codec.decode_request(message)
@@ -354,7 +350,7 @@ async def _reader(
                 _fail(frame, limited, started)
                 continue
         params = frame.params if frame.params is not None else {}
-        if inspect.iscoroutinefunction(spec.handler):
+        if spec.is_async:
             if pending >= MAX_PENDING_REQUESTS:
                 _fail(
                     frame,
@@ -375,12 +371,10 @@ async def _reader(
             _fail(frame, exc.to_shape(), started)
             continue
         except Exception as exc:  # a handler bug must not kill the socket
-            log.error("ws", f"handler {frame.method} failed: {type(exc).__name__}: {exc}")
-            _fail(
-                frame, {"code": "UNAVAILABLE", "message": str(exc) or type(exc).__name__}, started
-            )
+            _handler_failed(frame, exc, started)
             continue
         reply(frame.id, result)
         log.ws_response(
             ctx.caller.conn_id, frame.method, frame.id, True, (time.perf_counter() - started) * 1000
         )
+        deps.state.metrics.rpc(frame.method, True, time.perf_counter() - started)

@@ -1,21 +1,20 @@
 """The listener: one TCP port serving HTTP probes and the WebSocket upgrade.
 
-Why h11 in front of trio-websocket: trio-websocket (via wsproto) only understands upgrade
-requests, but the official gateway answers plain HTTP (`/healthz`, `/readyz`, 404/405) on the
-same port. We read the request head with h11 (bounded size and time), answer plain requests
-ourselves, and hand upgrades to trio-websocket through a stream that replays the bytes already
-read. Both libraries are sans-IO-cored and maintained by the same group. With gateway.tls all of
+The official gateway answers plain HTTP (`/healthz`, `/readyz`, 404/405, routes) and the
+WebSocket upgrade on the same port. We read the request head with h11 (bounded size and time),
+answer plain requests through the router, and hand an upgrade's head (the bytes already read)
+to wsproto in server/wssocket.py, which then owns the socket: no replaying stream wrapper. With gateway.tls all of
 this runs inside TLS: server/tls.py does the (bounded) handshake first, on the same port.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
 import trio
-import trio_websocket
 
 from openclaw_gateway.core.errors import StartupError
 from openclaw_gateway.core.netaddr import is_loopback
@@ -31,39 +30,22 @@ from openclaw_gateway.server.http.messages import (
     render_head,
     text,
 )
-from openclaw_gateway.server.http.reader import RequestReader
+from openclaw_gateway.server.http.reader import REQUEST_HEAD_TIMEOUT, RequestReader
 from openclaw_gateway.server.http.router import RequestContext, Router
+from openclaw_gateway.server.socket_limits import (
+    OVER_BUDGET_HEAD_TIMEOUT,
+    ConnectionSlots,
+    PreauthClaim,
+    Slot,
+    accept_loop,
+)
 from openclaw_gateway.server.tls import TlsAcceptor
+from openclaw_gateway.server.wssocket import ServerWebSocket
 
 LISTEN_RETRIES = 20
 LISTEN_RETRY_DELAY = 0.5
 PREAUTH_MAX_PAYLOAD = 65_536
 PREAUTH_BUDGET_MESSAGE = "Too many unauthenticated sockets"
-
-
-class ReplayStream(trio.abc.Stream):
-    """A stream that first yields `prefix`, then whatever the inner stream yields."""
-
-    def __init__(self, inner: trio.abc.Stream, prefix: bytes) -> None:
-        self.inner = inner
-        self._prefix = prefix
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        if self._prefix:
-            size = len(self._prefix) if max_bytes is None else max_bytes
-            chunk, self._prefix = self._prefix[:size], self._prefix[size:]
-            await trio.lowlevel.checkpoint()
-            return chunk
-        return await self.inner.receive_some(max_bytes)
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.inner.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.inner.wait_send_all_might_not_block()
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 @attrs.frozen
@@ -73,7 +55,7 @@ class EdgeHooks:
     # (ws, peer, abort_stream, on_authenticated): the last one releases the pre-auth budget.
     on_websocket: Callable[
         [
-            trio_websocket.WebSocketConnection,
+            ServerWebSocket,
             Peer,
             Callable[[], Awaitable[None]],
             Callable[[], None],
@@ -91,41 +73,91 @@ class EdgeHooks:
     transport: ingress.Transport = ingress.ORDINARY
     # gateway.tls: every byte on this listener goes through TLS (server/tls.py); None = plain.
     tls: TlsAcceptor | None = None
+    # The global cap on concurrent connections (gateway.maxConnections); None = uncapped.
+    slots: ConnectionSlots | None = None
 
 
-async def send_response(stream: trio.abc.SendStream, response: Response) -> None:
-    """Write one response; a streamed body is written as it is produced, then we close."""
+async def send_response(
+    stream: trio.abc.SendStream,
+    response: Response,
+    peer_closed: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Write one response; a streamed body is written as it is produced, then we close. When
+    the client goes away mid-stream (`peer_closed` returns) the body is closed at once, so
+    its producer's cleanup (e.g. cancelling an agent run) runs now."""
     if isinstance(response, HttpResponse):
         await stream.send_all(render(response))
         return
-    await stream.send_all(render_head(response.status, response.headers))
-    async for chunk in response.body:
-        if chunk:
-            await stream.send_all(chunk)
+    async with contextlib.aclosing(response.body) as body, trio.open_nursery() as nursery:
+        if peer_closed is not None:
+
+            async def cancel_when_gone() -> None:
+                await peer_closed()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(cancel_when_gone)
+        await stream.send_all(render_head(response.status, response.headers))
+        async for chunk in body:
+            if chunk:
+                await stream.send_all(chunk)
+        nursery.cancel_scope.cancel()
 
 
 async def handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
-    """Serve one TCP connection. Never raises: one bad client must not stop the listener."""
-    try:
-        async with stream:
-            peer_ip = str(stream.socket.getpeername()[0])
-            if hooks.tls is None:
-                await _handle_stream(stream, peer_ip, hooks)
-            else:  # the handshake first; then the same request handling inside TLS
-                await hooks.tls.serve(
-                    stream, peer_ip, hooks.preauth, lambda tls: _handle_stream(tls, peer_ip, hooks)
-                )
-    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-        pass
-    except trio_websocket.HandshakeError:
-        pass
-    except Exception as exc:
-        hooks.log_error(f"connection handler failed: {type(exc).__name__}: {exc}")
+    """Serve one TCP connection. Never raises: one bad client must not stop the listener.
+
+    The socket's limits start here, at accept (server/socket_limits.py): its place under the
+    connection cap and its claim on the pre-auth budget of its address."""
+    slots = hooks.slots
+    with trio.CancelScope() as scope:
+        slot = slots.take(scope) if slots is not None else None
+        if slots is not None and slot is None:
+            await trio.aclose_forcefully(stream)
+            return
+        try:
+            async with stream:
+                peer_ip = str(stream.socket.getpeername()[0])
+                claim = PreauthClaim(hooks.preauth, peer_ip)
+                conn = _Accepted(peer_ip, claim, slots, slot)
+                try:
+                    if hooks.tls is None:
+                        await _handle_stream(stream, conn, hooks)
+                    elif claim.held:  # the handshake first (in the budget), then the same
+                        await hooks.tls.serve(
+                            stream, peer_ip, None, lambda tls: _handle_stream(tls, conn, hooks)
+                        )
+                finally:
+                    claim.release()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+        except Exception as exc:
+            hooks.log_error(f"connection handler failed: {type(exc).__name__}: {exc}")
+        finally:
+            if slots is not None and slot is not None:
+                slots.give_back(slot)
 
 
-async def _handle_stream(stream: trio.abc.Stream, peer_ip: str, hooks: EdgeHooks) -> None:
+@attrs.define
+class _Accepted:
+    """What accept decided about one socket, for the request handling inside (TLS or not)."""
+
+    peer_ip: str
+    claim: PreauthClaim
+    slots: ConnectionSlots | None
+    slot: Slot | None
+
+    def keep(self) -> None:
+        """Doing real work now: never shed to make room, out of the pre-auth budget."""
+        self.claim.release()
+        if self.slots is not None and self.slot is not None:
+            self.slots.busy(self.slot)
+
+
+async def _handle_stream(stream: trio.abc.Stream, conn: _Accepted, hooks: EdgeHooks) -> None:
+    peer_ip = conn.peer_ip
     reader = RequestReader(stream)
-    head = await reader.head()
+    # Over its address's budget, a socket may still ask for a probe, but may not idle.
+    head = await reader.head(REQUEST_HEAD_TIMEOUT if conn.claim.held else OVER_BUDGET_HEAD_TIMEOUT)
     if isinstance(head, int):
         if head:
             await stream.send_all(render(text(head, "Bad Request")))
@@ -134,13 +166,16 @@ async def _handle_stream(stream: trio.abc.Stream, peer_ip: str, hooks: EdgeHooks
     local = is_loopback(peer_ip)
     proxied = ingress.has_proxy_headers(head.headers)
     if not upgrade:
+        conn.keep()
         context = RequestContext(
             peer_ip=peer_ip,
             local=local and not proxied,
             bearer_ok=hooks.bearer_ok,
             read_body=reader.body,
+            peer_closed=reader.wait_closed,
         )
-        await send_response(stream, await hooks.router.handle(head, context))
+        response = await hooks.router.handle(head, context)
+        await send_response(stream, response, reader.wait_closed)
         return
     if "websocket" not in upgrade.lower():
         await stream.send_all(render(text(400, "Bad Request")))
@@ -164,23 +199,10 @@ async def _handle_stream(stream: trio.abc.Stream, peer_ip: str, hooks: EdgeHooks
         }
         await stream.send_all(render(json_response(403, error)))
         return
-    budget = hooks.preauth
-    client_ip = attribution.client_ip
-    if budget is not None and not budget.acquire(client_ip):
+    if not conn.claim.move_to(attribution.client_ip):
         await stream.send_all(render(text(503, PREAUTH_BUDGET_MESSAGE)))
         return
-    claimed = budget is not None
-
-    def release_preauth() -> None:
-        nonlocal claimed
-        if claimed and budget is not None:
-            claimed = False
-            budget.release(client_ip)
-
-    try:
-        await _upgrade(stream, head, hooks, attribution, release_preauth)
-    finally:
-        release_preauth()
+    await _upgrade(stream, head, hooks, attribution, conn.keep)
 
 
 async def _upgrade(
@@ -197,18 +219,14 @@ async def _upgrade(
         origin=head.headers.get("origin"),
         host=head.headers.get("host"),
     )
-    replay = ReplayStream(stream, head.raw)
 
     async def abort() -> None:
         await trio.aclose_forcefully(stream)
 
-    async with trio.open_nursery() as nursery:
-        request = await trio_websocket.wrap_server_stream(
-            nursery, replay, max_message_size=PREAUTH_MAX_PAYLOAD
-        )
-        ws = await request.accept()
-        await hooks.on_websocket(ws, peer, abort, release_preauth)
-        nursery.cancel_scope.cancel()
+    ws = ServerWebSocket(stream, PREAUTH_MAX_PAYLOAD)
+    async with trio.open_nursery() as writer:  # the socket's on-demand writer task lives here
+        if await ws.accept(head.raw, writer):
+            await hooks.on_websocket(ws, peer, abort, release_preauth)
 
 
 async def open_listeners(
@@ -262,5 +280,9 @@ async def run_server(
     async def handler(stream: trio.SocketStream) -> None:
         await handle_stream(stream, hooks)
 
-    task_status.started(bound_addresses(listeners))
-    await trio.serve_listeners(handler, list(listeners), handler_nursery=handler_nursery)
+    async with trio.open_nursery() as accepting:
+        for listener in listeners:
+            accepting.start_soon(
+                accept_loop, listener, handler, handler_nursery, hooks.slots, hooks.log_error
+            )
+        task_status.started(bound_addresses(listeners))

@@ -15,7 +15,6 @@ from typing import Any
 
 import attrs
 import trio
-from trio_websocket import WebSocketConnection
 
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.frames import PROTOCOL_VERSION
@@ -31,6 +30,7 @@ from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.rpc.registry import Registry
 from openclaw_gateway.server.runs.service import session_defaults
+from openclaw_gateway.server.wssocket import ServerWebSocket
 
 HANDSHAKE_TIMEOUT = 15.0
 MAX_PAYLOAD = 26_214_400
@@ -58,6 +58,8 @@ class CloseCause:
 
     code: int | None = None
     reason: str = ""
+    stalled: bool = False  # a slow consumer: its close may wait SLOW_CONSUMER_GRACE
+    dropped: bool = False  # the TCP stream is dropped without a close frame (no pong)
 
 
 def close_cause(close: CloseCause, code: int, reason: str) -> None:
@@ -122,7 +124,7 @@ def _device_stage(deps: Deps, nonce: str) -> admission.DeviceStage | None:
 
 
 async def handshake(
-    ws: WebSocketConnection, peer: admission.Peer, deps: Deps, conn_id: str, close: CloseCause
+    ws: ServerWebSocket, peer: admission.Peer, deps: Deps, conn_id: str, close: CloseCause
 ) -> tuple[ConnectRequest, admission.Admission] | None:
     state = deps.state
     # The nonce a device must sign: it binds a proof to this socket (protocol.md §4.3 check 4).

@@ -1,10 +1,13 @@
 """Fan-out of events to connected sockets (protocol.md §7).
 
-Each connection owns a bounded outbox that its writer task drains. Sending never blocks the
-sender: a frame that does not fit (more than OUTBOX_FRAMES frames, or more than
-maxBufferedBytes queued) either is dropped — for `dropIfSlow` events, with its `seq` still
-consumed so the client sees the gap — or closes that socket with 1008 `slow consumer`.
-`seq` is per socket and starts at 1.
+Each connection has a bounded outbox (server/wssocket.py: frames go out inline while the
+socket has room, and queue only when it does not). Sending never blocks the sender: a frame
+that does not fit (more than OUTBOX_FRAMES frames, or more than maxBufferedBytes queued)
+either is dropped — for `dropIfSlow` events, with its `seq` still consumed so the client sees
+the gap — or closes that socket with 1008 `slow consumer`. `seq` is per socket and starts at 1.
+
+A broadcast encodes each view of its payload once, as UTF-8 bytes; per recipient only `seq`
+is spliced in (`b"%s%d%s"`), never a re-encode.
 
 A socket that declared the `session-scoped-events` client cap gets the per-session stream
 events (`chat`, `agent`) only for the sessions it subscribed to with
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import trio
@@ -35,7 +38,18 @@ class CloseRequest:
     reason: str
 
 
-Outgoing = str | CloseRequest
+Outgoing = str | bytes | CloseRequest
+
+
+class Outbox(Protocol):
+    """Where a socket's frames go (a trio memory channel in unit tests). Raises trio.WouldBlock
+    when full, trio.ClosedResourceError / BrokenResourceError when the socket is gone."""
+
+    def send_nowait(self, value: Outgoing, /) -> None: ...
+
+
+def _no_backlog() -> int:
+    return 0
 
 
 @attrs.define(eq=False)
@@ -43,15 +57,18 @@ class Subscriber:
     conn_id: str
     role: str
     scopes: tuple[str, ...]
-    outbox: trio.MemorySendChannel[Outgoing]
+    outbox: Outbox
     # Called to tear the connection down at once (slow consumer): code, reason.
     abort: Callable[[int, str], None]
     seq: int = 0
-    queued_bytes: int = 0
+    # Bytes queued and not yet taken by the kernel.
+    backlog: Callable[[], int] = _no_backlog
     closing: bool = False
-    # Set when this socket was found too slow: its connection aborts the stream if the close
-    # queued behind the pending frames does not get out in time.
-    stalled: trio.Event = attrs.field(factory=trio.Event)
+    # Set when this socket was found too slow: its close waits SLOW_CONSUMER_GRACE for the
+    # queued frames, then the stream is dropped.
+    stalled: bool = False
+    # One round of the shared keepalive timer (server/dispatch.run_keepalive); None: no pings.
+    keepalive: Callable[[], None] | None = None
     # The paired device behind this socket (signed connect), for credential invalidation.
     device_id: str | None = None
     # Set when this socket's own request invalidated it: close right after that reply.
@@ -60,10 +77,9 @@ class Subscriber:
     session_scoped: bool = False
     # Authenticated with the gateway's shared token/password (closed when it rotates).
     shared_auth: bool = False
-
-    def sent(self, frame: str) -> None:
-        """The writer calls this after a frame left, to release its bytes."""
-        self.queued_bytes -= len(frame)
+    # A browser socket: would its Origin still pass this policy? (closed when it no longer
+    # does after a reload). None for sockets without an Origin header.
+    origin_allowed: Callable[[Any], bool] | None = None
 
 
 class Hub:
@@ -75,6 +91,20 @@ class Hub:
         # Conn ids subscribed to one session's messages; wired by the supervisor once the
         # conversations service runs.
         self.session_members: Callable[[str], Collection[str]] = lambda session_key: ()
+        # Plain counters for the metrics (read at scrape time): frames queued per event name,
+        # droppable frames not queued to a slow socket.
+        self.events_fanned_out: dict[str, int] = {}
+        self.events_dropped = 0
+
+    def connections_by_role(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for sub in self._subs.values():
+            out[sub.role] = out.get(sub.role, 0) + 1
+        return out
+
+    def outbox_bytes(self) -> int:
+        """Bytes queued behind all sockets (what the kernel has not taken yet)."""
+        return sum(sub.backlog() for sub in self._subs.values())
 
     def __len__(self) -> int:
         return len(self._subs)
@@ -88,12 +118,11 @@ class Hub:
     def remove(self, conn_id: str) -> None:
         self._subs.pop(conn_id, None)
 
-    def send(self, sub: Subscriber, frame: str, *, drop_if_slow: bool = False) -> bool:
+    def send(self, sub: Subscriber, frame: str | bytes, *, drop_if_slow: bool = False) -> bool:
         """Queue one frame for `sub`. False if it was dropped or the socket is being closed."""
         if sub.closing:
             return False
-        size = len(frame)
-        if sub.queued_bytes + size > self.max_buffered_bytes:
+        if sub.backlog() + len(frame) > self.max_buffered_bytes:
             return self._slow(sub, drop_if_slow)
         try:
             sub.outbox.send_nowait(frame)
@@ -101,16 +130,23 @@ class Hub:
             return self._slow(sub, drop_if_slow)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return False
-        sub.queued_bytes += size
         return True
 
+    def keepalive_round(self) -> None:
+        """One tick of the shared keepalive timer: every socket pings (or is dropped)."""
+        for sub in list(self._subs.values()):
+            if sub.keepalive is not None and not sub.closing:
+                sub.keepalive()
+
     def _slow(self, sub: Subscriber, drop_if_slow: bool) -> bool:
-        if not drop_if_slow:
+        if drop_if_slow:
+            self.events_dropped += 1  # read by the metrics at scrape time
+        else:
             # Like the official ws.close(): the close frame follows what is already queued,
             # so a client that catches up sees every frame, then 1008. Cancelling the writer
             # mid-frame instead would corrupt the stream (the peer sees garbage, not 1008).
+            sub.stalled = True
             request_close(sub, 1008, "slow consumer")
-            sub.stalled.set()
         return False
 
     def get(self, conn_id: str) -> Subscriber | None:
@@ -131,10 +167,10 @@ class Hub:
         `redacted`, when given, is what recipients without operator.admin get instead of
         `payload` (secrets only admins may read). Each view is encoded once, not per socket."""
         prefix = '{"type":"event","event":' + json.dumps(event) + ',"payload":'
-        heads: dict[bool, str] = {}
-        tail = "}"
+        heads: dict[bool, bytes] = {}
+        tail = b"}"
         if state_version is not None:
-            tail = ',"stateVersion":' + codec.encode(state_version) + "}"
+            tail = b',"stateVersion":' + codec.encode(state_version).encode() + b"}"
         drop = event in DROP_IF_SLOW
         per_session = event in SESSION_SCOPED_EVENTS
         members: Collection[str] | None = None
@@ -154,10 +190,12 @@ class Hub:
             full = redacted is None or S.scope_satisfied(S.ADMIN, sub.scopes)
             head = heads.get(full)
             if head is None:
-                head = heads[full] = prefix + codec.encode(payload if full else redacted)
+                view = codec.encode(payload if full else redacted)
+                head = heads[full] = (prefix + view + ',"seq":').encode()
             sub.seq += 1
-            if self.send(sub, f'{head},"seq":{sub.seq}{tail}', drop_if_slow=drop):
+            if self.send(sub, b"%s%d%s" % (head, sub.seq, tail), drop_if_slow=drop):
                 delivered += 1
+        self.events_fanned_out[event] = self.events_fanned_out.get(event, 0) + delivered
         return delivered
 
     def device_ids(self) -> set[str]:
@@ -181,14 +219,15 @@ class Hub:
                 request_close(sub, close.code, close.reason)
         return count
 
-    def close_shared_auth(self) -> int:
-        """A rotated gateway token/password: every socket that authenticated with the old
-        shared secret closes 4001 `gateway auth changed` (official
-        disconnectStaleSharedGatewayAuthClients); device-token sockets stay. Returns how many."""
-        stale = [s for s in self._subs.values() if s.shared_auth and not s.closing]
-        for sub in stale:
-            request_close(sub, 4001, "gateway auth changed")
-        return len(stale)
+    def close_where(self, stale: Callable[[Subscriber], bool], code: int, reason: str) -> int:
+        """Close every live socket `stale` picks, after its queued frames (config reloads:
+        4001 `gateway auth changed` for the old shared secret, 4001 `gateway policy changed`
+        for a new proxy trust, 1008 `origin not allowed` for a narrowed Origin allowlist, as
+        the official). Returns how many."""
+        picked = [s for s in self._subs.values() if not s.closing and stale(s)]
+        for sub in picked:
+            request_close(sub, code, reason)
+        return len(picked)
 
     def close_all(self, code: int, reason: str) -> None:
         """Ask every socket to close after what is already queued (graceful), and end

@@ -127,6 +127,12 @@ class Book:
         nothing. When there is something to write, the records are read again under the
         write lock, and if another writer changed them in between, `decide` runs again on
         what is there now (it must be free of side effects beyond the records)."""
+        return self._read_first(device_id, now_ms, decide)
+
+    def _read_first(
+        self, device_id: str, now_ms: int | None, decide: Callable[[DeviceRecords], T]
+    ) -> T:
+        """`connect`'s rule for any op that is usually a read: no write lock unless it wrote."""
         with self.store.reading():
             records = self._load(device_id, now_ms)
         before = records.copy()
@@ -139,7 +145,8 @@ class Book:
                 before = current.copy()
                 records = current
                 result = decide(records)
-            self._prune(now_ms)
+            if now_ms is not None:
+                self._prune(now_ms)
             self._save(before, records)
         return result
 
@@ -205,7 +212,7 @@ class Book:
             return {"deviceId": device_id.strip()}
 
     def touch(self, device_id: str, patch: Record) -> None:
-        self._change(device_id, None, lambda r: r.touch(patch))
+        self._read_first(device_id, None, lambda r: r.touch(patch))
 
     def set_node_approval(self, device_id: str, approval: Record | None) -> bool:
         """Store (or with None, drop) a node's approved command surface on its pairing
@@ -225,14 +232,14 @@ class Book:
     def ensure_token(
         self, device_id: str, role: str, scopes: Iterable[str], now_ms: int
     ) -> Record | None:
-        """DeviceRecords.ensure_token in its own transaction."""
-        return self._change(device_id, now_ms, lambda r: r.ensure_token(role, scopes, now_ms))
+        """DeviceRecords.ensure_token; reusing the active token is a read (no write lock)."""
+        return self._read_first(device_id, now_ms, lambda r: r.ensure_token(role, scopes, now_ms))
 
     def verify_token(
         self, device_id: str, role: str, token: str, scopes: Iterable[str], now_ms: int
     ) -> str | None:
-        """DeviceRecords.verify_token in its own transaction; a success also marks the device
-        seen (`device-token-auth`)."""
+        """DeviceRecords.verify_token; a success also marks the device seen
+        (`device-token-auth`). Within the minute of the last use it is a read (no write lock)."""
 
         def verify(records: DeviceRecords) -> str | None:
             why = records.verify_token(role, token, scopes, now_ms)
@@ -240,7 +247,7 @@ class Book:
                 records.touch({"lastSeenAtMs": now_ms, "lastSeenReason": "device-token-auth"})
             return why
 
-        return self._change(device_id, now_ms, verify)
+        return self._read_first(device_id, now_ms, verify)
 
     def rotate(
         self,

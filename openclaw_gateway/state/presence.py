@@ -36,6 +36,9 @@ class PresenceTable:
         self._rows: dict[str, dict[str, Any]] = {}
         self.version = 1
         self._expired_unannounced = False
+        # The rows other than self, newest first: sorted once per version (hot read path).
+        self._sorted: list[dict[str, Any]] = []
+        self._sorted_version = 0
 
     def upsert(self, key: str, fields: dict[str, Any], now_ms: int) -> dict[str, Any]:
         """Merge `fields` into the row for `key` (roles/scopes are unioned). Bumps the version."""
@@ -85,6 +88,18 @@ class PresenceTable:
         rows = [self._self, *self._rows.values()]
         rows.sort(key=lambda r: r["ts"], reverse=True)
         return [dict(r) for r in rows]
+
+    def by_recency(self, now_ms: int) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
+        """(version, the self row as of now, the other rows newest first) — the order
+        `entries` gives (the self row is always the newest). The rows are the table's own:
+        read them, never change them; they are re-sorted only when the version moves."""
+        self._expire(now_ms)
+        if self._sorted_version != self.version:
+            self._sorted = sorted(self._rows.values(), key=lambda r: r["ts"], reverse=True)
+            self._sorted_version = self.version
+        me = dict(self._self)
+        me["ts"] = now_ms
+        return self.version, me, self._sorted
 
     def __len__(self) -> int:
         return len(self._rows) + 1

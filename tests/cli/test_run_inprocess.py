@@ -126,6 +126,38 @@ def test_ws_log_is_checked_unstamped(capsys: pytest.CaptureFixture[str], home: P
     assert r.out == ""
 
 
+@pytest.mark.parametrize(
+    ("opts", "message"),
+    [
+        (
+            {"ambient_channels": True},
+            "--ambient-channels is not supported: no channels are configured from the environment.",
+        ),
+        (
+            {"cli_backend_logs": True},
+            "--cli-backend-logs is not supported: no CLI backend runs in this gateway.",
+        ),
+        (
+            {"raw_stream": True},
+            "--raw-stream is not supported: no raw model stream is logged by this gateway.",
+        ),
+        (
+            {"raw_stream_path": "/tmp/x.jsonl"},
+            "--raw-stream-path is not supported: no raw model stream is logged by this gateway.",
+        ),
+    ],
+)
+def test_flags_without_a_subject_here_are_refused(
+    capsys: pytest.CaptureFixture[str], home: Path, opts: dict[str, Any], message: str
+) -> None:
+    """Issue 13 §1: accepted by the parser (official shape), then refused, never ignored."""
+    local_config(home)
+    env = base_env(home)
+    r = run(capsys, home, env, port="abc", **opts)
+    assert (r.code, r.out, r.err) == (1, "", message + "\n")
+    assert "OPENCLAW_RAW_STREAM" not in env and "OPENCLAW_RAW_STREAM_PATH" not in env
+
+
 # -- flag values (stamped, exit 1) ---------------------------------------------------------
 
 
@@ -620,3 +652,20 @@ def test_lock_is_released_after_a_refused_start(
     lock = StateLock(home / ".openclaw")
     lock.acquire(port=1, config_path=home / "c")
     lock.release()
+
+
+def test_hook_token_equal_to_the_gateway_token_is_refused(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
+    local_config(home, auth={"token": TOKEN})
+    path = home / ".openclaw" / "openclaw.json"
+    config = json.loads(path.read_text())
+    config["hooks"] = {"enabled": True, "token": TOKEN}
+    path.write_text(json.dumps(config))
+    r = run(capsys, home, bind="loopback")
+    assert r.code == 78
+    assert r.err_lines[-1].startswith(
+        "Gateway failed to start: Invalid config: hooks.token must differ from the gateway "
+        "auth token/password"
+    )
+    assert TOKEN not in r.err and TOKEN not in r.out

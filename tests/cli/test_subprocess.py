@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,27 @@ def test_force_frees_a_port_held_by_a_plain_listener(home: Path) -> None:
             code = _stop(proc)
     assert code == 0
     assert SECRET not in out.read_text()
+
+
+def test_sigterm_during_the_bind_retry_is_a_clean_exit(home: Path) -> None:
+    """Issue 13 §5: the busy port is retried 20 x 500 ms; a SIGTERM meanwhile stops the start-up
+    through the gateway's own shutdown (exit 0, runtime token file removed), not the default
+    action that left the file behind."""
+    local_config(home)
+    token_file = home / ".openclaw" / "gateway.runtime-token"
+    with listener() as (_holder, port):
+        proc, out, err = _start(home, "busy", "--port", str(port))
+        try:
+            wait_for(out, "[gateway] log file:", proc)  # after the runtime token was written
+            assert "Generated a runtime token" in err.read_text()
+            assert token_file.exists()
+            time.sleep(1.5)  # inside the 10 s of EADDRINUSE retries
+            assert proc.poll() is None
+            started = time.monotonic()
+            code = _stop(proc)
+        finally:
+            _stop(proc)
+    assert code == 0
+    assert time.monotonic() - started < 5  # long before the retries would have run out
+    assert not token_file.exists()
+    assert "[shutdown] completed cleanly" in out.read_text()

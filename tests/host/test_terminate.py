@@ -16,7 +16,7 @@ import trio.testing
 
 from openclaw_gateway.host.service.detached import proc_start_time
 from openclaw_gateway.host.terminate import (
-    signal_pid,
+    pinned,
     stop_pids,
     stop_pids_blocking,
     terminate,
@@ -111,7 +111,9 @@ async def test_without_group_only_the_child_is_signalled() -> None:
         assert await terminate(proc, GENEROUS) == "sigterm"
         assert proc_start_time(grandchild) is not None  # still sleeping
     finally:
-        signal_pid(grandchild)(signal.SIGKILL)
+        with pinned(grandchild) as send:
+            if send is not None:
+                send(signal.SIGKILL)
 
 
 async def test_the_stop_runs_to_its_end_under_a_cancelled_scope() -> None:
@@ -140,27 +142,30 @@ async def test_limit_bounds_the_whole_stop(mock_clock: trio.testing.MockClock) -
 
 
 async def test_stop_pids_escalates_for_a_pid_that_ignores_sigterm() -> None:
-    with _popen("ignore-term") as proc:
+    with _popen("ignore-term") as proc, pinned(proc.pid) as send:
+        assert send is not None
         ending = await stop_pids(
-            signal_pid(proc.pid), lambda: proc.poll() is not None, grace=0.3, kill_wait=GENEROUS
+            send, lambda: proc.poll() is not None, grace=0.3, kill_wait=GENEROUS
         )
         assert ending == "sigkill"
         assert proc.returncode == -signal.SIGKILL
 
 
 async def test_stop_pids_does_not_sigkill_a_pid_that_exits_on_sigterm() -> None:
-    with _popen() as proc:
+    with _popen() as proc, pinned(proc.pid) as send:
+        assert send is not None
         ending = await stop_pids(
-            signal_pid(proc.pid), lambda: proc.poll() is not None, grace=GENEROUS, kill_wait=1.0
+            send, lambda: proc.poll() is not None, grace=GENEROUS, kill_wait=1.0
         )
         assert ending == "sigterm"
         assert proc.returncode == -signal.SIGTERM
 
 
 def test_stop_pids_blocking_on_a_real_pid() -> None:
-    with _popen("ignore-term") as proc:
+    with _popen("ignore-term") as proc, pinned(proc.pid) as send:
+        assert send is not None
         ending = stop_pids_blocking(
-            signal_pid(proc.pid),
+            send,
             lambda: proc.poll() is not None,
             grace=0.3,
             kill_wait=GENEROUS,
@@ -171,11 +176,12 @@ def test_stop_pids_blocking_on_a_real_pid() -> None:
         assert proc.returncode == -signal.SIGKILL
 
 
-def test_signal_pid_ignores_a_pid_that_is_gone() -> None:
+def test_pinned_ignores_a_pid_that_is_gone() -> None:
     with _popen() as proc:
         proc.kill()
         proc.wait()
-    signal_pid(proc.pid)(signal.SIGTERM)  # reaped: no ProcessLookupError escapes
+    with pinned(proc.pid) as send:
+        assert send is None  # reaped: nothing to pin, no ProcessLookupError escapes
 
 
 # -- the schedule, on a fake clock ---------------------------------------------------------------

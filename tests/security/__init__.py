@@ -40,8 +40,22 @@ issue 13 ("Truthful and hardened"), covered here
   log injection: control characters escaped at the sink (console and file)
       (tests/server/integration/test_log_injection_live.py,
       tests/core/test_logs.py::test_control_characters_are_escaped_in_every_sink)
-  secret-bearing attrs fields are repr=False (connect auth; cli/ classes follow the cli split)
-      (test_reprs.py::test_secret_fields_are_hidden_from_repr)
+  secret-bearing attrs fields are repr=False (connect auth, cli GatewayFlags, RunOptions,
+      ResolvedAuth) (test_reprs.py::test_secret_fields_are_hidden_from_repr,
+      ::test_cli_option_reprs_show_no_secret)
+  handler exceptions: UNAVAILABLE "request handler failed" to the caller, the text logged
+      (escaped) on the sync and async paths (test_handler_errors.py)
+  gateway run --ambient-channels / --cli-backend-logs / --raw-stream / --raw-stream-path
+      refused (exit 1), never ignored
+      (tests/cli/test_run_inprocess.py::test_flags_without_a_subject_here_are_refused)
+  client SDK: an event dropped for a slow consumer is the gap of the next delivered one
+      (tests/client/test_event_gaps_live.py, real gateway, session and reconnecting client)
+  detached service: check -> spawn -> pidfile under gateway.pid.lock; pids signalled through a
+      pidfd (tests/host/service/test_detached.py::
+      test_two_concurrent_starts_leave_one_gateway_and_its_pidfile,
+      tests/host/test_terminate.py::test_pinned_ignores_a_pid_that_is_gone)
+  SIGTERM during the bind retry: clean exit, runtime token file removed
+      (tests/cli/test_subprocess.py::test_sigterm_during_the_bind_retry_is_a_clean_exit)
   /tmp/openclaw: 0700, another owner or a symlink refused, /tmp/openclaw-<uid> fallback; log
       files 0600 and never through a symlink; daily roll and 24 h prune
       (tests/core/test_tmpdir.py, tests/core/test_logs.py::test_the_dated_file_rolls_at_midnight,
@@ -56,12 +70,18 @@ issue 13 ("Truthful and hardened"), covered here
   pending pairing requests capped (256; the busiest address loses its oldest first) and
       expired in SQL by an index, never by decoding every row (tests/state/test_pending_cap.py)
   signed connects commit rarely: at most once per connect, none for a repeat within a minute
-      or a refusal (test_connect_commits.py; reads take no write lock)
+      or a refusal (test_connect_commits.py; reads take no write lock); Book.ensure_token /
+      verify_token / touch read first too (tests/state/test_pairing_connect.py::
+      test_token_reads_outside_a_connect_take_no_write_lock). The rare commit stays on the
+      loop (~5 ms median, 12 ms p90 on the CI box): moving it to a thread needs one store
+      connection per thread, not done.
   config hot reload: a rotated token closes old-token sockets 4001 `gateway auth changed`
       and the new one works without a restart; a port change restarts in process; a broken
       edit keeps the last good config and logs the key path; a file SecretRef re-resolves
       and one that stops resolving keeps the last good secret; no secret in any log
-      (tests/server/restart/test_config_reload.py; rules tests/server/test_reload_plan.py,
+      (tests/server/restart/test_config_reload.py; a narrowed Origin allowlist closes the
+      browser sockets it no longer allows 1008, a proxy-trust change closes all 4001
+      (tests/server/integration/test_reload_policy_live.py); rules tests/server/test_reload_plan.py,
       watcher and modes tests/server/test_reloader.py, cron tests/server/cron/
       test_cron_reload.py, discovery tests/discovery/test_discovery_reload.py)
   SecretRefs file/exec: private single-link files only, exec command path trust, passEnv only,

@@ -16,14 +16,17 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
-from trio_websocket import WebSocketConnection, wrap_client_stream, wrap_server_stream
+from trio_websocket import WebSocketConnection, wrap_client_stream
 
 from openclaw_gateway.server.admission import Peer
+from openclaw_gateway.server.assembly import build_state
 from openclaw_gateway.server.connection import handle_connection
+from openclaw_gateway.server.edge import PREAUTH_MAX_PAYLOAD
 from openclaw_gateway.server.handshake import Deps
+from openclaw_gateway.server.http.reader import RequestReader
 from openclaw_gateway.server.hub import Hub
 from openclaw_gateway.server.rpc import methods
-from openclaw_gateway.server.supervisor import build_state
+from openclaw_gateway.server.wssocket import ServerWebSocket
 from tests.helpers import TOKEN, connect_params, make_settings
 
 LOCAL = Peer(remote_ip="127.0.0.1", is_loopback=True)
@@ -36,9 +39,13 @@ async def _connect_once(
     server_stream, client_stream = trio.testing.memory_stream_pair()
 
     async def serve() -> None:
-        request = await wrap_server_stream(nursery, server_stream)
-        ws = await request.accept()
-        await handle_connection(ws, peer, deps, server_stream.aclose)
+        # The edge's path on a stream without a descriptor (as under TLS): the writer task.
+        head = await RequestReader(server_stream).head()
+        assert not isinstance(head, int)
+        ws = ServerWebSocket(server_stream, PREAUTH_MAX_PAYLOAD)
+        async with trio.open_nursery() as writer:
+            assert await ws.accept(head.raw, writer)
+            await handle_connection(ws, peer, deps, server_stream.aclose)
 
     nursery.start_soon(serve)
     client: WebSocketConnection = await wrap_client_stream(nursery, client_stream, "localhost", "/")

@@ -71,6 +71,26 @@ def test_a_connect_that_changes_nothing_commits_nothing(book: Book) -> None:
     assert wal_commits(book.store.path) == before
 
 
+def test_token_reads_outside_a_connect_take_no_write_lock(book: Book) -> None:
+    """Issue 13 §4: Book.ensure_token / verify_token / touch that change nothing are reads;
+    they neither BEGIN IMMEDIATE (they would wait out the busy timeout here) nor commit."""
+    _pair(book)
+    assert book.verify_token("dev", "operator", "tok-1", [S.READ], T0) is None  # first use
+    book.touch("dev", {"displayName": "laptop"})
+    before = wal_commits(book.store.path)
+    with WriteLock(book.store.path):
+        reused = book.ensure_token("dev", "operator", [S.READ], T0 + 1)
+        assert reused is not None and reused["token"] == "tok-1"
+        assert book.verify_token("dev", "operator", "tok-1", [S.READ], T0 + 2) is None
+        book.touch("dev", {"displayName": "laptop"})
+    assert wal_commits(book.store.path) == before
+    # A change still commits, once, through the write lock.
+    assert book.ensure_token("dev", "operator", [], T0 + 3) is not None
+    book.touch("dev", {"displayName": "desk"})
+    assert wal_commits(book.store.path) == before + 1
+    assert (book.paired("dev")[0] or {})["displayName"] == "desk"
+
+
 def test_a_connect_commits_all_its_changes_once(book: Book) -> None:
     before = wal_commits(book.store.path)
 

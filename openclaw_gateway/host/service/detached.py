@@ -9,7 +9,9 @@ and `gateway.err.log`, and records it in `<stateDir>/gateway.pid`:
 A pid alone is not an identity (pids are reused), so a record counts only while /proc shows
 the same start time (field 22 of /proc/<pid>/stat) and a gateway command line; anything else
 is stale and reclaimed. The state lock (lock.py) stays the real guard against two gateways
-on one state dir; the pidfile only says which process *we* started.
+on one state dir; the pidfile only says which process *we* started. Each command holds
+`gateway.pid.lock` (flock) from its check to its pidfile write or removal, and signals a
+recorded pid through a pidfd opened before the identity check (terminate.pinned).
 
 There is no restart on crash or at boot: that needs a service manager (systemd/launchd).
 """
@@ -18,11 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -30,14 +33,17 @@ import attrs
 from openclaw_gateway.core.atomicfile import write_atomic
 from openclaw_gateway.host.service import files
 from openclaw_gateway.host.service.results import ServiceError
-from openclaw_gateway.host.terminate import signal_pid, stop_pids_blocking
+from openclaw_gateway.host.terminate import pinned, stop_pids_blocking
 
 PIDFILE_NAME = "gateway.pid"
+LOCKFILE_NAME = "gateway.pid.lock"
 START_TIMEOUT = 30.0  # the systemd unit's TimeoutStartSec
 STOP_TIMEOUT = 15.0  # SIGTERM -> clean exit: drain (5 s) + cleanup (2 s) + margin
 KILL_WAIT = 5.0
 POLL = 0.1
 LOG_TAIL_LINES = 12
+# A waiting command outlasts one start (health wait) or one stop (SIGTERM grace + SIGKILL).
+EXCLUSIVE_TIMEOUT = START_TIMEOUT + STOP_TIMEOUT + KILL_WAIT + 5.0
 
 
 @attrs.frozen
@@ -155,6 +161,37 @@ class DetachedService:
     def pidfile(self) -> Path:
         return pidfile(self.state_dir)
 
+    @contextlib.contextmanager
+    def exclusive(self, timeout: float = EXCLUSIVE_TIMEOUT) -> Iterator[None]:
+        """Hold `<stateDir>/gateway.pid.lock` (flock): one check -> spawn -> pidfile (or check
+        -> stop) at a time, so a start that lost a race cannot remove the winner's pidfile.
+
+        Waits for a concurrent command (a start holds it until health, up to 30 s); the
+        detached child never inherits the descriptor (close_fds), so it never holds it.
+        """
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(
+            self.state_dir / LOCKFILE_NAME,
+            os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+        )
+        try:
+            deadline = self.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if self.monotonic() >= deadline:
+                        raise ServiceError(
+                            "Another gateway start/stop/restart is still running on this state "
+                            f"dir (it holds {self.state_dir / LOCKFILE_NAME}); try again."
+                        ) from None
+                    self.sleep(POLL)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
     def running(self) -> PidRecord | None:
         """Read-only: the verified running gateway we started, if any."""
         record = read_record(self.pidfile)
@@ -241,15 +278,19 @@ class DetachedService:
 
         Returns "sigterm" or "sigkill"; ServiceError when even SIGKILL did not end it.
         """
-        ending = stop_pids_blocking(
-            signal_pid(record.pid),
-            lambda: not _alive(record),
-            grace=timeout,
-            kill_wait=KILL_WAIT,
-            poll=POLL,
-            sleep=self.sleep,
-            clock=self.monotonic,
-        )
+        with pinned(record.pid) as send:
+            ending = "exited"
+            # Identity checked after the pidfd is open: the process signalled is the one seen.
+            if send is not None and _alive(record):
+                ending = stop_pids_blocking(
+                    send,
+                    lambda: not _alive(record),
+                    grace=timeout,
+                    kill_wait=KILL_WAIT,
+                    poll=POLL,
+                    sleep=self.sleep,
+                    clock=self.monotonic,
+                )
         if ending == "alive":
             raise ServiceError(f"Gateway pid {record.pid} did not exit after SIGKILL.")
         files.remove(self.pidfile)

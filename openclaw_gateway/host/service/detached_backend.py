@@ -13,7 +13,7 @@ import attrs
 
 from openclaw_gateway.core.errors import StartupError
 from openclaw_gateway.host.lock import StateLock
-from openclaw_gateway.host.service.detached import log_paths
+from openclaw_gateway.host.service.detached import DetachedService, log_paths
 from openclaw_gateway.host.service.lifecycle import (
     DETACHED_HINT,
     SYSTEMD_UNAVAILABLE_HINTS,
@@ -48,10 +48,15 @@ class DetachedBackend:
         )
 
     def start(self, healthy: HealthCheck) -> ActionResult:
-        return self._spawn(healthy)[0]
+        with self.ctx.detached().exclusive():
+            return self._spawn(healthy)[0]
 
     def stop(self, *, disable: bool) -> ActionResult | None:
         detached = self.ctx.detached()
+        with detached.exclusive():
+            return self._stop(detached)
+
+    def _stop(self, detached: DetachedService) -> ActionResult | None:
         record, _ = detached.current()
         if record is None:
             return None
@@ -68,6 +73,10 @@ class DetachedBackend:
 
     def restart(self, port: int, healthy: HealthCheck) -> ActionResult:
         detached = self.ctx.detached()
+        with detached.exclusive():
+            return self._restart(detached, port, healthy)
+
+    def _restart(self, detached: DetachedService, port: int, healthy: HealthCheck) -> ActionResult:
         record, _ = detached.current()
         if record is None:
             handled = restart_foreground(self.ctx, port, healthy)
@@ -84,18 +93,22 @@ class DetachedBackend:
 
     def uninstall(self) -> ActionResult:
         detached = self.ctx.detached()
-        record, _ = detached.current()
         lines = ["No service manager: nothing was installed."]
-        if record is not None:
-            detached.stop(record)
-            audit(self.ctx, "uninstall", self.kind, record.pid)
-            lines = [f"Stopped the detached gateway (pid {record.pid})."]
+        with detached.exclusive():
+            record, _ = detached.current()
+            if record is not None:
+                detached.stop(record)
+                audit(self.ctx, "uninstall", self.kind, record.pid)
+                lines = [f"Stopped the detached gateway (pid {record.pid})."]
         return ActionResult(
             "uninstall", True, result="uninstalled", service=snapshot(self.kind, False), lines=lines
         )
 
     def _spawn(self, healthy: HealthCheck) -> tuple[ActionResult, int]:
-        """Start a detached gateway and wait for health: (the `started` result, its pid)."""
+        """Start a detached gateway and wait for health: (the `started` result, its pid).
+
+        The caller holds `detached.exclusive()`, from the check to the pidfile.
+        """
         ctx = self.ctx
         detached = ctx.detached()
         record, stale = detached.current()

@@ -26,6 +26,7 @@ from openclaw_gateway.host.service.detached import START_TIMEOUT, is_gateway_pro
 from openclaw_gateway.host.service.manager import Context, config_port, snapshot
 from openclaw_gateway.host.service.results import ActionResult, GuardError, ServiceError
 from openclaw_gateway.host.service.systemd import SECRET_KEYS
+from openclaw_gateway.host.terminate import pinned
 
 HealthCheck = Callable[[int], bool]  # port -> does the gateway there answer `health`?
 RELOCK_TIMEOUT = 10.0  # SIGUSR2 -> the foreground run re-takes the state lock (then health)
@@ -78,10 +79,11 @@ def verified_listener(port: int) -> int | None:
 
 
 def _signal(pid: int, signum: signal.Signals) -> None:
-    try:
-        os.kill(pid, signum)
-    except ProcessLookupError:
-        raise ServiceError(f"gateway pid {pid} exited before it could be signalled") from None
+    """Signal the verified gateway `pid` through a pidfd, re-verified once it is pinned."""
+    with pinned(pid) as send:
+        if send is None or not is_gateway_process(pid):
+            raise ServiceError(f"gateway pid {pid} exited before it could be signalled")
+        send(signum)
 
 
 def wait_health(port: int, healthy: HealthCheck, ctx: Context, timeout: float) -> bool:

@@ -217,7 +217,9 @@ def describe(ctx: Context) -> dict[str, Any]:
         command = {"sourcePath": str(agent.plist)} if agent.installed() else None
         return _block("launchd", loaded, command, runtime, plist_path=str(agent.plist))
     detached = ctx.detached()
-    record, _ = detached.current()
+    # Read-only (no stale reclaim): status takes no lock, so it must not remove a pidfile a
+    # concurrent start may be rewriting; the next start/stop reclaims a stale one.
+    record = detached.running()
     state: dict[str, Any] = {"status": "running" if record else "stopped"}
     if record is not None:
         state["pid"] = record.pid

@@ -40,9 +40,9 @@ class RequestReader:
         self._conn.receive_data(bytes(data))
         return bool(data)
 
-    async def head(self) -> HttpRequest | int:
+    async def head(self, time_limit: float = REQUEST_HEAD_TIMEOUT) -> HttpRequest | int:
         """The request head, or an HTTP status to answer with (0 = just close)."""
-        with trio.move_on_after(REQUEST_HEAD_TIMEOUT):
+        with trio.move_on_after(time_limit):
             while True:
                 try:
                     event = self._conn.next_event()
@@ -92,3 +92,12 @@ class RequestReader:
                     return bytes(chunks)
                 raise BodyError(400, "malformed request body")
         raise BodyError(408, "Request Timeout")
+
+    async def wait_closed(self) -> None:
+        """Return once the client has gone (EOF or a broken socket). Bytes sent after the
+        request are discarded: one request per connection, so nothing more is expected."""
+        try:
+            while await self._stream.receive_some(RECEIVE_CHUNK):
+                pass
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass

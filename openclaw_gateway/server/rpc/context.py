@@ -16,6 +16,7 @@ import attrs
 
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.core.logs import Logger
+from openclaw_gateway.server.metrics.instruments import GatewayMetrics
 from openclaw_gateway.server.nodes import NodeRegistry
 from openclaw_gateway.state.pairing import Book
 from openclaw_gateway.state.presence import PresenceTable
@@ -192,12 +193,14 @@ class GatewayState:
     nodes: NodeRegistry = attrs.field(factory=NodeRegistry)
     # Sessions, transcripts and agent runs (server/runs); None until the supervisor starts it.
     conversations: Conversations | None = None
+    # Prometheus instruments (server/metrics); the supervisor replaces this with its own.
+    metrics: GatewayMetrics = attrs.field(factory=GatewayMetrics)
+    # Config hot reload: "active" | "disabled" | "off"; None when no watcher runs.
+    reload_status: Callable[[], str | None] = lambda: None
     # Channel bridges and the delivery queue (server/channels); system events, wakes and
     # heartbeats (server/mainsession). None until the supervisor starts them.
     channels: Channels | None = None
     main_session: MainSession | None = None
-    # Config hot reload: "active" | "disabled" | "off"; None when no watcher runs.
-    reload_status: Callable[[], str | None] = lambda: None
     # Send one prepared frame to one socket (an `agent` request's second response).
     send_to: Callable[[str, str], bool] = lambda conn_id, frame: False
 

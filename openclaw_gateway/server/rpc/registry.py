@@ -8,6 +8,7 @@ learn nothing about which names exist.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -29,6 +30,12 @@ class MethodSpec:
     control_plane_write: bool = False
     # Listed in hello-ok features.methods (the official leaves a few callable but unlisted).
     advertised: bool = True
+    # Decided once here, not by inspect on every request.
+    is_async: bool = attrs.field(init=False)
+
+    @is_async.default
+    def _is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.handler)
 
 
 class Registry:
@@ -54,6 +61,10 @@ class Registry:
 
     def get(self, name: str) -> MethodSpec | None:
         return self._methods.get(name)
+
+    def every_name(self) -> list[str]:
+        """Every registered method, advertised or not (the metrics' method labels)."""
+        return list(self._methods)
 
     def names(self) -> list[str]:
         """The methods hello-ok advertises (every registered one stays callable)."""

@@ -301,3 +301,38 @@ def test_stop_kills_a_gateway_that_ignores_sigterm(home: Home) -> None:
     assert _wait_gone(record.pid)
     assert not (home.state / "gateway.pid").exists()
     assert not _port_open(home.port)
+
+
+def test_two_concurrent_starts_leave_one_gateway_and_its_pidfile(home: Home) -> None:
+    """Issue 13 §5: check -> spawn -> pidfile runs under gateway.pid.lock, so the start that
+    loses the race sees the winner and refuses; it never removes the winner's pidfile."""
+    argv = [sys.executable, "-m", "openclaw_gateway", "gateway", "start"]
+    racers = [
+        subprocess.Popen(
+            argv,
+            env=home.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outcomes = []
+    for proc in racers:
+        out, err = proc.communicate(timeout=60)
+        outcomes.append((proc.returncode, out, err))
+    try:
+        assert sorted(code for code, _, _ in outcomes) == [0, 1], outcomes
+        record = read_record(home.state / "gateway.pid")
+        assert record is not None, outcomes
+        assert is_gateway_process(record.pid, record.start_time)
+        winner = next(out for code, out, _ in outcomes if code == 0)
+        loser = next(err for code, _, err in outcomes if code == 1)
+        assert f"Gateway started (detached, pid {record.pid}" in winner
+        assert f"Gateway already running (detached, pid {record.pid})" in loser
+        assert _port_open(home.port)
+    finally:
+        home.cli("gateway", "stop", "--force", check_rc=0)
+    assert not (home.state / "gateway.pid").exists()
+    assert _wait_gone(record.pid)

@@ -106,7 +106,8 @@ def test_a_two_view_broadcast_encodes_each_view_once(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(codec, "encode", counting_encode)
     assert hub.broadcast("cron", full, redacted=reader_view) == 5
     assert [v for v in encoded if v in (full, reader_view)] == [full, reader_view]
-    frames = {conn: inbox.receive_nowait() for conn, inbox in inboxes.items()}
+    # A broadcast hands each socket UTF-8 bytes (encoded once per view, seq spliced in).
+    frames = {conn: inbox.receive_nowait().decode() for conn, inbox in inboxes.items()}
     for conn in ("a1", "a2"):
         assert "plain-value" in frames[conn]
     for conn in ("r1", "r2", "w1"):

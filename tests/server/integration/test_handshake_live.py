@@ -413,12 +413,6 @@ async def test_connect_in_time_beats_a_short_handshake_timeout(
     assert res["ok"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: pre-auth oversize frame is closed 1009 with trio-websocket's reason "
-    "'Exceeded maximum message size: 65536 bytes'; the official gateway closes 1009 with an "
-    "empty reason (protocol.md §1.4 [live])",
-)
 async def test_preauth_oversize_close_reason_is_empty(
     nursery: trio.Nursery, gateway: RunningGateway
 ) -> None:

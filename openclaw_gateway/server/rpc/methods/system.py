@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from typing import Any
 
 from openclaw_gateway.core.errors import RpcError
+from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.schema import NON_EMPTY, AnyValue, Arr, Bool, Num, Str, obj, req
 from openclaw_gateway.security import scopes as S
 from openclaw_gateway.server.rpc.context import HEALTH_CACHE_MS, CallContext, GatewayState
@@ -20,7 +22,7 @@ from openclaw_gateway.server.rpc.methods._params import check
 from openclaw_gateway.server.rpc.registry import EXEMPT
 from openclaw_gateway.server.runs.service import session_defaults, session_summary
 from openclaw_gateway.state import session_keys as K
-from openclaw_gateway.state.presence import parse_node_presence_text
+from openclaw_gateway.state.presence import PresenceTable, parse_node_presence_text
 
 
 def _rss_bytes() -> int | None:
@@ -162,9 +164,30 @@ def presence_for(ctx: CallContext) -> list[dict[str, Any]]:
     return ctx.state.presence.entries(ctx.state.now_ms())
 
 
+class _PresenceText:
+    """The encoded rows after the self row, per table version (system-presence is polled)."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.rest = ""
+
+
+_presence_text: weakref.WeakKeyDictionary[PresenceTable, _PresenceText] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 @registry.method("system-presence", scope=S.READ)
-def system_presence(ctx: CallContext, params: Any) -> list[dict[str, Any]]:
-    return presence_for(ctx)
+def system_presence(ctx: CallContext, params: Any) -> list[dict[str, Any]] | codec.Encoded:
+    if ctx.caller.role != "operator" or not S.scope_satisfied(S.READ, ctx.caller.scopes):
+        return []
+    table = ctx.state.presence
+    version, me, others = table.by_recency(ctx.state.now_ms())
+    cached = _presence_text.setdefault(table, _PresenceText())
+    if cached.version != version:
+        cached.rest = "".join("," + codec.encode(row) for row in others)
+        cached.version = version
+    return codec.Encoded("[" + codec.encode(me) + cached.rest + "]")
 
 
 SYSTEM_EVENT_SCHEMA = obj(

@@ -1,0 +1,257 @@
+"""The server's WebSocket: wsproto driven directly on a trio stream (issue 17).
+
+Why not trio-websocket here (it stays the client SDK's library): it runs a reader task per
+socket, takes trio's `send_all` (a checkpoint and a writer wake-up, ~50 µs) for every frame and
+re-frames every message through wsproto; at 1000 listeners a broadcast cost ~215 µs of CPU per
+recipient and ~27 KB per idle socket. Here:
+
+- The connection's own task reads (`get_message`); there is no reader task.
+- Outgoing data frames are framed by hand (a server frame is unmasked: two to ten header bytes)
+  from bytes the hub encoded once, and written inline with a non-blocking `os.write` on the
+  socket's descriptor when nothing is queued. Only what the kernel does not take waits in
+  `_pending`, drained by a writer task started on demand in the connection's nursery (and gone
+  once the queue is empty). A TLS stream has no descriptor to write to: every frame goes through
+  the writer task there.
+- The message-size cap is ours: an oversize message closes 1009 with an empty reason (as the
+  official) as soon as its size is known to exceed the cap, never buffered whole.
+
+Control frames (ping, pong, close) and the parsing of the client's masked frames are wsproto's.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections import deque
+
+import trio
+import wsproto
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    Pong,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import RemoteProtocolError
+
+RECEIVE_CHUNK = 65_536
+TOO_BIG = 1009
+PROTOCOL_ERROR = 1002
+# Frames queued behind a socket that does not read (the hub's slow-consumer rule, by count).
+OUTBOX_FRAMES = 4096
+
+
+class WebSocketClosed(Exception):
+    """The socket is closed (by the peer, by us, or the stream broke)."""
+
+    def __init__(self, code: int | None = None, reason: str = "") -> None:
+        super().__init__(code, reason)
+        self.code = code
+        self.reason = reason
+
+
+class Backlogged(Exception):
+    """More than OUTBOX_FRAMES frames wait for this socket (the hub treats it as slow)."""
+
+
+def frame_header(size: int, opcode: int = 0x1) -> bytes:
+    """A final, unmasked server frame header for a `size`-byte payload."""
+    if size < 126:
+        return bytes((0x80 | opcode, size))
+    if size < 65_536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, size)
+    return struct.pack("!BBQ", 0x80 | opcode, 127, size)
+
+
+class ServerWebSocket:
+    """One accepted WebSocket; see the module docstring."""
+
+    def __init__(self, stream: trio.abc.Stream, max_message_size: int) -> None:
+        self.stream = stream
+        # Inline writes need the raw descriptor: a plain socket's, never a TLS stream's.
+        self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else None
+        self.max_message_size = max_message_size
+        self._ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+        self._pending: deque[bytes] = deque()
+        self._flushing = False
+        self._flushed = trio.Event()
+        self._nursery: trio.Nursery | None = None
+        self._parts: list[str | bytes] = []
+        self._size = 0
+        self.closed: WebSocketClosed | None = None  # why get_message stops
+        self._close_sent = False
+        self._peer_gone = False  # the peer's close frame came, or the stream ended or broke
+        self.pong_waiting = False  # a ping went out and no pong came back yet
+        self.pending_bytes = 0  # queued, not yet taken by the kernel (the hub's backlog)
+
+    # -- handshake -----------------------------------------------------------------------------
+
+    async def accept(self, raw_head: bytes, nursery: trio.Nursery) -> bool:
+        """Complete the upgrade whose head (and any bytes after it) is `raw_head`.
+        False: the request was refused (the answer is written)."""
+        self._nursery = nursery
+        try:
+            self._ws.receive_data(raw_head)
+            request = next((e for e in self._ws.events() if isinstance(e, Request)), None)
+        except RemoteProtocolError as exc:
+            hint = exc.event_hint if isinstance(exc.event_hint, RejectConnection) else None
+            await self.stream.send_all(self._ws.send(hint or RejectConnection(status_code=400)))
+            return False
+        if request is None:
+            await self.stream.send_all(self._ws.send(RejectConnection(status_code=400)))
+            return False
+        await self.stream.send_all(self._ws.send(AcceptConnection()))
+        return True
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def write_text(self, payload: bytes) -> None:
+        """Queue one text frame of UTF-8 `payload` without waiting (never blocks)."""
+        if self._close_sent or self.closed is not None:
+            raise WebSocketClosed(*self._closed_args())
+        if len(self._pending) >= OUTBOX_FRAMES:
+            raise Backlogged
+        self._write(frame_header(len(payload)) + payload)
+
+    async def send_message(self, message: str | bytes) -> None:
+        """A frame outside the hub (the challenge, a refusal): queued, then waited for."""
+        self.write_text(message.encode() if isinstance(message, str) else message)
+        await self.drained()
+
+    def ping(self) -> None:
+        if self.closed is None and not self._close_sent:
+            self.pong_waiting = True
+            self._write(self._ws.send(Ping()))
+
+    def _write(self, data: bytes) -> None:
+        if not self._pending and self._fd is not None:
+            try:
+                written = os.write(self._fd, data)
+            except BlockingIOError:
+                written = 0
+            except OSError:
+                self._broken()
+                raise WebSocketClosed(1006) from None
+            if written == len(data):
+                return
+            data = data[written:]
+        self._pending.append(data)
+        self.pending_bytes += len(data)
+        if not self._flushing and self._nursery is not None:
+            self._flushing = True
+            self._flushed = trio.Event()
+            self._nursery.start_soon(self._flush)
+
+    def _broken(self) -> None:
+        self._pending.clear()
+        self.pending_bytes = 0
+        self._peer_gone = True
+        self.closed = self.closed or WebSocketClosed(1006)
+
+    async def _flush(self) -> None:
+        """The writer task: alive only while something is queued."""
+        try:
+            while self._pending:
+                data = self._pending[0]
+                await self.stream.send_all(data)
+                self._pending.popleft()
+                self.pending_bytes -= len(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            self._broken()
+        finally:
+            self._flushing = False
+            self._flushed.set()
+
+    async def drained(self) -> None:
+        """Wait until everything queued has been taken by the kernel (or the stream broke)."""
+        if self._pending:
+            await self._flushed.wait()
+        else:
+            await trio.lowlevel.checkpoint()
+        if self._peer_gone and self.closed is not None and self.closed.code == 1006:
+            raise WebSocketClosed(1006)
+
+    # -- receiving -----------------------------------------------------------------------------
+
+    async def get_message(self) -> str | bytes:
+        """The next whole message; pings are answered and pongs noted on the way."""
+        while True:
+            for event in self._ws.events():
+                message = self._on_event(event)
+                if message is not None:
+                    return message
+            if self.closed is not None:
+                raise WebSocketClosed(*self._closed_args())
+            try:
+                data = await self.stream.receive_some(RECEIVE_CHUNK)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""
+            if not data:
+                self._broken()
+                raise WebSocketClosed(1006)
+            try:
+                self._ws.receive_data(bytes(data))
+            except RemoteProtocolError:
+                self.closed = WebSocketClosed(PROTOCOL_ERROR)
+                raise self.closed from None
+
+    def _on_event(self, event: object) -> str | bytes | None:
+        if isinstance(event, TextMessage | BytesMessage):
+            self._size += len(event.data)
+            if self._size > self.max_message_size:
+                # Flagged here, closed by the caller's aclose (code 1009, empty reason).
+                self.closed = WebSocketClosed(TOO_BIG)
+                self._parts.clear()
+                raise self.closed
+            self._parts.append(event.data if isinstance(event.data, str) else bytes(event.data))
+            if not event.message_finished:
+                return None
+            parts, self._parts, self._size = self._parts, [], 0
+            if isinstance(event, TextMessage):
+                return "".join(parts)  # type: ignore[arg-type]
+            return b"".join(parts)  # type: ignore[arg-type]
+        if isinstance(event, Ping):
+            self._write(self._ws.send(event.response()))
+        elif isinstance(event, Pong):
+            self.pong_waiting = False
+        elif isinstance(event, CloseConnection):
+            self._peer_gone = True
+            self.closed = WebSocketClosed(event.code, event.reason or "")
+            if not self._close_sent:
+                self._close_sent = True
+                self._write(self._ws.send(event.response()))
+            raise self.closed
+        return None
+
+    def _closed_args(self) -> tuple[int | None, str]:
+        return (self.closed.code, self.closed.reason) if self.closed else (None, "")
+
+    # -- closing -------------------------------------------------------------------------------
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """Send our close after what is queued, then wait for the peer's (bound the caller).
+        Reading on until the peer's close keeps unread input from turning our close into a
+        reset that could discard the close frame itself."""
+        if not self._close_sent and not self._peer_gone:
+            self._close_sent = True
+            try:
+                self._write(self._ws.send(CloseConnection(code, reason or None)))
+            except WebSocketClosed:
+                return
+        try:
+            await self.drained()
+        except WebSocketClosed:
+            return
+        while not self._peer_gone:
+            try:
+                data = await self.stream.receive_some(RECEIVE_CHUNK)
+                self._ws.receive_data(bytes(data) if data else None)
+                events = list(self._ws.events())
+            except (trio.BrokenResourceError, trio.ClosedResourceError, RemoteProtocolError):
+                return
+            if not data or any(isinstance(e, CloseConnection) for e in events):
+                self._peer_gone = True

@@ -1,0 +1,328 @@
+"""Scale scenarios of scripts/bench (issue 17): fan-out of one event to many listeners, and the
+idle ladder (memory per held connection).
+
+The listeners are raw sockets with a hand-made WebSocket client (an unmasked-by-zero-key text
+frame out, a byte search for a per-round marker in): the client must cost far less per socket
+than the servers it measures, and it is the same client for every server of a run.
+
+- fan-out: N authenticated listeners; an admin client sends `system-event` with a unique text
+  per round; every server answers it with a `presence` broadcast that carries the text. Per
+  round: time from the send to the LAST listener's receipt; p50/p99 over the rounds, and the
+  server's CPU (the process tree's utime+stime) per recipient.
+- idle ladder: authenticated connections held open, RSS of the server's process tree read at
+  each rung; KB per connection over the baseline, and whether every socket is still open.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import trio
+import trio.lowlevel
+from bench_common import HOST, BenchError, connect_frame, percentile
+
+HANDSHAKE_TIMEOUT_S = 20.0
+ROUND_TIMEOUT_S = 20.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_pids(pid: int) -> list[int]:
+    """`pid` and all its descendants (the official runs more than one process)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo.extend(int(c) for c in task.read_text().split())
+            except OSError:
+                continue
+    return out
+
+
+def tree_rss_kb(pid: int) -> int:
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def tree_cpu_s(pid: int) -> float:
+    total = 0
+    for p in tree_pids(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLK_TCK
+
+
+def client_frame(text: str) -> bytes:
+    """A masked text frame with an all-zero mask key (the payload goes as it is)."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x81, 0x80 | size))
+    elif size < 65_536:
+        head = bytes((0x81, 0x80 | 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((0x81, 0x80 | 127)) + size.to_bytes(8, "big")
+    return head + b"\0\0\0\0" + payload
+
+
+# An empty ping frame, as both servers send them. 0x89 followed by 0x00 never occurs in JSON
+# text sent as UTF-8 (no raw NUL), so a byte search finds exactly the pings.
+PING = b"\x89\x00"
+PONG = b"\x8a\x80\0\0\0\0"  # masked (zero key), empty
+
+
+class RawListener:
+    """One authenticated WebSocket, read as a byte stream; pings are answered (an idle
+    listener that never pongs is rightly dropped by a keepalive)."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.buf = b""
+        self.open = True
+
+    async def read_until(self, marker: bytes) -> None:
+        while marker not in self.buf:
+            data = await self.stream.receive_some(65_536)
+            if not data:
+                raise BenchError("listener closed by the server")
+            if PING in data:
+                await self.stream.send_all(PONG * data.count(PING))
+            self.buf = self.buf[-4096:] + data
+        self.buf = self.buf[self.buf.index(marker) + len(marker) :]
+
+    def drain_and_pong(self) -> None:
+        """Without waiting: read what arrived, answer its pings, note an EOF."""
+        import socket
+
+        fd = self.stream.socket.fileno()
+        with socket.fromfd(fd, socket.AF_INET, socket.SOCK_STREAM) as dup:
+            while self.open:
+                try:
+                    data = dup.recv(65_536, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    return
+                except OSError:
+                    self.open = False
+                    return
+                if not data:
+                    self.open = False
+                    return
+                if PING in data:
+                    dup.send(PONG * data.count(PING))
+
+
+async def open_listener(
+    port: int, token: str, scopes: Sequence[str] = ("operator.read",)
+) -> RawListener:
+    stream = await trio.open_tcp_stream(HOST, port)
+    key = base64.b64encode(os.urandom(16))
+    await stream.send_all(
+        b"GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (HOST.encode(), port, key)
+    )
+    listener = RawListener(stream)
+    await listener.read_until(b"\r\n\r\n")
+    await listener.read_until(b"connect.challenge")
+    await stream.send_all(client_frame(connect_frame(token, scopes)))
+    await listener.read_until(b'"hello-ok"')
+    return listener
+
+
+async def _send_request(listener: RawListener, rid: str, method: str, params: Any) -> None:
+    frame = {"type": "req", "id": rid, "method": method, "params": params}
+    await listener.stream.send_all(client_frame(json.dumps(frame)))
+
+
+async def measure_fanout(
+    port: int, token: str, pid: int | None, listeners: int, rounds: int, gap_s: float
+) -> dict[str, Any]:
+    held: list[RawListener] = []
+    with trio.fail_after(HANDSHAKE_TIMEOUT_S + listeners / 10):
+        for _ in range(listeners):
+            held.append(await open_listener(port, token))
+        trigger = await open_listener(port, token, ("operator.admin",))
+    nonce = secrets.token_hex(4)
+    last: list[float] = []
+    cpu0 = tree_cpu_s(pid) if pid else None
+    try:
+        for r in range(rounds):
+            marker = f"fanout-{r}-{nonce}".encode()
+            receipts: list[float] = []
+            with trio.fail_after(ROUND_TIMEOUT_S):
+                async with trio.open_nursery() as nursery:
+
+                    async def wait_one(
+                        listener: RawListener, marker: bytes = marker, into: list[float] = receipts
+                    ) -> None:
+                        await listener.read_until(marker)
+                        into.append(time.perf_counter())
+
+                    for listener in held:
+                        nursery.start_soon(wait_one, listener)
+                    await trio.lowlevel.checkpoint()  # every reader is waiting before the send
+                    started = time.perf_counter()
+                    await _send_request(trigger, f"f{r}", "system-event", {"text": marker.decode()})
+            last.append((max(receipts) - started) * 1000)
+            await trio.sleep(gap_s)
+        cpu = (tree_cpu_s(pid) - cpu0) if pid and cpu0 is not None else None
+    finally:
+        for listener in [*held, trigger]:
+            await trio.aclose_forcefully(listener.stream)
+    return {
+        "listeners": listeners,
+        "rounds": rounds,
+        "last_receipt_p50_ms": round(percentile(last, 50), 2),
+        "last_receipt_p99_ms": round(percentile(last, 99), 2),
+        "cpu_per_recipient_us": round(cpu / (rounds * listeners) * 1e6, 1) if cpu else None,
+    }
+
+
+async def measure_ladder(
+    port: int, token: str, pid: int | None, rungs: Sequence[int]
+) -> dict[str, Any]:
+    if pid is None:
+        return {"rungs": [], "note": "no process to read (a --compare URL)"}
+    await trio.sleep(0.5)
+    base_kb = tree_rss_kb(pid)
+    held: list[RawListener] = []
+    out = []
+    try:
+        for rung in sorted(rungs):
+            with trio.fail_after(HANDSHAKE_TIMEOUT_S + rung / 10):
+                while len(held) < rung:
+                    held.append(await open_listener(port, token))
+                    if len(held) % 100 == 0:  # pong well within a keepalive round
+                        for h in held:
+                            h.drain_and_pong()
+            await trio.sleep(1.0)  # let allocations settle
+            rss = tree_rss_kb(pid)
+            for h in held:
+                h.drain_and_pong()
+            alive = sum(1 for h in held if h.open)
+            out.append(
+                {
+                    "connections": rung,
+                    "kb_per_connection": round((rss - base_kb) / rung, 1),
+                    "still_open": alive,
+                }
+            )
+    finally:
+        for listener in held:
+            await trio.aclose_forcefully(listener.stream)
+    return {"baseline_mb": round(base_kb / 1024, 1), "rungs": out}
+
+
+# --------------------------------------------------------------------------- targets and ratios
+
+
+def start_official(base: Path, port: int, token: str) -> Any:
+    """The official gateway from OPENCLAW_REFERENCE_BIN, throwaway HOME, its own session (so
+    its whole process group is stopped by our pid)."""
+    import subprocess
+
+    ref = os.environ.get("OPENCLAW_REFERENCE_BIN")
+    if not ref:
+        raise BenchError(
+            "--compare official needs OPENCLAW_REFERENCE_BIN (scripts/reference-openclaw)"
+        )
+    home = base / "home"
+    (home / ".openclaw").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
+    env |= {"HOME": str(home), "PATH": ref + os.pathsep + env.get("PATH", "")}
+    argv = ["openclaw", "gateway", "run", "--port", str(port), "--bind", "loopback"]
+    argv += ["--allow-unconfigured", "--token", token]
+    with (base / "stdout.txt").open("wb") as out, (base / "stderr.txt").open("wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=base,
+            start_new_session=True,
+        )  # fmt: skip
+    return proc, t0
+
+
+def stop_group(proc: Any, timeout_s: float = 10.0) -> int:
+    """SIGTERM to the process group we started (its leader is `proc`), then SIGKILL."""
+    import signal
+    import subprocess
+
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            return int(proc.wait(timeout=timeout_s))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    code = int(proc.wait(timeout=timeout_s))
+    try:  # children that outlived the leader
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return code
+
+
+def _rate(r: dict[str, Any] | None) -> float | None:
+    return r.get("per_s") if r else None
+
+
+def scale_rows(res: dict[str, Any]) -> list[tuple[str, float | None, str, bool]]:
+    """(label, value, unit, higher_is_better) for one target's results."""
+    rows: list[tuple[str, float | None, str, bool]] = [
+        ("handshakes/s, sequential", _rate(res.get("handshake")), "/s", True),
+        ("health c=1", _rate(res.get("health_c1")), "/s", True),
+        ("health c=10", _rate(res.get("health_c10")), "/s", True),
+        ("system-presence c=1", _rate(res.get("system-presence_c1")), "/s", True),
+        ("system-presence c=10", _rate(res.get("system-presence_c10")), "/s", True),
+    ]
+    for f in res.get("fanout", []):
+        n = f["listeners"]
+        rows.append((f"fan-out {n}: last receipt p99", f["last_receipt_p99_ms"], "ms", False))
+        rows.append((f"fan-out {n}: server CPU/recipient", f["cpu_per_recipient_us"], "µs", False))
+    for rung in (res.get("ladder") or {}).get("rungs", []):
+        n = rung["connections"]
+        rows.append((f"idle {n}: KB per connection", rung["kb_per_connection"], "KB", False))
+        rows.append((f"idle {n}: still open", rung["still_open"], "", True))
+    return rows
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:g} {unit}".strip()
+
+
+def render_compare(ours: dict[str, Any], floor: dict[str, Any] | None, other: dict[str, Any],
+                   other_name: str) -> str:  # fmt: skip
+    """One table; the ratio says how many times better ours is (>1 = ours ahead)."""
+    theirs = {label: value for label, value, _u, _h in scale_rows(other)}
+    floors = {label: value for label, value, _u, _h in scale_rows(floor)} if floor else {}
+    header = ("figure (same client, one run)", "ours", other_name, "ours vs " + other_name, "floor")
+    rows = [header]
+    for label, value, unit, higher in scale_rows(ours):
+        them = theirs.get(label)
+        ratio = ""
+        if value and them:
+            times = value / them if higher else them / value
+            ratio = f"{times:.2f} × {'ahead' if times >= 1 else 'behind'}"
+        rows.append((label, _fmt(value, unit), _fmt(them, unit), ratio,
+                     _fmt(floors.get(label), unit) if floor else ""))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
