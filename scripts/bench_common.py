@@ -140,11 +140,14 @@ def summary(lat: list[float], elapsed: float) -> dict[str, Any]:
     }
 
 
-def start_gateway(base: Path, port: int, token: str) -> tuple[subprocess.Popen[bytes], float]:
+def start_gateway(
+    base: Path, port: int, token: str, gateway_config: dict[str, Any] | None = None
+) -> tuple[subprocess.Popen[bytes], float]:
     home = base / "home"
     state = home / ".openclaw"
     state.mkdir(parents=True)
-    config = {"gateway": {"mode": "local"}, "logging": {"file": str(base / "gateway-file.log")}}
+    gateway = {"mode": "local", **(gateway_config or {})}
+    config = {"gateway": gateway, "logging": {"file": str(base / "gateway-file.log")}}
     (state / "openclaw.json").write_text(json.dumps(config), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
     env |= {

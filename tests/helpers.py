@@ -22,7 +22,8 @@ from trio_websocket import WebSocketConnection, open_websocket
 from openclaw_gateway.core.logs import FileLog, Logger, Redactor
 from openclaw_gateway.host.netbind import BindPlan
 from openclaw_gateway.security.auth import AuthPolicy
-from openclaw_gateway.server.supervisor import RunSettings, run_gateway
+from openclaw_gateway.server.run_settings import RunSettings
+from openclaw_gateway.server.supervisor import run_gateway
 from tests.devicekit import SigningDevice
 
 TOKEN = "test-token-0123456789abcdef"

@@ -17,6 +17,7 @@ def test_bench_smoke_all_scenarios() -> None:
         sys.executable, str(BENCH), "--json", "--scenario", "all", "--no-floor",
         "--handshakes", "3", "--requests", "5", "--settle", "0", "--time-cap", "10",
         "--turns", "3", "--subscribers", "3", "--deltas", "3", "--delta-gap", "0.01",
+        "--openai-requests", "3",
     ]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, timeout=TIMEOUT_S, check=False)
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
@@ -39,6 +40,11 @@ def test_bench_smoke_all_scenarios() -> None:
         3,
     )
     assert fanout["to_last_subscriber"]["count"] == 3
+    openai = out["openai"]
+    assert openai["exit_code"] == 0
+    assert openai["to_first_chunk"]["count"] == 3
+    assert 0 < openai["overhead_to_first_chunk"]["p50_ms"] <= openai["to_first_chunk"]["p50_ms"]
+    assert openai["to_first_chunk"]["p50_ms"] <= openai["to_done"]["p50_ms"]
 
 
 def test_bench_smoke_scale_scenario() -> None:

@@ -83,7 +83,8 @@ HOMES: dict[str, tuple[str, ...]] = {
     "cyclopts": ("cli",),
     "sqlite3": ("state.store",),
     "zeroconf": ("discovery",),
-    "httpx": ("client.openai_agent",),
+    "httpx": ("client.openai_agent", "server.cron.webhook"),
+    "prometheus_client": ("server.metrics",),
     "asyncio": (),
 }
 

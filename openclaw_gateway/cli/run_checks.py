@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import json
 import os
 import re
 import stat
@@ -254,6 +255,37 @@ def weak_secret_error(auth: ResolvedAuth) -> str | None:
     return None
 
 
+NON_LOOPBACK_BIND_MODES = frozenset({"lan", "tailnet", "custom", "auto"})
+
+
+def seed_allowed_origins(gw: cfg.GatewayConfig, bind_mode: str, port: int) -> tuple[str, ...]:
+    """Official ensureControlUiAllowedOriginsForNonLoopbackBind: for a non-loopback bind mode
+    with the Control UI on and no origins (nor the host-header fallback) configured, the
+    loopback origins of this port (+ the custom host) apply for this run, config unchanged.
+    Empty when nothing is seeded."""
+    ui = gw.control_ui
+    if bind_mode not in NON_LOOPBACK_BIND_MODES or not ui.enabled:
+        return ()
+    if ui.dangerously_allow_host_header_origin_fallback or any(
+        o.strip() for o in ui.allowed_origins or ()
+    ):
+        return ()
+    origins = [f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
+    custom = (gw.custom_bind_host or "").strip()
+    if bind_mode == "custom" and custom:
+        origins.append(f"http://{custom}:{port}")
+    return tuple(dict.fromkeys(origins))
+
+
+def seeded_origins_message(origins: tuple[str, ...], bind_mode: str) -> str:
+    return (
+        f"gateway: seeded gateway.controlUi.allowedOrigins {json.dumps(list(origins))} for "
+        f"bind={bind_mode} (required since v2026.2.26; see issue #29385). Applied for this "
+        "runtime without writing config; add other origins to gateway.controlUi.allowedOrigins "
+        "if needed."
+    )
+
+
 def effective_config_conflict(
     auth: ResolvedAuth, tailscale: str, host: str, gw: cfg.GatewayConfig
 ) -> str | None:
@@ -271,6 +303,18 @@ def effective_config_conflict(
         )
     if tailscale != "off" and not is_loopback(host):
         return "tailscale serve/funnel requires gateway bind=loopback (127.0.0.1)"
+    ui = gw.control_ui
+    if (
+        ui.enabled
+        and not is_loopback(host)
+        and not [o for o in ui.allowed_origins or () if o.strip()]
+        and not ui.dangerously_allow_host_header_origin_fallback
+    ):
+        return (
+            "non-loopback Control UI requires gateway.controlUi.allowedOrigins (set explicit "
+            "origins), or set gateway.controlUi.dangerouslyAllowHostHeaderOriginFallback=true "
+            "to use Host-header origin fallback mode"
+        )
     if auth.mode == "trusted-proxy" and not gw.trusted_proxies:
         return (
             "gateway auth mode=trusted-proxy requires gateway.trustedProxies to be configured "

@@ -25,6 +25,8 @@ from openclaw_gateway.cli.run_checks import (
     ResolvedAuth,
     RuntimeConsole,
     effective_config_conflict,
+    seed_allowed_origins,
+    seeded_origins_message,
     weak_secret_error,
 )
 from openclaw_gateway.cli.run_live import live_settings, log_level, make_derive
@@ -32,7 +34,7 @@ from openclaw_gateway.core import config as cfg
 from openclaw_gateway.core.atomicfile import write_atomic
 from openclaw_gateway.core.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, StartupError
 from openclaw_gateway.core.logs import FileLog, Logger, Redactor, configured_log_path
-from openclaw_gateway.core.paths import Paths, shorten_home
+from openclaw_gateway.core.paths import Paths, shorten_home, user_path
 from openclaw_gateway.core.tls import tls_files
 from openclaw_gateway.discovery.runtime import DiscoveryPlan, plan_discovery
 from openclaw_gateway.host.netbind import BindPlan, plan
@@ -41,6 +43,7 @@ from openclaw_gateway.server.restart import SignalObserver, restart_mode, servic
 
 if TYPE_CHECKING:
     from openclaw_gateway.server.tls import Served
+    from openclaw_gateway.server.web.control_ui import ControlUiSettings
 
 
 @attrs.frozen
@@ -136,9 +139,17 @@ def start(
     weak = weak_secret_error(auth)
     if weak is not None:
         raise start_failure(out, weak, EXIT_FAILURE)
+    seeded = seed_allowed_origins(gw, p.bind_mode, p.port)
+    if seeded:
+        ui = attrs.evolve(gw.control_ui, allowed_origins=seeded)
+        gw = attrs.evolve(gw, control_ui=ui)
+        loaded = attrs.evolve(loaded, config=attrs.evolve(loaded.config, gateway=gw))
+        p = attrs.evolve(p, loaded=loaded)
     conflict = effective_config_conflict(auth, p.tailscale, p.host, gw)
     if conflict is not None:
         raise start_failure(out, conflict, EXIT_CONFIG)
+    if seeded:
+        console.info("gateway", seeded_origins_message(seeded, p.bind_mode))
     if auth.mode == "trusted-proxy":
         raise start_failure(
             out,
@@ -180,7 +191,8 @@ def _serve(
     env, paths, loaded, auth, port = p.env, p.paths, p.loaded, p.auth, p.port
     from openclaw_gateway.host.lock import StateLockError
     from openclaw_gateway.server.reloader import ReloadHooks
-    from openclaw_gateway.server.supervisor import RunSettings, run_gateway
+    from openclaw_gateway.server.run_settings import RunSettings
+    from openclaw_gateway.server.supervisor import run_gateway
 
     gw = loaded.config.gateway
     runtime_token_path: Path | None = None
@@ -203,6 +215,12 @@ def _serve(
             "⚠️  Gateway is binding to a non-loopback address. Ensure authentication is "
             "configured before exposing to public networks.",
         )
+    from openclaw_gateway.server.hooks.config import load_hooks
+
+    # hooks.*: refused here (exit 78) when unusable, e.g. a token equal to the gateway's.
+    hooks = load_hooks(loaded.config.raw, (auth.token, auth.password))
+    if hooks is not None:
+        redactor.add(hooks.token)
     logger, log_path = _open_logger(p.verbose, paths, loaded.config, env, p.ws_style, redactor)
     if log_path is not None:
         logger.info("gateway", f"log file: {log_path}")
@@ -257,9 +275,13 @@ def _serve(
         restart_allowed=live.restart_allowed,
         reload=ReloadHooks(loaded.config.raw, derive),
         agents_config=loaded.config.raw.get("agents"),
+        openai_chat_completions=_endpoint_enabled(loaded.config.raw, "chatCompletions"),
+        openai_responses=_endpoint_enabled(loaded.config.raw, "responses"),
+        hooks=hooks,
         raw_config=dict(loaded.config.raw),
         signal_observer=observer,
         discovery=live.discovery,
+        control_ui=control_ui_settings(gw.control_ui, env),
         tls=tls,
         tls_renewal=_reload_mode(loaded.config.raw) != "off",
     )
@@ -332,6 +354,15 @@ def _load_tls(
     return served
 
 
+def control_ui_settings(ui: cfg.ControlUiConfig, env: Mapping[str, str]) -> ControlUiSettings:
+    """gateway.controlUi -> what the web route serves (`root` resolved like other user paths)."""
+    from openclaw_gateway.server.web.control_ui import ControlUiSettings
+    from openclaw_gateway.server.web.page import normalize_base_path
+
+    root = user_path(ui.root, env) if ui.root and ui.root.strip() else None
+    return ControlUiSettings(ui.enabled, normalize_base_path(ui.base_path), root)
+
+
 def _reload_mode(raw: Mapping[str, object]) -> object:
     section = raw.get("gateway")
     reload = section.get("reload") if isinstance(section, dict) else None
@@ -361,3 +392,11 @@ def _set_process_title() -> None:
         libc.prctl(15, b"openclaw-gateway", 0, 0, 0)  # PR_SET_NAME
     except (OSError, AttributeError):
         pass
+
+
+def _endpoint_enabled(raw: dict[str, object], name: str) -> bool:
+    """gateway.http.endpoints.<name>.enabled (official default: off)."""
+    section: object = raw
+    for part in ("gateway", "http", "endpoints", name):
+        section = section.get(part) if isinstance(section, dict) else None
+    return isinstance(section, dict) and section.get("enabled") is True

@@ -12,7 +12,7 @@
 
 A handler may instead return the whole text (`async def reply(turn) -> str`). It sees the
 message, the recent transcript (`turn.history`: [{role, text, timestamp}], oldest first),
-the session key, run id, agent id and the thinking/model overrides. `turn.aborted` is set
+the session key, run id, agent id and the thinking/model overrides; it may set `turn.usage`. `turn.aborted` is set
 when the gateway cancels the turn (chat.abort, timeout): the handler's task is cancelled
 at its next checkpoint, and nothing more is sent for it.
 
@@ -49,6 +49,9 @@ class Turn:
     thinking: str | None = None
     extra_system_prompt: str | None = None
     aborted: trio.Event = attrs.field(factory=trio.Event)
+    # Set by the handler: the turn's token usage in the official normalized names (input,
+    # output, cacheRead, cacheWrite, total, reasoningTokens); the OpenAI endpoints report it.
+    usage: dict[str, int] | None = None
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Turn:
@@ -145,7 +148,7 @@ class AgentNode(NodeHost):
                 self._turns.pop(invoke_id, None)
         if scope.cancelled_caught:
             raise TurnAborted("turn aborted by the gateway")
-        return {"text": text}
+        return {"text": text} if turn.usage is None else {"text": text, "usage": turn.usage}
 
     async def _run(self, turn: Turn, client: GatewayClient, invoke_id: str, node_id: str) -> str:
         assert self._handler is not None

@@ -76,6 +76,8 @@ class TailscaleConfig:
 @attrs.frozen
 class ControlUiConfig:
     enabled: bool = True
+    base_path: str | None = None  # where the page lives ("/" when unset)
+    root: str | None = None  # a built Control UI (holding index.html); unset: the dashboard
     allowed_origins: tuple[str, ...] | None = None
     dangerously_allow_host_header_origin_fallback: bool = False
 

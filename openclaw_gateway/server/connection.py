@@ -48,6 +48,7 @@ async def handle_connection(
     log.ws_open(conn_id, peer.remote_ip, "")
     try:
         granted_pair = await handshake(ws, peer, deps, conn_id, close)
+        state.metrics.handshake(close.code, granted_pair is not None)
         if granted_pair is None:
             return
         request, granted = granted_pair

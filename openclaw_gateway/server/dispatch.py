@@ -25,6 +25,7 @@ from openclaw_gateway.core.netaddr import is_loopback
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.frames import RequestFrame
 from openclaw_gateway.protocol.handshake import ConnectRequest
+from openclaw_gateway.security import origin
 from openclaw_gateway.server import admission
 from openclaw_gateway.server.events import SESSION_SCOPED_EVENTS_CAP
 from openclaw_gateway.server.handshake import (
@@ -169,6 +170,11 @@ async def serve(
         sub.keepalive = keepalive
         sub.session_scoped = SESSION_SCOPED_EVENTS_CAP in request.params.caps
         sub.shared_auth = granted.method in ("token", "password")
+        if peer.origin:
+            sub.origin_allowed = lambda policy: origin.evaluate(
+                client.id, client.mode, peer.origin, peer.host, policy,
+                is_local_client=peer.direct_local,
+            ).ok  # fmt: skip
         hub.send(sub, codec.response(request.frame.id, build_hello(deps, conn_id, granted)))
         hub.add(sub)
         if state.shutting_down:
@@ -266,6 +272,7 @@ async def _reader(
                 True,
                 (time.perf_counter() - started) * 1000,
             )
+            deps.state.metrics.rpc(frame.method, True, time.perf_counter() - started)
         except RpcError as exc:
             _fail(frame, exc.to_shape(), started)
         except Exception as exc:  # a handler bug must not kill the socket
@@ -284,6 +291,7 @@ async def _reader(
 
     def _fail(frame: RequestFrame, error: dict[str, Any], started: float) -> None:
         reply(frame.id, error=error)
+        deps.state.metrics.rpc(frame.method, False, time.perf_counter() - started)
         log.ws_response(
             ctx.caller.conn_id,
             frame.method,
@@ -369,3 +377,4 @@ async def _reader(
         log.ws_response(
             ctx.caller.conn_id, frame.method, frame.id, True, (time.perf_counter() - started) * 1000
         )
+        deps.state.metrics.rpc(frame.method, True, time.perf_counter() - started)

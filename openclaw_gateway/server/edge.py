@@ -9,6 +9,7 @@ this runs inside TLS: server/tls.py does the (bounded) handshake first, on the s
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -76,15 +77,30 @@ class EdgeHooks:
     slots: ConnectionSlots | None = None
 
 
-async def send_response(stream: trio.abc.SendStream, response: Response) -> None:
-    """Write one response; a streamed body is written as it is produced, then we close."""
+async def send_response(
+    stream: trio.abc.SendStream,
+    response: Response,
+    peer_closed: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Write one response; a streamed body is written as it is produced, then we close. When
+    the client goes away mid-stream (`peer_closed` returns) the body is closed at once, so
+    its producer's cleanup (e.g. cancelling an agent run) runs now."""
     if isinstance(response, HttpResponse):
         await stream.send_all(render(response))
         return
-    await stream.send_all(render_head(response.status, response.headers))
-    async for chunk in response.body:
-        if chunk:
-            await stream.send_all(chunk)
+    async with contextlib.aclosing(response.body) as body, trio.open_nursery() as nursery:
+        if peer_closed is not None:
+
+            async def cancel_when_gone() -> None:
+                await peer_closed()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(cancel_when_gone)
+        await stream.send_all(render_head(response.status, response.headers))
+        async for chunk in body:
+            if chunk:
+                await stream.send_all(chunk)
+        nursery.cancel_scope.cancel()
 
 
 async def handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
@@ -156,8 +172,10 @@ async def _handle_stream(stream: trio.abc.Stream, conn: _Accepted, hooks: EdgeHo
             local=local and not proxied,
             bearer_ok=hooks.bearer_ok,
             read_body=reader.body,
+            peer_closed=reader.wait_closed,
         )
-        await send_response(stream, await hooks.router.handle(head, context))
+        response = await hooks.router.handle(head, context)
+        await send_response(stream, response, reader.wait_closed)
         return
     if "websocket" not in upgrade.lower():
         await stream.send_all(render(text(400, "Bad Request")))

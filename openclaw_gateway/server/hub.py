@@ -77,6 +77,9 @@ class Subscriber:
     session_scoped: bool = False
     # Authenticated with the gateway's shared token/password (closed when it rotates).
     shared_auth: bool = False
+    # A browser socket: would its Origin still pass this policy? (closed when it no longer
+    # does after a reload). None for sockets without an Origin header.
+    origin_allowed: Callable[[Any], bool] | None = None
 
 
 class Hub:
@@ -88,6 +91,20 @@ class Hub:
         # Conn ids subscribed to one session's messages; wired by the supervisor once the
         # conversations service runs.
         self.session_members: Callable[[str], Collection[str]] = lambda session_key: ()
+        # Plain counters for the metrics (read at scrape time): frames queued per event name,
+        # droppable frames not queued to a slow socket.
+        self.events_fanned_out: dict[str, int] = {}
+        self.events_dropped = 0
+
+    def connections_by_role(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for sub in self._subs.values():
+            out[sub.role] = out.get(sub.role, 0) + 1
+        return out
+
+    def outbox_bytes(self) -> int:
+        """Bytes queued behind all sockets (what the kernel has not taken yet)."""
+        return sum(sub.backlog() for sub in self._subs.values())
 
     def __len__(self) -> int:
         return len(self._subs)
@@ -122,7 +139,9 @@ class Hub:
                 sub.keepalive()
 
     def _slow(self, sub: Subscriber, drop_if_slow: bool) -> bool:
-        if not drop_if_slow:
+        if drop_if_slow:
+            self.events_dropped += 1  # read by the metrics at scrape time
+        else:
             # Like the official ws.close(): the close frame follows what is already queued,
             # so a client that catches up sees every frame, then 1008. Cancelling the writer
             # mid-frame instead would corrupt the stream (the peer sees garbage, not 1008).
@@ -176,6 +195,7 @@ class Hub:
             sub.seq += 1
             if self.send(sub, b"%s%d%s" % (head, sub.seq, tail), drop_if_slow=drop):
                 delivered += 1
+        self.events_fanned_out[event] = self.events_fanned_out.get(event, 0) + delivered
         return delivered
 
     def device_ids(self) -> set[str]:
@@ -199,14 +219,15 @@ class Hub:
                 request_close(sub, close.code, close.reason)
         return count
 
-    def close_shared_auth(self) -> int:
-        """A rotated gateway token/password: every socket that authenticated with the old
-        shared secret closes 4001 `gateway auth changed` (official
-        disconnectStaleSharedGatewayAuthClients); device-token sockets stay. Returns how many."""
-        stale = [s for s in self._subs.values() if s.shared_auth and not s.closing]
-        for sub in stale:
-            request_close(sub, 4001, "gateway auth changed")
-        return len(stale)
+    def close_where(self, stale: Callable[[Subscriber], bool], code: int, reason: str) -> int:
+        """Close every live socket `stale` picks, after its queued frames (config reloads:
+        4001 `gateway auth changed` for the old shared secret, 4001 `gateway policy changed`
+        for a new proxy trust, 1008 `origin not allowed` for a narrowed Origin allowlist, as
+        the official). Returns how many."""
+        picked = [s for s in self._subs.values() if not s.closing and stale(s)]
+        for sub in picked:
+            request_close(sub, code, reason)
+        return len(picked)
 
     def close_all(self, code: int, reason: str) -> None:
         """Ask every socket to close after what is already queued (graceful), and end

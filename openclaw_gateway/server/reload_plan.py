@@ -69,6 +69,7 @@ RULES: tuple[Rule, ...] = (
     Rule("cron.skipMissedJobs", "hot"),
     Rule("cron", "restart"),
     Rule("agents", "restart"),  # the agent directory is built at start
+    Rule("hooks", "restart"),  # hooks.* is checked and read at start (server/hooks/config.py)
 )
 
 

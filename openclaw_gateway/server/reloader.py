@@ -165,11 +165,22 @@ class Reloader:
         old, self.live = self.live, live
         for secret in (live.policy.token, live.policy.password):
             self.logger.redact.add(secret)
+        hub = self.hub
         if (old.policy.token, old.policy.password) != (live.policy.token, live.policy.password):
-            closed = self.hub.close_shared_auth()
+            closed = hub.close_where(lambda s: s.shared_auth, 4001, "gateway auth changed")
             self.logger.info(
                 SUBSYSTEM,
                 f"gateway auth changed; closed {closed} connection(s) that used the old secret",
+            )
+        if sorted(live.trusted_proxies) != sorted(old.trusted_proxies):
+            # Who is local or remote may have changed: every socket reconnects (official).
+            hub.close_where(lambda s: True, 4001, "gateway policy changed")
+        elif live.origin_policy != old.origin_policy:
+            policy = live.origin_policy
+            hub.close_where(
+                lambda s: s.origin_allowed is not None and not s.origin_allowed(policy),
+                1008,
+                "origin not allowed",
             )
         self.trusted_proxies[:] = live.trusted_proxies
         if live.auth_rate_limit != old.auth_rate_limit:

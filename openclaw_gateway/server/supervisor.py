@@ -21,45 +21,34 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import signal
-import socket
-import time
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 import trio
 
 from openclaw_gateway.core.errors import GatewayError
 from openclaw_gateway.core.logs import Logger
-from openclaw_gateway.discovery.runtime import DiscoveryPlan
 from openclaw_gateway.host.fdlimit import raise_descriptor_limit
 from openclaw_gateway.host.lock import StateLock
-from openclaw_gateway.host.netbind import BindPlan
 from openclaw_gateway.host.sdnotify import run_notifier
-from openclaw_gateway.security.auth import AuthPolicy, safe_equal
+from openclaw_gateway.security.auth import safe_equal
 from openclaw_gateway.security.ingress import Transport
-from openclaw_gateway.security.origin import OriginPolicy
 from openclaw_gateway.security.ratelimit import (
     AuthLimiters,
-    AuthRateLimitPolicy,
     PreauthBudget,
     preauth_limit_from_env,
 )
-from openclaw_gateway.server import probes
+from openclaw_gateway.server.assembly import build_state, gateway_metrics, gateway_router
 from openclaw_gateway.server.channels.service import run_channels
-from openclaw_gateway.server.connection import TICK_INTERVAL_MS, Deps, handle_connection
+from openclaw_gateway.server.connection import Deps, handle_connection
 from openclaw_gateway.server.cron.service import run_cron_service
-from openclaw_gateway.server.cron.zones import host_timezone
 from openclaw_gateway.server.discovery_service import run_discovery_service
 from openclaw_gateway.server.dispatch import run_keepalive
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
-from openclaw_gateway.server.http.router import Router
-from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
+from openclaw_gateway.server.hub import Hub
 from openclaw_gateway.server.loop_monitor import run_loop_monitor
 from openclaw_gateway.server.mainsession.service import run_main_session
 from openclaw_gateway.server.reloader import LiveSettings, Reloader, ReloadHooks, run_config_watcher
@@ -67,117 +56,21 @@ from openclaw_gateway.server.restart import Lifecycle, SignalObserver
 from openclaw_gateway.server.rpc import methods
 from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.rpc.methods.system import broadcast_presence, refresh_health
-from openclaw_gateway.server.rpc.registry import Registry
+from openclaw_gateway.server.run_settings import RunSettings
 from openclaw_gateway.server.runs.agents import AgentDirectory
 from openclaw_gateway.server.runs.service import run_conversations
 from openclaw_gateway.server.socket_limits import ConnectionSlots, default_max_connections
 from openclaw_gateway.server.tailscale import run_tailscale
-from openclaw_gateway.server.tls import RELOAD_CHECK_INTERVAL, Served, TlsAcceptor
+from openclaw_gateway.server.tls import RELOAD_CHECK_INTERVAL, TlsAcceptor
 from openclaw_gateway.state.pairing import Book
-from openclaw_gateway.state.presence import PresenceTable, self_entry
 from openclaw_gateway.state.sessions import SessionBook
 from openclaw_gateway.state.store import Store
 
 if TYPE_CHECKING:
     pass
 
-DRAIN_TIMEOUT = 5.0
 CLEANUP_TIMEOUT = 2.0
 HEALTH_REFRESH_INTERVAL = 60.0
-
-
-@attrs.frozen
-class RunSettings:
-    version: str
-    port: int
-    bind: BindPlan
-    policy: AuthPolicy
-    state_dir: Path
-    config_path: Path
-    logger: Logger
-    log_file: Path | None = None
-    runtime_token_path: Path | None = None
-    trusted_proxies: tuple[str, ...] = ()
-    allow_real_ip_fallback: bool = False  # gateway.allowRealIpFallback
-    # gateway.controlUi.allowedOrigins / dangerouslyAllowHostHeaderOriginFallback
-    origin_policy: OriginPolicy = attrs.field(factory=OriginPolicy)
-    # gateway.auth.rateLimit
-    auth_rate_limit: AuthRateLimitPolicy = attrs.field(factory=AuthRateLimitPolicy)
-    # None: OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP, else 32.
-    max_preauth_per_ip: int | None = None
-    # gateway.maxConnections; None: the raised descriptor limit less a reserve.
-    max_connections: int | None = None
-    max_buffered_bytes: int = MAX_BUFFERED_BYTES  # slow-consumer threshold (tests lower it)
-    # Tests swap the method table (e.g. to exercise the control-plane write limit).
-    registry_factory: Callable[[], Registry] | None = None
-    handshake_timeout: float = 15.0
-    tick_interval_ms: int = TICK_INTERVAL_MS
-    drain_timeout: float = DRAIN_TIMEOUT
-    handle_signals: bool = True
-    clock: Callable[[], float] = time.time
-    # cron.enabled (env OPENCLAW_SKIP_CRON=1 also disables) and cron.skipMissedJobs
-    cron_enabled: bool = True
-    cron_skip_missed: bool = False
-    # --tailscale / gateway.tailscale.mode ("off" | "serve" | "funnel"), torn down last.
-    tailscale_mode: str = "off"
-    tailscale_reset_on_exit: bool = False  # --tailscale-reset-on-exit / tailscale.resetOnExit
-    tailscale_binary: str | None = None  # None: look it up as the official CLI does
-    tailscale_ready_timeout: float = 15.0
-    # Bonjour announcer + wide-area zone (discovery/runtime.py); None: no discovery at all.
-    discovery: DiscoveryPlan | None = None
-    # commands.restart: false makes an external SIGUSR2 a logged no-op.
-    restart_allowed: bool = True
-    # Counts repeated signals across in-process restarts (the CLI passes one per process).
-    signal_observer: SignalObserver | None = None
-    # The raw `agents` config section (agents.list / agents.defaults), see server/runs/agents.
-    agents_config: dict[str, object] | None = None
-    # Config hot reload (server/reloader.py); None: the config file is not watched.
-    reload: ReloadHooks | None = None
-    # gateway.tls: the checked pair the gateway port serves (cli/run_start loads it); None: plain.
-    tls: Served | None = None
-    tls_renewal: bool = True  # False with gateway.reload.mode "off": a replaced pair waits
-    # The whole config file as parsed: bindings, session.dmScope, heartbeat, cron webhooks.
-    raw_config: dict[str, Any] = attrs.field(factory=dict)
-
-
-def _primary_ipv4() -> str:
-    from openclaw_gateway.host.netbind import interface_ipv4s
-
-    found = interface_ipv4s()
-    for preferred in ("en0", "eth0"):
-        for name, ip in found:
-            if name == preferred:
-                return ip
-    return found[0][1] if found else socket.gethostname()
-
-
-def _platform_label() -> tuple[str, str]:
-    system = platform.system()
-    if system == "Darwin":
-        return f"macos {platform.mac_ver()[0]}", "Mac"
-    if system == "Windows":
-        return f"windows {platform.release()}", "Windows"
-    return f"{system.lower()} {platform.release()}", system or "Linux"
-
-
-def build_state(settings: RunSettings) -> GatewayState:
-    now_ms = int(settings.clock() * 1000)
-    label, family = _platform_label()
-    entry = self_entry(
-        socket.gethostname(), _primary_ipv4(), settings.version, label, family, str(uuid.uuid4())
-    )
-    return GatewayState(
-        version=settings.version,
-        logger=settings.logger,
-        presence=PresenceTable(entry, now_ms),
-        config_path=settings.config_path,
-        state_dir=settings.state_dir,
-        auth_mode=settings.policy.mode,
-        log_file=settings.log_file,
-        clock=settings.clock,
-        host_tz=host_timezone(),
-        raw_config=settings.raw_config,
-    )
 
 
 async def _watch_signals(
@@ -264,6 +157,7 @@ async def run_gateway(
     state = build_state(settings)
     hub = Hub(settings.max_buffered_bytes)
     registry = (settings.registry_factory or methods.load)()
+    state.metrics = gateway_metrics(registry, hub, state)
     state.broadcast = hub.broadcast
     state.invalidate_device = hub.close_device
     state.connected_devices = hub.device_ids
@@ -321,18 +215,7 @@ async def run_gateway(
         on_websocket=lambda ws, peer, abort, authenticated: handle_connection(
             ws, peer, deps, abort, authenticated
         ),
-        router=Router(
-            (
-                probes.probe_route(
-                    lambda: probes.ProbeView(
-                        ready=state.ready and not state.shutting_down,
-                        uptime_ms=state.uptime_ms(),
-                        version=state.version,
-                        event_loop=state.loop.snapshot(),
-                    )
-                ),
-            )
-        ),
+        router=gateway_router(settings, state, reloader, limiters),
         bearer_ok=bearer_ok,
         trusted_proxies=reloader.trusted_proxies,  # replaced in place on a reload
         allow_real_ip_fallback=settings.allow_real_ip_fallback,

@@ -652,3 +652,20 @@ def test_lock_is_released_after_a_refused_start(
     lock = StateLock(home / ".openclaw")
     lock.acquire(port=1, config_path=home / "c")
     lock.release()
+
+
+def test_hook_token_equal_to_the_gateway_token_is_refused(
+    capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
+    local_config(home, auth={"token": TOKEN})
+    path = home / ".openclaw" / "openclaw.json"
+    config = json.loads(path.read_text())
+    config["hooks"] = {"enabled": True, "token": TOKEN}
+    path.write_text(json.dumps(config))
+    r = run(capsys, home, bind="loopback")
+    assert r.code == 78
+    assert r.err_lines[-1].startswith(
+        "Gateway failed to start: Invalid config: hooks.token must differ from the gateway "
+        "auth token/password"
+    )
+    assert TOKEN not in r.err and TOKEN not in r.out

@@ -79,7 +79,9 @@ issue 13 ("Truthful and hardened"), covered here
       and the new one works without a restart; a port change restarts in process; a broken
       edit keeps the last good config and logs the key path; a file SecretRef re-resolves
       and one that stops resolving keeps the last good secret; no secret in any log
-      (tests/server/restart/test_config_reload.py; rules tests/server/test_reload_plan.py,
+      (tests/server/restart/test_config_reload.py; a narrowed Origin allowlist closes the
+      browser sockets it no longer allows 1008, a proxy-trust change closes all 4001
+      (tests/server/integration/test_reload_policy_live.py); rules tests/server/test_reload_plan.py,
       watcher and modes tests/server/test_reloader.py, cron tests/server/cron/
       test_cron_reload.py, discovery tests/discovery/test_discovery_reload.py)
   SecretRefs file/exec: private single-link files only, exec command path trust, passEnv only,

@@ -19,13 +19,13 @@ import trio.testing
 from trio_websocket import WebSocketConnection, wrap_client_stream
 
 from openclaw_gateway.server.admission import Peer
+from openclaw_gateway.server.assembly import build_state
 from openclaw_gateway.server.connection import handle_connection
 from openclaw_gateway.server.edge import PREAUTH_MAX_PAYLOAD
 from openclaw_gateway.server.handshake import Deps
 from openclaw_gateway.server.http.reader import RequestReader
 from openclaw_gateway.server.hub import Hub
 from openclaw_gateway.server.rpc import methods
-from openclaw_gateway.server.supervisor import build_state
 from openclaw_gateway.server.wssocket import ServerWebSocket
 from tests.helpers import TOKEN, connect_params, make_settings
 

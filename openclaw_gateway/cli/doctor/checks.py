@@ -15,6 +15,8 @@ import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import attrs
+
 from openclaw_gateway.cli.doctor.facts import exposed, lock_owner, lock_path, secret_files, show
 from openclaw_gateway.cli.doctor.host_checks import (
     check_service_manager,
@@ -28,6 +30,7 @@ from openclaw_gateway.cli.run_checks import (
     ResolvedAuth,
     effective_config_conflict,
     resolve_auth,
+    seed_allowed_origins,
     weak_secret_error,
 )
 from openclaw_gateway.core.errors import ConfigError, StartupError
@@ -115,6 +118,11 @@ def check_exposure(ctx: Context) -> Check:
     except ConfigError as exc:
         return Check("auth.exposure", FAIL, str(exc), "set the secret's environment variable")
     where = f"bind={mode} ({host})"
+    # `gateway run` seeds the loopback origins for a non-loopback bind first (the port does
+    # not change whether it seeds).
+    seeded = seed_allowed_origins(gw, mode, gw.port or 0)
+    if seeded:
+        gw = attrs.evolve(gw, control_ui=attrs.evolve(gw.control_ui, allowed_origins=seeded))
     conflict = effective_config_conflict(auth, tailscale, host, gw)
     if conflict is not None:
         return Check("auth.exposure", FAIL, conflict, "adjust gateway.auth / gateway.bind")

@@ -260,6 +260,7 @@ class Scheduler:
         job_id = job["id"]
         now = self.now()
         duration = max(0, now - started)
+        self.state.metrics.cron_run(db_status)
         st: dict[str, Any] | None = None
         entry: dict[str, Any] = {
             "ts": now,

@@ -27,6 +27,7 @@ from openclaw_gateway.core.secrets import resolve_secret
 WEBHOOK_TIMEOUT_S = 10.0
 RETRY_DELAYS_S = (1.0, 4.0)
 ERROR_BODY_CHARS = 200
+CLOSE_TIMEOUT_S = 2.0
 
 
 class WebhookRefused(ValueError):
@@ -45,7 +46,7 @@ def check_url(url: str) -> tuple[str, str]:
 
 @attrs.frozen
 class WebhookPolicy:
-    token: str | None = None
+    token: str | None = attrs.field(default=None, repr=False)
     allowed_hosts: frozenset[str] = frozenset()
     allow_private: bool = False
 
@@ -128,5 +129,6 @@ async def post_record(
                 return error
         return error
     finally:
-        if owned:
-            await http.aclose()
+        if owned:  # closed even when the run is cancelled (shutdown): no socket left behind
+            with trio.move_on_after(CLOSE_TIMEOUT_S, shield=True):
+                await http.aclose()

@@ -7,7 +7,7 @@ response (the gateway port is not a keep-alive HTTP server), so a streamed body 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -91,7 +91,7 @@ class StreamingResponse:
 
     status: int
     headers: tuple[tuple[str, str], ...]
-    body: AsyncIterator[bytes] = attrs.field(repr=False)
+    body: AsyncGenerator[bytes, None] = attrs.field(repr=False)
 
 
 Response = HttpResponse | StreamingResponse

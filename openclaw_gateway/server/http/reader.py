@@ -92,3 +92,12 @@ class RequestReader:
                     return bytes(chunks)
                 raise BodyError(400, "malformed request body")
         raise BodyError(408, "Request Timeout")
+
+    async def wait_closed(self) -> None:
+        """Return once the client has gone (EOF or a broken socket). Bytes sent after the
+        request are discarded: one request per connection, so nothing more is expected."""
+        try:
+            while await self._stream.receive_some(RECEIVE_CHUNK):
+                pass
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass

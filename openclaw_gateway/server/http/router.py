@@ -23,6 +23,9 @@ class RequestContext:
     bearer_ok: Callable[[str], bool]  # does this bearer token carry the gateway secret?
     # The body, bounded: (limit bytes, timeout s) -> bytes; raises reader.BodyError.
     read_body: Callable[[int, float], Awaitable[bytes]]
+    # Returns once the client has closed the connection (a long route races its work with it;
+    # only after the body was read). None: not watched (unit tests).
+    peer_closed: Callable[[], Awaitable[None]] | None = None
 
 
 @attrs.frozen

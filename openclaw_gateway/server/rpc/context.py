@@ -16,6 +16,7 @@ import attrs
 
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.core.logs import Logger
+from openclaw_gateway.server.metrics.instruments import GatewayMetrics
 from openclaw_gateway.server.nodes import NodeRegistry
 from openclaw_gateway.state.pairing import Book
 from openclaw_gateway.state.presence import PresenceTable
@@ -192,6 +193,8 @@ class GatewayState:
     nodes: NodeRegistry = attrs.field(factory=NodeRegistry)
     # Sessions, transcripts and agent runs (server/runs); None until the supervisor starts it.
     conversations: Conversations | None = None
+    # Prometheus instruments (server/metrics); the supervisor replaces this with its own.
+    metrics: GatewayMetrics = attrs.field(factory=GatewayMetrics)
     # Config hot reload: "active" | "disabled" | "off"; None when no watcher runs.
     reload_status: Callable[[], str | None] = lambda: None
     # Channel bridges and the delivery queue (server/channels); system events, wakes and

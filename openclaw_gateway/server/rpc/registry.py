@@ -62,6 +62,10 @@ class Registry:
     def get(self, name: str) -> MethodSpec | None:
         return self._methods.get(name)
 
+    def every_name(self) -> list[str]:
+        """Every registered method, advertised or not (the metrics' method labels)."""
+        return list(self._methods)
+
     def names(self) -> list[str]:
         """The methods hello-ok advertises (every registered one stays callable)."""
         return [name for name, spec in self._methods.items() if spec.advertised]

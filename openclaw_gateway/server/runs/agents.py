@@ -27,6 +27,7 @@ from openclaw_gateway.state import session_keys as K
 AGENT_COMMAND = "agent.turn"
 AGENT_CAP_PREFIX = "agent:"
 MODEL_CAP_PREFIX = "model:"
+AGENT_NODE_MODEL = "agent-node"  # what a node that names no model is reported as serving
 AGENT_NODE_HINT = (
     "start one with `openclaw agent-node --base-url <OpenAI-compatible URL> --model <name>` "
     "and approve its agent.turn command (`openclaw nodes pending`, then "
@@ -141,6 +142,24 @@ class AgentDirectory:
             if not declares and not self._pinned_elsewhere(node, agent_id):
                 return node
         return None
+
+    def serving_model(self, agent_id: str, sessions: Iterable[NodeSession]) -> str | None:
+        """The configured model, else the first `model:*` the node taking this agent's turns
+        declares, else None (nothing would answer). What agents.list reports as
+        `model.primary` and sessionDefaults as `modelConfigured`: the Control UI keeps its
+        composer closed ("No AI provider configured") while an agent has none."""
+        configured = self.model_for(agent_id)
+        if configured:
+            return configured
+        node = self.node_for(agent_id, sessions)
+        if node is None:
+            return None
+        models = sorted(
+            c[len(MODEL_CAP_PREFIX) :]
+            for c in node.effective_caps
+            if c.startswith(MODEL_CAP_PREFIX) and len(c) > len(MODEL_CAP_PREFIX)
+        )
+        return models[0] if models else AGENT_NODE_MODEL
 
     def no_node_message(self, agent_id: str) -> str:
         agent = self.get(agent_id)

@@ -420,4 +420,5 @@ class RunManager:
         while len(self.finished) > FINISHED_RUNS_KEPT:
             self.finished.popitem(last=False)
         run.done.set()
+        self.state.metrics.run(status, run.request.origin, max(0, now - run.accepted_at) / 1000)
         run._publish(RunEvent(status, run.text, error))

@@ -59,7 +59,12 @@ def session_defaults(state: GatewayState) -> Record:
     """hello-ok.snapshot.sessionDefaults (official shape)."""
     conv = state.conversations
     agent_id = conv.agents.default_id if conv is not None else K.DEFAULT_AGENT_ID
-    configured = conv is not None and conv.agents.model_for(agent_id) is not None
+    # A model in config, or (lean: agents are nodes) a connected node that would take the
+    # default agent's turn: the Control UI blocks its composer while this is false.
+    configured = (
+        conv is not None
+        and conv.agents.serving_model(agent_id, state.nodes.sessions.values()) is not None
+    )
     return {
         "defaultAgentId": agent_id,
         "modelConfigured": configured,

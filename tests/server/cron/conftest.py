@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from openclaw_gateway.server.assembly import build_state
 from openclaw_gateway.server.rpc.context import GatewayState
-from openclaw_gateway.server.supervisor import build_state
 from openclaw_gateway.state.store import Store
 from tests.helpers import make_settings
 from tests.server.cron.support import wall

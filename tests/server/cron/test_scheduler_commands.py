@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import trio
 
+from openclaw_gateway.server.assembly import build_state
 from openclaw_gateway.server.cron import jobs as J
 from openclaw_gateway.server.cron.payloads import NO_AGENT, execute, run_command
 from openclaw_gateway.server.cron.scheduler import INTERRUPTED, Scheduler, run_scheduler
@@ -19,7 +20,6 @@ from openclaw_gateway.server.mainsession.service import run_main_session
 from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.runs.agents import AgentDirectory
 from openclaw_gateway.server.runs.service import run_conversations
-from openclaw_gateway.server.supervisor import build_state
 from openclaw_gateway.state.sessions import SessionBook
 from openclaw_gateway.state.store import Store
 from tests.helpers import make_settings

@@ -7,9 +7,11 @@ import json
 import pytest
 import trio
 
+from openclaw_gateway.server.web.control_ui import ControlUiSettings
 from tests.helpers import TOKEN, RunningGateway
 from tests.server.integration.support import (
     HttpReply,
+    StartGateway,
     http_request,
     raw_http,
     ws_client,
@@ -110,7 +112,9 @@ async def test_other_methods_are_405(gateway: RunningGateway, method: str, path:
 
 
 @pytest.mark.parametrize("path", ["/", "/nope", "/healthz/extra", "/v1/models"])
-async def test_unknown_paths_are_404(gateway: RunningGateway, path: str) -> None:
+async def test_unknown_paths_are_404(start: StartGateway, path: str) -> None:
+    """With the web page off (gateway.controlUi.enabled false) nothing else answers."""
+    gateway = await start(control_ui=ControlUiSettings(enabled=False))
     with trio.fail_after(BOUND):
         reply = await http_request(gateway.port, "GET", path)
     assert reply.status == 404

@@ -74,8 +74,9 @@ async def test_probes_and_the_upgrade_share_the_tls_port(
         live = await _https_get(gw.port, "/healthz")
         assert live.startswith(b"HTTP/1.1 200 ")
         assert live.endswith(b'{"ok":true,"status":"live"}')
-        missing = await _https_get(gw.port, "/nope")
-        assert missing.startswith(b"HTTP/1.1 404 ")
+        page = await _https_get(gw.port, "/")  # the web page is behind TLS too
+        assert page.startswith(b"HTTP/1.1 200 ")
+        assert b"text/html" in page.split(b"\r\n\r\n", 1)[0]
         async with GatewayClient(_wss(gw), token=TOKEN, tls_fingerprint=fingerprint) as client:
             health = await client.call("health")
     assert health["ok"] is True

@@ -5,12 +5,14 @@ delivered, an alert is, to the last channel route; set-heartbeats stops the cade
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from openclaw_gateway.client.agent import Turn
 from openclaw_gateway.server.mainsession.heartbeat_rules import DEFAULT_PROMPT, classify_reply
@@ -36,6 +38,13 @@ async def _gateway(nursery: trio.Nursery, tmp_path: Path, **config: Any) -> Runn
     )
     _started.append(gw)
     return gw
+
+
+def freeze(clock: trio.testing.MockClock) -> None:
+    """Stop virtual time before the clients close: a jump while a close handshake waits
+    would fire the server's keepalive ping into a closing socket (trio-websocket then fails
+    to send the pong)."""
+    clock.autojump_threshold = math.inf
 
 
 class Scripted:
@@ -93,7 +102,7 @@ async def test_system_event_with_wake_now_runs_a_turn_that_sees_it(
 
 
 async def test_wake_next_heartbeat_waits_for_the_beat(
-    nursery: trio.Nursery, tmp_path: Path, autojump_clock: trio.abc.Clock
+    nursery: trio.Nursery, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     gw = await _gateway(nursery, tmp_path, agents={"defaults": {"heartbeat": {"every": "10m"}}})
     agent = Scripted("HEARTBEAT_OK")
@@ -109,41 +118,51 @@ async def test_wake_next_heartbeat_waits_for_the_beat(
         assert trio.current_time() - start >= 590
         assert "cache warmed" in agent.turns[0].message
         assert beat["payload"]["status"] == "ok-token"
+        freeze(autojump_clock)
 
 
 async def test_heartbeat_cadence_delivers_alerts_to_the_last_route_only(
-    nursery: trio.Nursery, tmp_path: Path, autojump_clock: trio.abc.Clock
+    nursery: trio.Nursery, tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
     config = {"agents": {"defaults": {"heartbeat": {"every": "5m", "target": "last"}}}}
     gw = await _gateway(nursery, tmp_path, **config)
     agent = Scripted("hello back", "HEARTBEAT_OK", "Disk almost full on /var")
     inbox = Inbox()
-    async with (
-        operator_client(gw.port, ADMIN) as op,
-        approved_agent(gw.url, op, tmp_path / "agent", agent),
-        bridge(gw.url, tmp_path / "bridge", ("chat",), inbox, op) as b,
-    ):
-        # The main session's route (dmScope main). Virtual time jumps over the commit's worker
-        # thread, so the call gets a timeout beyond the next deadlines.
-        await b.message("chat", "ops-lead", "hi", timeout=3600)
-        assert (await inbox.next()).text == "hello back"
-        with trio.fail_after(400):
-            first = await op.next_event("heartbeat")
-        assert first["payload"]["status"] == "ok-token"
-        with trio.fail_after(400):
-            second = await op.next_event("heartbeat")
-            got = await inbox.next()
-        assert second["payload"]["status"] == "sent"
-        assert second["payload"]["channel"] == "last"
-        assert (got.channel, got.to, got.text) == ("chat", "ops-lead", "Disk almost full on /var")
-        assert [t.message for t in agent.turns[1:]] == [DEFAULT_PROMPT, DEFAULT_PROMPT]
-        assert len(inbox.sent) == 2  # the acknowledgment was not delivered
-        off = await op.call("set-heartbeats", {"enabled": False})
-        assert off["payload"] == {"ok": True, "enabled": False}
+    async with operator_client(gw.port, ADMIN) as op:
+        async with (
+            approved_agent(gw.url, op, tmp_path / "agent", agent),
+            bridge(gw.url, tmp_path / "bridge", ("chat",), inbox, op) as b,
+        ):
+            # The main session's route (dmScope main). Virtual time jumps over the commit's
+            # worker thread, so the call gets a timeout beyond the next deadlines.
+            await b.message("chat", "ops-lead", "hi", timeout=3600)
+            assert (await inbox.next()).text == "hello back"
+            with trio.fail_after(400):
+                first = await op.next_event("heartbeat")
+            assert first["payload"]["status"] == "ok-token"
+            with trio.fail_after(400):
+                second = await op.next_event("heartbeat")
+                got = await inbox.next()
+            assert second["payload"]["status"] == "sent"
+            assert second["payload"]["channel"] == "last"
+            assert (got.channel, got.to, got.text) == (
+                "chat",
+                "ops-lead",
+                "Disk almost full on /var",
+            )
+            assert [t.message for t in agent.turns[1:]] == [DEFAULT_PROMPT, DEFAULT_PROMPT]
+            assert len(inbox.sent) == 2  # the acknowledgment was not delivered
+            off = await op.call("set-heartbeats", {"enabled": False})
+            assert off["payload"] == {"ok": True, "enabled": False}
+            freeze(autojump_clock)
+        autojump_clock.autojump_threshold = 0
         health = (await op.call("health", {"probe": True}))["payload"]
         assert health["heartbeatSeconds"] == 0
-        await trio.sleep(400)  # more than one period: no beat
-        assert len(agent.turns) == 3
+        late: list[Any] = []
+        with trio.move_on_after(400):  # more than one period: no beat (not even a skipped one)
+            late.append(await op.next_event("heartbeat"))
+        assert late == []
+        freeze(autojump_clock)
 
 
 async def test_a_wake_without_an_agent_node_is_skipped_and_the_event_waits(

@@ -22,7 +22,8 @@ from openclaw_gateway.server.restart import (
     restart_mode,
     service_supervisor,
 )
-from openclaw_gateway.server.supervisor import RunSettings, run_gateway
+from openclaw_gateway.server.run_settings import RunSettings
+from openclaw_gateway.server.supervisor import run_gateway
 from tests.helpers import TOKEN, make_settings
 from tests.server.integration.support import read_until_closed, ws_connected
 

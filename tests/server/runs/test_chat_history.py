@@ -98,3 +98,23 @@ async def test_cursor_too_far_behind_resets(
             assert texts(fits["payload"]["messages"]) == ["x" * 2000]
             small = await op.call("chat.history", {**params, "maxBytes": 1024})
             assert small["payload"] == {"kind": "reset"}
+
+
+async def test_chat_startup_by_key_and_by_short_id(gateway: RunningGateway) -> None:
+    """The Control UI's chat.startup: chat.history for a key, or a URL short id resolved."""
+    with trio.fail_after(10):
+        async with operator_client(gateway.port, ADMIN) as op:
+            key = "dashboard:0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0"
+            await op.call("sessions.patch", {"key": key, "label": "d"})
+            await inject(op, key, "hello")
+            by_key = (await op.call("chat.startup", {"sessionKey": key, "limit": 80}))["payload"]
+            assert texts(by_key["messages"]) == ["hello"]
+            assert by_key["sessionKey"] == f"agent:main:{key}"
+            found = await op.call("chat.startup", {"shortId": "0f1e2d3c", "agentId": "main"})
+            assert found["payload"]["resolution"]["ok"] is True
+            assert found["payload"]["resolution"]["key"] == f"agent:main:{key}"
+            assert texts(found["payload"]["messages"]) == ["hello"]
+            missing = await op.call("chat.startup", {"shortId": "deadbeefdead", "agentId": "main"})
+            assert missing["payload"] == {"resolution": {"ok": False}}
+            bad = await op.call("chat.startup", {"agentId": "main"})
+            assert bad["ok"] is False and bad["error"]["code"] == "INVALID_REQUEST"

@@ -202,7 +202,9 @@ async def test_agent_method_answers_accepted_then_final(
             assert frames[1]["status"] == "ok"
             assert frames[1]["result"]["payloads"] == [{"text": "you said: status? "}]
             listed = (await op.call("agents.list"))["payload"]
-            assert listed["defaultId"] == "main" and listed["agents"] == [{"id": "main"}]
+            # No model in config; the connected agent node (no `model:*` cap) serves it.
+            served = [{"id": "main", "model": {"primary": "agent-node"}}]
+            assert listed["defaultId"] == "main" and listed["agents"] == served
             ident = (await op.call("agent.identity.get", {}))["payload"]
             assert ident == {"agentId": "main", "name": "test-agent", "nameSource": "agent"}
 

@@ -57,7 +57,7 @@ def agents_list(ctx: CallContext, params: Any) -> Record:
             entry["identity"] = {
                 k: v for k, v in agent.identity.items() if isinstance(v, str) and v.strip()
             }
-        model = conv.agents.model_for(agent.id)
+        model = conv.agents.serving_model(agent.id, ctx.state.nodes.sessions.values())
         if model:
             entry["model"] = {"primary": model}
         agents.append(entry)

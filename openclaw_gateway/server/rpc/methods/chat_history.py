@@ -1,5 +1,6 @@
-"""chat.history (official server-methods/chat-history-handler.ts): the newest messages of a
-session's transcript, or, with a `cursor`, only those after it (server/runs/history_cursor).
+"""chat.history and chat.startup (official server-methods/chat-history-handler.ts): the newest
+messages of a session's transcript, or, with a `cursor`, only those after it
+(server/runs/history_cursor).
 
 Full answer: {sessionKey, sessionId?, messages, deltaCursor?, defaults, sessionInfo?,
 thinkingLevel?, verboseLevel?, inFlightRun?}. With `cursor`: {kind:"delta", messages,
@@ -12,11 +13,12 @@ import json
 from typing import Any
 
 from openclaw_gateway.core.errors import RpcError
-from openclaw_gateway.protocol.schema import NON_EMPTY, Int, Str, obj, req
+from openclaw_gateway.protocol.schema import NON_EMPTY, Arr, Int, Str, obj, req
 from openclaw_gateway.security import scopes as S
 from openclaw_gateway.server.rpc.context import CallContext
 from openclaw_gateway.server.rpc.methods import registry
 from openclaw_gateway.server.rpc.methods._params import check
+from openclaw_gateway.server.rpc.methods.sessions_resolve import sessions_resolve
 from openclaw_gateway.server.runs import history_cursor as C
 from openclaw_gateway.server.runs.service import Conversations
 
@@ -33,6 +35,18 @@ HISTORY = obj(
     offset=Int(minimum=0),
     sessionId=NON_EMPTY,
     maxChars=Int(minimum=1, maximum=500_000),
+    # The Control UI asks after the runs it just started. A run's message enters the transcript
+    # when chat.send accepts it (no separate pending-input queue here), so the answer is the
+    # same history; the ids are only checked.
+    inputRunIds=Arr(Str(min_length=1, max_length=256), min_items=1),
+)
+MAX_INPUT_RUN_IDS = 50
+STARTUP_BY_SHORT_ID = obj(
+    shortId=req(NON_EMPTY),
+    slugHint=NON_EMPTY,
+    agentId=req(NON_EMPTY),
+    limit=Int(minimum=1, maximum=CHAT_HISTORY_MAX_ENTRIES),
+    maxBytes=Int(minimum=1024),
 )
 RESET: Record = {"kind": "reset"}
 
@@ -88,7 +102,35 @@ def _delta(conv: Conversations, rec: Record | None, p: Record) -> Record:
 
 @registry.method("chat.history", scope=S.READ)
 def history(ctx: CallContext, params: Any) -> Record:
-    p = check("chat.history", HISTORY, params)
+    return _history("chat.history", ctx, params)
+
+
+@registry.method("chat.startup", scope=S.READ)
+def startup(ctx: CallContext, params: Any) -> Record:
+    """What the Control UI opens a conversation with (official chat.startup): chat.history for
+    a `sessionKey`, or for a URL's `shortId` (+ `slugHint`) resolved like sessions.resolve,
+    with the `resolution` beside it ({ok:false} when no session matches)."""
+    if isinstance(params, dict) and "sessionKey" in params:
+        return _history("chat.startup", ctx, params)
+    p = check("chat.startup", STARTUP_BY_SHORT_ID, params)
+    query = {k: p[k] for k in ("shortId", "slugHint", "agentId") if k in p}
+    resolution = sessions_resolve(ctx, {**query, "allowMissing": True})
+    if not resolution.get("ok"):
+        return {"resolution": resolution}
+    page = {"sessionKey": resolution["key"], "agentId": resolution["agentId"]}
+    page |= {k: p[k] for k in ("limit", "maxBytes") if k in p}
+    return {**_history("chat.startup", ctx, page), "resolution": resolution}
+
+
+def _history(method: str, ctx: CallContext, params: Any) -> Record:
+    p = check(method, HISTORY, params)
+    run_ids = p.get("inputRunIds", [])
+    if len(run_ids) > MAX_INPUT_RUN_IDS or len(set(run_ids)) != len(run_ids):
+        raise RpcError(
+            "INVALID_REQUEST",
+            f"invalid {method} params: at /inputRunIds: must be at most "
+            f"{MAX_INPUT_RUN_IDS} unique items",
+        )
     if "cursor" in p and "offset" in p:
         raise RpcError("INVALID_REQUEST", "cursor cannot be used with offset or messageId")
     conv = ctx.state.require_conversations()

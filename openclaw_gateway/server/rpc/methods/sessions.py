@@ -165,7 +165,10 @@ def messages_subscribe(ctx: CallContext, params: Any) -> Record:
             "invalid sessions.messages.subscribe params: at /includeApprovals: must be equal to "
             "constant",
         )
-    if p.get("includeApprovals") is True:  # no approvals are kept here: nothing to replay
+    # Official canReviewOperatorApproval: a paired device holding operator.approvals. Such a
+    # caller is subscribed as usual; no approvals are kept here, so there is nothing to replay.
+    reviewer = ctx.caller.device_id is not None and S.APPROVALS in ctx.caller.scopes
+    if p.get("includeApprovals") is True and not reviewer:
         raise RpcError(
             "INVALID_REQUEST",
             "sessions.messages.subscribe includeApprovals requires a paired device and gateway "

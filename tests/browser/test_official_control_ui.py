@@ -1,0 +1,89 @@
+"""The official Control UI (the official package's dist/control-ui) served from
+`gateway.controlUi.root` by our gateway, in headless Chromium (issue 16 §2): it loads, its
+socket gets hello-ok with a device identity (silent local pairing) and stays up, and a chat
+with a real SDK agent node streams back into it. Skips when OPENCLAW_REFERENCE_BIN is unset."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.support import TOKEN, Gateway, agent_node, loud_skip, running_gateway
+
+STAYS_UP_S = 3.0  # watched after the chat: no close, still "Connected"
+# The official bundle is large (hundreds of modules); on a busy 2-core machine its first
+# connect takes ~15 s and the first chat ~20 s more.
+OFFICIAL_UI_TIMEOUT_MS = 90_000
+
+
+def official_control_ui() -> Path:
+    for entry in os.environ.get("OPENCLAW_REFERENCE_BIN", "").split(os.pathsep):
+        if not entry:
+            continue
+        candidate = Path(entry).parent / "openclaw" / "dist" / "control-ui"
+        if (candidate / "index.html").is_file():
+            return candidate
+    loud_skip(
+        "official Control UI: OPENCLAW_REFERENCE_BIN is unset or holds no "
+        "openclaw/dist/control-ui (run scripts/reference-openclaw)"
+    )
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[Gateway]:
+    root = official_control_ui()
+    with running_gateway(tmp_path_factory.mktemp("official-ui"), {"root": str(root)}) as gw:
+        yield gw
+
+
+def test_official_control_ui_connects_and_chats(page: Any, gateway: Gateway) -> None:
+    page.set_default_timeout(OFFICIAL_UI_TIMEOUT_MS)
+    sockets: list[dict[str, Any]] = []
+
+    def watch(ws: Any) -> None:
+        seen: dict[str, Any] = {"hello": None, "closed": False}
+        sockets.append(seen)
+        ws.on("framereceived", lambda p: _note_hello(seen, p))
+        ws.on("close", lambda _ws: seen.update(closed=True))
+
+    bootstrap: list[int] = []
+    page.on("websocket", watch)
+    page.on(
+        "response",
+        lambda r: bootstrap.append(r.status) if "control-ui-config.json" in r.url else None,
+    )
+    with agent_node(gateway, "ui-agent"):
+        gateway.approve_node("ui-agent")
+        page.goto(f"{gateway.http}/#token={TOKEN}")
+        page.get_by_text("Connected", exact=True).wait_for()
+        hello = next(s["hello"] for s in sockets if s["hello"])
+        assert hello["auth"]["role"] == "operator"
+        assert "operator.admin" in hello["auth"]["scopes"]
+        assert hello["auth"].get("deviceToken")  # paired silently (loopback, device identity)
+        assert bootstrap and all(status == 200 for status in bootstrap), bootstrap
+
+        composer = page.get_by_placeholder(re.compile(r"^Message "))
+        composer.fill("hello official ui")
+        composer.press("Enter")
+        page.get_by_text("echo: hello official ui").wait_for()
+        history = gateway.call("chat.history", {"sessionKey": "main"})["messages"]
+        assert any("echo: hello official ui" in json.dumps(m) for m in history)
+
+        time.sleep(STAYS_UP_S)
+        assert page.get_by_text("Connected", exact=True).is_visible()
+        assert [s for s in sockets if s["hello"] and not s["closed"]], sockets
+    assert [e for e in page.errors if e.startswith("pageerror")] == []
+
+
+def _note_hello(seen: dict[str, Any], payload: Any) -> None:
+    if seen["hello"] is None and isinstance(payload, str) and '"hello-ok"' in payload:
+        frame = json.loads(payload)
+        if frame.get("ok"):
+            seen["hello"] = frame["payload"]
