@@ -11,7 +11,9 @@ for the next invoke, chat.history) stay on the loop's connection and see each co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import trio
 
@@ -20,15 +22,34 @@ from openclaw_gateway.state import session_keys as K
 from openclaw_gateway.state.sessions import SessionBook
 from openclaw_gateway.state.store import DatabaseError, Record, Store
 
+T = TypeVar("T")
+
+
+class JournalClosed(DatabaseError):
+    """A commit asked for after the gateway closed the journal (shutdown)."""
+
 
 class RunJournal:
     def __init__(self, path: Path) -> None:
         self._store = Store(path, any_thread=True, synchronous="NORMAL")
         self._book = SessionBook(self._store)
         self._limiter = trio.CapacityLimiter(1)
+        self._closed = False
 
-    def close(self) -> None:
-        self._store.close()
+    async def aclose(self) -> None:
+        """Close once the commit in the worker thread (if any) has finished: a task cancelled
+        while it waits for its thread does not stop the thread, and closing a connection that
+        another thread is using crashes sqlite (seen as a segfault at shutdown)."""
+        with trio.CancelScope(shield=True):
+            async with self._limiter:
+                self._closed = True
+                self._store.close()
+
+    def _unless_closed(self, fn: Callable[..., T], *args: Any) -> T:
+        """Runs in the worker thread, under the limiter, so `_closed` cannot change meanwhile."""
+        if self._closed:
+            raise JournalClosed("the run journal is closed (the gateway is shutting down)")
+        return fn(*args)
 
     async def begin_run(
         self, key: K.SessionKey, run_id: str, message: Record, meta: Record, now_ms: int
@@ -37,8 +58,10 @@ class RunJournal:
         UNAVAILABLE (retryable) when the database refuses it: nothing was stored."""
         try:
             _rec, stored = await trio.to_thread.run_sync(
-                self._book.begin_run, key, run_id, message, meta, now_ms, limiter=self._limiter
-            )
+                self._unless_closed,
+                self._book.begin_run, key, run_id, message, meta, now_ms,
+                limiter=self._limiter,
+            )  # fmt: skip
         except DatabaseError as exc:
             raise RpcError(
                 "UNAVAILABLE", f"could not store the message: {exc}", retryable=True
@@ -55,6 +78,7 @@ class RunJournal:
         now_ms: int,
     ) -> Record | None:
         return await trio.to_thread.run_sync(
+            self._unless_closed,
             self._book.finish_run, key, run_id, status, message, meta, now_ms,
             limiter=self._limiter,
         )  # fmt: skip

@@ -33,7 +33,7 @@ from openclaw_gateway.server.nodes import parse_payload
 from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.runs import frames as F
 from openclaw_gateway.server.runs.agents import AGENT_COMMAND, AgentDirectory
-from openclaw_gateway.server.runs.journal import RunJournal
+from openclaw_gateway.server.runs.journal import JournalClosed, RunJournal
 from openclaw_gateway.state import session_keys as K
 from openclaw_gateway.state.sessions import SessionBook, message_text, text_message
 
@@ -388,9 +388,14 @@ class RunManager:
         }
         stored = None
         if not run.discarded:
-            stored = await self.journal.finish_run(
-                run.request.key, run.run_id, status, message, meta, now
-            )
+            try:
+                stored = await self.journal.finish_run(
+                    run.request.key, run.run_id, status, message, meta, now
+                )
+            except JournalClosed:
+                # Shutting down: the run stays "running" in the database and the next start
+                # closes it as interrupted (close_interrupted); the operators still hear its end.
+                self.state.logger.warn("sessions", f"run {run.run_id} ended during shutdown")
         if stored is not None:
             self.on_message(run.session_key, stored, status)
         chat_state = {"ok": "final", "aborted": "aborted"}.get(status, "error")

@@ -234,4 +234,4 @@ async def run_conversations(
             finally:
                 state.conversations = None
     finally:
-        journal.close()
+        await journal.aclose()
