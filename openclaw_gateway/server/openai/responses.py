@@ -17,9 +17,7 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from openclaw_gateway.core.errors import RpcError
-from openclaw_gateway.security import scopes as S
 from openclaw_gateway.server.http.messages import (
-    SECURITY_HEADERS,
     HttpRequest,
     HttpResponse,
     Response,
@@ -29,7 +27,13 @@ from openclaw_gateway.server.http.messages import (
 from openclaw_gateway.server.http.router import RequestContext, Route
 from openclaw_gateway.server.openai import replies
 from openclaw_gateway.server.openai.http_auth import HttpGate
-from openclaw_gateway.server.openai.intake import read_json_object, until_done_or_gone
+from openclaw_gateway.server.openai.intake import (
+    NO_RESPONSE,
+    SSE_HEADERS,
+    post_json,
+    submit_failure,
+    until_done_or_gone,
+)
 from openclaw_gateway.server.openai.prompt import build_prompt
 from openclaw_gateway.server.openai.turns import (
     RunTail,
@@ -43,13 +47,6 @@ from openclaw_gateway.server.runs.manager import Run
 from openclaw_gateway.server.runs.service import Conversations
 
 PATH = "/v1/responses"
-MAX_BODY_BYTES = 20 * 1024 * 1024
-NO_RESPONSE = "No response from OpenClaw."
-SSE_HEADERS = (
-    ("Content-Type", "text/event-stream; charset=utf-8"),
-    ("Cache-Control", "no-cache"),
-    *SECURITY_HEADERS,
-)
 Record = dict[str, Any]
 _TEXT_PARTS = ("input_text", "output_text", "text")
 
@@ -135,15 +132,8 @@ DONE = b"data: [DONE]\n\n"
 
 def responses_route(gate: HttpGate, conversations: Callable[[], Conversations]) -> Route:
     async def route(request: HttpRequest, ctx: RequestContext) -> Response | None:
-        if request.path != PATH:
-            return None
-        if request.method != "POST":
-            return replies.method_not_allowed("POST")
-        refused = gate.check(request, ctx, S.WRITE)
-        if refused is not None:
-            return refused
-        p = await read_json_object(ctx, MAX_BODY_BYTES)
-        if isinstance(p, HttpResponse):
+        p = await post_json(request, ctx, gate, PATH)
+        if p is None or isinstance(p, HttpResponse):
             return p
         model = p["model"] if isinstance(p.get("model"), str) else "openclaw"
         user = p["user"] if isinstance(p.get("user"), str) else None
@@ -185,8 +175,7 @@ def responses_route(gate: HttpGate, conversations: Callable[[], Conversations]) 
                 stream_params=stream_params,
             )
         except RpcError as exc:
-            status = 400 if exc.code == "INVALID_REQUEST" else 503
-            kind = "invalid_request_error" if status == 400 else "api_error"
+            status, kind = submit_failure(exc)
             failed = _resource(
                 identity,
                 "failed",
