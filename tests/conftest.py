@@ -10,10 +10,18 @@ import trio
 from openclaw_gateway.core.tls import TlsFiles
 from tests.helpers import RunningGateway, start_gateway
 from tests.tlskit import make_pair
+from tests.virtualtime import run_sync_holding_time
 
 # Never mDNS from the host namespace (it would multicast off this machine): in-process CLI
 # code reads os.environ. tests/discovery turns it back on inside its own network namespaces.
 os.environ["OPENCLAW_DISABLE_BONJOUR"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def _hold_virtual_time_during_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under an autojump clock, virtual time stands still while a worker thread runs
+    (tests/virtualtime.py says why)."""
+    monkeypatch.setattr(trio.to_thread, "run_sync", run_sync_holding_time)
 
 
 @pytest.fixture(name="gateway")

@@ -17,6 +17,7 @@ from openclaw_gateway.security.auth import AuthPolicy
 from openclaw_gateway.security.origin import OriginPolicy
 from openclaw_gateway.security.ratelimit import AuthRateLimitPolicy
 from openclaw_gateway.server.connection import TICK_INTERVAL_MS
+from openclaw_gateway.server.dispatch import KEEPALIVE_INTERVAL
 from openclaw_gateway.server.hooks.config import HooksConfig
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES
 from openclaw_gateway.server.reloader import ReloadHooks
@@ -54,6 +55,9 @@ class RunSettings:
     registry_factory: Callable[[], Registry] | None = None
     handshake_timeout: float = 15.0
     tick_interval_ms: int = TICK_INTERVAL_MS
+    # Seconds between the shared keepalive pings (a socket with no pong by the next round is
+    # dropped); math.inf: no pings (tests on trio's autojump clock, see tests/helpers.py).
+    keepalive_interval: float = KEEPALIVE_INTERVAL
     drain_timeout: float = DRAIN_TIMEOUT
     handle_signals: bool = True
     clock: Callable[[], float] = time.time

@@ -20,6 +20,7 @@ release the state lock and remove the runtime token file.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -353,7 +354,9 @@ async def run_gateway(
                         tailnet_hooks = attrs.evolve(hooks, transport=transport, tls=None)
                         await edge.start(run_server, ingress_listeners, tailnet_hooks, handlers)
                     edge.start_soon(_ticker, state, settings.tick_interval_ms / 1000)
-                    edge.start_soon(run_keepalive, hub)  # one timer pings every socket
+                    if math.isfinite(settings.keepalive_interval):
+                        # One timer pings every socket.
+                        edge.start_soon(run_keepalive, hub, settings.keepalive_interval)
                     edge.start_soon(run_loop_monitor, state.loop)
                     refresh_health(state)
                     state.ready = True
