@@ -10,11 +10,18 @@ only ever matches where a host name may appear.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 LOCALHOST = "localhost"
+# A handshake asks about the same few peer and hop addresses several times (attribution,
+# rate limits, loopback rules) and each answer costs an ipaddress parse: remember recent ones.
+# Pure functions of their text, so a cache cannot go stale; bounded, so a flood of distinct
+# addresses only evicts.
+_ADDRESS_CACHE = 4096
 
 
+@functools.lru_cache(maxsize=_ADDRESS_CACHE)
 def normalize_ip(ip: str | None) -> str | None:
     """Canonical text of an IP (zone dropped, IPv4-mapped IPv6 -> IPv4), or None."""
     if not ip:
@@ -31,6 +38,7 @@ def normalize_ip(ip: str | None) -> str | None:
     return str(addr)
 
 
+@functools.lru_cache(maxsize=_ADDRESS_CACHE)
 def is_loopback(host: str | None) -> bool:
     """127.0.0.0/8, ::1 (any spelling of them) or `localhost`."""
     if not host:

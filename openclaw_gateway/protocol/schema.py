@@ -5,6 +5,10 @@ The official gateway validates frames and params with TypeBox/AJV and joins the 
 wording: `at root: unexpected property 'x'`, `must have required property 'x'`,
 `at /client/id: must be equal to one of the allowed values`. Keyword order follows AJV:
 required, then additional properties, then each property in schema order.
+
+Each schema also answers `valid(value)`, a walk that builds no paths or error lists: every
+frame is checked, almost every frame is valid, and the worded errors are only needed when it
+is not (`validate` tries the fast walk first).
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ class Schema:
     def errors(self, value: Any, path: str) -> list[str]:
         raise NotImplementedError
 
+    def valid(self, value: Any) -> bool:
+        """Whether `errors` would find nothing (subclasses answer without building them)."""
+        return not self.errors(value, "")
+
 
 def _at(path: str, message: str) -> str:
     return f"at {path}: {message}" if path else message
@@ -32,6 +40,13 @@ def _at_root(path: str, message: str) -> str:
 class Str(Schema):
     min_length: int = 0
     max_length: int | None = None
+
+    def valid(self, value: Any) -> bool:
+        return (
+            isinstance(value, str)
+            and len(value) >= self.min_length
+            and (self.max_length is None or len(value) <= self.max_length)
+        )
 
     def errors(self, value: Any, path: str) -> list[str]:
         if not isinstance(value, str):
@@ -51,6 +66,15 @@ class Int(Schema):
     minimum: int | None = None
     maximum: int | None = None
 
+    def valid(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if isinstance(value, float) and not value.is_integer():
+            return False
+        return (self.minimum is None or value >= self.minimum) and (
+            self.maximum is None or value <= self.maximum
+        )
+
     def errors(self, value: Any, path: str) -> list[str]:
         # JSON has one number type; bool is not a number there.
         is_int = isinstance(value, int) and not isinstance(value, bool)
@@ -67,6 +91,9 @@ class Int(Schema):
 
 @attrs.frozen
 class Num(Schema):
+    def valid(self, value: Any) -> bool:
+        return not isinstance(value, bool) and isinstance(value, int | float)
+
     def errors(self, value: Any, path: str) -> list[str]:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return [_at(path, "must be number")]
@@ -75,12 +102,18 @@ class Num(Schema):
 
 @attrs.frozen
 class Bool(Schema):
+    def valid(self, value: Any) -> bool:
+        return isinstance(value, bool)
+
     def errors(self, value: Any, path: str) -> list[str]:
         return [] if isinstance(value, bool) else [_at(path, "must be boolean")]
 
 
 @attrs.frozen
 class AnyValue(Schema):
+    def valid(self, value: Any) -> bool:
+        return True
+
     def errors(self, value: Any, path: str) -> list[str]:
         return []
 
@@ -88,6 +121,9 @@ class AnyValue(Schema):
 @attrs.frozen
 class Enum(Schema):
     values: tuple[str, ...]
+
+    def valid(self, value: Any) -> bool:
+        return isinstance(value, str) and value in self.values
 
     def errors(self, value: Any, path: str) -> list[str]:
         if value in self.values and isinstance(value, str):
@@ -99,6 +135,12 @@ class Enum(Schema):
 class Arr(Schema):
     items: Schema
     min_items: int = 0
+
+    def valid(self, value: Any) -> bool:
+        if not isinstance(value, list) or len(value) < self.min_items:
+            return False
+        items = self.items
+        return all(items.valid(item) for item in value)
 
     def errors(self, value: Any, path: str) -> list[str]:
         if not isinstance(value, list):
@@ -114,6 +156,12 @@ class Arr(Schema):
 @attrs.frozen
 class Record(Schema):
     values: Schema
+
+    def valid(self, value: Any) -> bool:
+        if not isinstance(value, dict):
+            return False
+        values = self.values
+        return all(values.valid(item) for item in value.values())
 
     def errors(self, value: Any, path: str) -> list[str]:
         if not isinstance(value, dict):
@@ -136,6 +184,20 @@ class Obj(Schema):
 
     fields: Mapping[str, Field]
     closed: bool = True
+
+    def valid(self, value: Any) -> bool:
+        if not isinstance(value, dict):
+            return False
+        fields = self.fields
+        if self.closed and any(name not in fields for name in value):
+            return False
+        for name, spec in fields.items():
+            if name in value:
+                if not spec.schema.valid(value[name]):
+                    return False
+            elif spec.required:
+                return False
+        return True
 
     def errors(self, value: Any, path: str) -> list[str]:
         if not isinstance(value, dict):
@@ -167,7 +229,7 @@ def req(schema: Schema) -> Field:
 
 
 def validate(schema: Schema, value: Any) -> list[str]:
-    return schema.errors(value, "")
+    return [] if schema.valid(value) else schema.errors(value, "")
 
 
 def format_errors(errors: Sequence[str]) -> str:
@@ -179,6 +241,9 @@ def format_errors(errors: Sequence[str]) -> str:
 class Const(Schema):
     value: str
 
+    def valid(self, value: Any) -> bool:
+        return bool(value == self.value)
+
     def errors(self, value: Any, path: str) -> list[str]:
         return [] if value == self.value else [_at(path, "must be equal to constant")]
 
@@ -188,6 +253,9 @@ class AnyOf(Schema):
     """A union: valid if any branch is; else every branch's errors, then the anyOf error."""
 
     branches: tuple[Schema, ...]
+
+    def valid(self, value: Any) -> bool:
+        return any(branch.valid(value) for branch in self.branches)
 
     def errors(self, value: Any, path: str) -> list[str]:
         out: list[str] = []

@@ -71,7 +71,9 @@ def challenge_frame(nonce: str, ts: int) -> str:
     return codec.event("connect.challenge", {"nonce": nonce, "ts": ts})
 
 
-def build_hello(deps: Deps, conn_id: str, granted: admission.Admission) -> dict[str, Any]:
+def build_hello(deps: Deps, conn_id: str, granted: admission.Admission) -> codec.Encoded:
+    """The hello-ok payload, encoded: its constant `features` part is spliced in as JSON the
+    registry encoded once (it is most of the frame), the per-connection parts around it."""
     state = deps.state
     may_read = granted.role == "operator" and any(
         s in granted.scopes for s in ("operator.read", "operator.write", "operator.admin")
@@ -88,19 +90,27 @@ def build_hello(deps: Deps, conn_id: str, granted: admission.Admission) -> dict[
         snapshot["configPath"] = str(state.config_path)
         snapshot["stateDir"] = str(state.state_dir)
         snapshot["authMode"] = state.auth_mode
-    return {
-        "type": "hello-ok",
-        "protocol": PROTOCOL_VERSION,
-        "server": {"version": state.version, "connId": conn_id},
-        "features": {"methods": deps.registry.names(), "events": list(EVENTS)},
-        "snapshot": snapshot,
-        "auth": _hello_auth(granted),
-        "policy": {
-            "maxPayload": MAX_PAYLOAD,
-            "maxBufferedBytes": MAX_BUFFERED_BYTES,
-            "tickIntervalMs": deps.tick_interval_ms,
-        },
-    }
+    head = codec.encode(
+        {
+            "type": "hello-ok",
+            "protocol": PROTOCOL_VERSION,
+            "server": {"version": state.version, "connId": conn_id},
+        }
+    )
+    tail = codec.encode(
+        {
+            "snapshot": snapshot,
+            "auth": _hello_auth(granted),
+            "policy": {
+                "maxPayload": MAX_PAYLOAD,
+                "maxBufferedBytes": MAX_BUFFERED_BYTES,
+                "tickIntervalMs": deps.tick_interval_ms,
+            },
+        }
+    )
+    features = deps.registry.features_json(EVENTS)
+    # Key order as before: type, protocol, server, features, snapshot, auth, policy.
+    return codec.Encoded(f'{head[:-1]},"features":{features},{tail[1:]}')
 
 
 def _hello_auth(granted: admission.Admission) -> dict[str, Any]:

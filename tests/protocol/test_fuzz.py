@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from openclaw_gateway.core.errors import RemoteProtocolError
 from openclaw_gateway.protocol import codec
-from openclaw_gateway.protocol.frames import CLIENT_MODES, GATEWAY_CLIENT_IDS, RequestFrame
+from openclaw_gateway.protocol.frames import (
+    CLIENT_MODES,
+    CONNECT_PARAMS_SCHEMA,
+    GATEWAY_CLIENT_IDS,
+    REQUEST_FRAME_SCHEMA,
+    RequestFrame,
+)
 from openclaw_gateway.protocol.handshake import (
     MAX_CLOSE_REASON_BYTES,
     ConnectRequest,
@@ -264,3 +270,14 @@ def test_admission_never_over_grants(
             "openclaw-tui",
         )
         assert params.role == "operator"
+
+
+# --- (e) the schema's fast walk agrees with its worded errors ----------------------------
+
+
+@BOUNDED
+@given(st.one_of(frame_shaped, frame_shaped, frame_shaped, json_values))
+def test_the_fast_valid_walk_agrees_with_the_errors_walk(value: Any) -> None:
+    params = value.get("params") if isinstance(value, dict) else value
+    for schema, checked in ((REQUEST_FRAME_SCHEMA, value), (CONNECT_PARAMS_SCHEMA, params)):
+        assert schema.valid(checked) == (schema.errors(checked, "") == [])

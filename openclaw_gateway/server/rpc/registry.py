@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import attrs
 
 from openclaw_gateway.core.errors import RpcError
+from openclaw_gateway.protocol import codec
 from openclaw_gateway.security import scopes as S
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,6 +42,7 @@ class MethodSpec:
 class Registry:
     def __init__(self) -> None:
         self._methods: dict[str, MethodSpec] = {}
+        self._features_json: str | None = None  # hello-ok features, encoded once
 
     def method(
         self,
@@ -55,6 +57,7 @@ class Registry:
             if name in self._methods:
                 raise ValueError(f"method {name!r} registered twice")
             self._methods[name] = MethodSpec(name, fn, scope, role, control_plane_write, advertised)
+            self._features_json = None
             return fn
 
         return record
@@ -69,6 +72,13 @@ class Registry:
     def names(self) -> list[str]:
         """The methods hello-ok advertises (every registered one stays callable)."""
         return [name for name, spec in self._methods.items() if spec.advertised]
+
+    def features_json(self, events: Iterable[str]) -> str:
+        """hello-ok's `features` ({methods, events}) as JSON, encoded once per method table:
+        it is the same ~10 KB for every connect. `events` is the gateway's fixed list."""
+        if self._features_json is None:
+            self._features_json = codec.encode({"methods": self.names(), "events": list(events)})
+        return self._features_json
 
 
 def missing_scope(scope: str) -> RpcError:
