@@ -1,40 +1,27 @@
-"""What the bench scenarios share: the gateway subprocess, a minimal hand-written protocol
-client, and the statistics. Imported by scripts/bench and scripts/bench_chat.py (the
-script's own folder is first on sys.path)."""
+"""What the bench scenarios share: the gateway subprocess (bench_procs, which the tests share
+too), a minimal hand-written protocol client, and the statistics. Imported by scripts/bench
+and scripts/bench_*.py (the script's own folder is first on sys.path)."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import trio
+from bench_procs import HOST, spawn_gateway, stop
+from bench_procs import free_port as free_port  # re-exported for the scenarios
 from trio_websocket import WebSocketConnection, open_websocket
 
-REPO = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 READY_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
 FRAME_TIMEOUT_S = 10.0
 
 
 class BenchError(Exception):
     pass
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -143,33 +130,14 @@ def summary(lat: list[float], elapsed: float) -> dict[str, Any]:
 def start_gateway(
     base: Path, port: int, token: str, gateway_config: dict[str, Any] | None = None
 ) -> tuple[subprocess.Popen[bytes], float]:
-    home = base / "home"
-    state = home / ".openclaw"
-    state.mkdir(parents=True)
-    gateway = {"mode": "local", **(gateway_config or {})}
-    config = {"gateway": gateway, "logging": {"file": str(base / "gateway-file.log")}}
-    (state / "openclaw.json").write_text(json.dumps(config), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
-    env |= {
-        "HOME": str(home),
-        "OPENCLAW_STATE_DIR": str(state),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+    """Our gateway (token auth, `gateway_config` merged in); (process, perf_counter at start)."""
+    config = {
+        "gateway": {"mode": "local", **(gateway_config or {})},
+        "logging": {"file": str(base / "gateway-file.log")},
     }
-    argv = [sys.executable, "-m", "openclaw_gateway", "gateway", "run", "--port", str(port)]
-    argv += ["--bind", "loopback", "--allow-unconfigured", "--token", token]
-    with (base / "stdout.txt").open("wb") as out, (base / "stderr.txt").open("wb") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=base
-        )
-    return proc, t0
+    args = ["--allow-unconfigured", "--token", token]
+    spawned = spawn_gateway(base, port, config, args)
+    return spawned.proc, spawned.started
 
 
-def stop_gateway(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            return proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return proc.wait(timeout=STOP_TIMEOUT_S)
+stop_gateway = stop  # SIGTERM, bounded wait, SIGKILL; the exit code
