@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 import subprocess
-from collections.abc import Sequence
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import trio
 from bench_procs import HOST, spawn_gateway, stop
 from bench_procs import free_port as free_port  # re-exported for the scenarios
-from trio_websocket import WebSocketConnection, open_websocket
+from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket
 
 READY_TIMEOUT_S = 30.0
 FRAME_TIMEOUT_S = 10.0
+APPROVE_TIMEOUT_S = 20.0
+AGENT_STOP_TIMEOUT_S = 10.0
 
 
 class BenchError(Exception):
@@ -30,6 +36,20 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, math.ceil(pct / 100 * len(ordered)) - 1))
     return ordered[k]
+
+
+def ms(ns: float) -> float:
+    return ns / 1e6
+
+
+def stats(values: list[float]) -> dict[str, Any]:
+    """count, p50, p99 and max of latencies in ms."""
+    return {
+        "count": len(values),
+        "p50_ms": round(percentile(values, 50), 3),
+        "p99_ms": round(percentile(values, 99), 3),
+        "max_ms": round(max(values), 3) if values else None,
+    }
 
 
 def read_rss_mb(pid: int) -> float | None:
@@ -141,3 +161,80 @@ def start_gateway(
 
 
 stop_gateway = stop  # SIGTERM, bounded wait, SIGKILL; the exit code
+
+
+# A scenario body: (port, token, base dir, gateway process) -> its results; runs in trio.run.
+Body = Callable[[int, str, Path, "subprocess.Popen[bytes]"], dict[str, Any]]
+
+
+def with_gateway(
+    name: str, body: Body, gateway_config: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Start a gateway in a fresh temp dir, run `body`, stop the gateway (also when `body`
+    fails: BenchError then carries the tails of the gateway's stderr and `agent.log`)."""
+    token = secrets.token_hex(16)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix=f"openclaw-bench-{name}-") as tmp:
+        base = Path(tmp)
+        proc, _t0 = start_gateway(base, port, token, gateway_config)
+        code: int | None = None
+        try:
+            res = body(port, token, base, proc)
+        except Exception as exc:
+            code = stop_gateway(proc)
+            logs = [base / "stderr.txt", base / "agent.log"]
+            tails = [f.read_text(errors="replace")[-2000:] for f in logs if f.exists()]
+            raise BenchError(f"{name}: {exc!r} (exit {code})\n" + "\n---\n".join(tails)) from exc
+        finally:
+            if code is None:
+                code = stop_gateway(proc)
+        res["exit_code"] = code
+    return res
+
+
+async def wait_ready(port: int, token: str) -> None:
+    """Until a full handshake succeeds (bounded by READY_TIMEOUT_S)."""
+    with trio.fail_after(READY_TIMEOUT_S):
+        while True:
+            try:
+                async with ws_open(port) as ws:
+                    await handshake(ws, token)
+                return
+            except (OSError, HandshakeError, ConnectionClosed):
+                await trio.sleep(0.05)
+
+
+async def approve_agent(admin: WebSocketConnection) -> None:
+    """Wait (bounded) for the agent node's pairing request and approve it."""
+    with trio.fail_after(APPROVE_TIMEOUT_S):
+        while True:
+            frame = await recv_json(admin)
+            if frame.get("event") == "node.pair.requested":
+                request_id = frame["payload"]["requestId"]
+                await request(admin, "approve", "node.pair.approve", {"requestId": request_id})
+                return
+
+
+@asynccontextmanager
+async def approved_agent(
+    admin: WebSocketConnection, script: str, port: int, token: str, base: Path
+) -> AsyncIterator[trio.Process]:
+    """The agent node `script` (argv: url, token, identity dir; output in `agent.log`) as a
+    subprocess, approved by `admin`; terminated (bounded, then killed) on the way out."""
+    path = base / "agent.py"
+    path.write_text(script, encoding="utf-8")
+    argv = [sys.executable, str(path), f"ws://{HOST}:{port}", token, str(base / "id")]
+    with (base / "agent.log").open("wb") as log:
+        agent = await trio.lowlevel.open_process(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+    try:
+        await approve_agent(admin)
+        yield agent
+    finally:
+        agent.terminate()
+        with trio.move_on_after(AGENT_STOP_TIMEOUT_S) as waited:
+            await agent.wait()
+        if waited.cancelled_caught:
+            agent.kill()
+            await agent.wait()
