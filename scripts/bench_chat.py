@@ -35,6 +35,7 @@ from bench_common import (
     recv_json,
     request,
     stats,
+    stats_row,
     wait_ready,
     with_gateway,
     ws_open,
@@ -257,7 +258,7 @@ def render_chat(res: dict[str, Any]) -> str:
     t, f = res["turns"], res["fanout"]
 
     def row(label: str, s: dict[str, Any], target: str = "") -> str:
-        return f"{label:<44} p50 {s['p50_ms']:7.3f} ms  p99 {s['p99_ms']:7.3f} ms  (n={s['count']}) {target}"
+        return f"{stats_row(label, s, 44)} {target}"
 
     lines = [
         "chat scenario (agent node answers at once; times from chat.send, bench process clock)",

@@ -52,6 +52,13 @@ def stats(values: list[float]) -> dict[str, Any]:
     }
 
 
+def stats_row(label: str, s: dict[str, Any], width: int) -> str:
+    """One line of a scenario's text report: `label  p50 … ms  p99 … ms  (n=…)`."""
+    return (
+        f"{label:<{width}} p50 {s['p50_ms']:7.3f} ms  p99 {s['p99_ms']:7.3f} ms  (n={s['count']})"
+    )
+
+
 def read_rss_mb(pid: int) -> float | None:
     try:
         text = Path(f"/proc/{pid}/status").read_text()

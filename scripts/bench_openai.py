@@ -29,6 +29,7 @@ from bench_common import (
     handshake,
     ms,
     stats,
+    stats_row,
     wait_ready,
     with_gateway,
     ws_open,
@@ -139,7 +140,7 @@ def measure_openai(plan: OpenAiPlan) -> dict[str, Any]:
 
 def render_openai(res: dict[str, Any]) -> str:
     def row(label: str, s: dict[str, Any]) -> str:
-        return f"{label:<52} p50 {s['p50_ms']:7.3f} ms  p99 {s['p99_ms']:7.3f} ms  (n={s['count']})"
+        return stats_row(label, s, 52)
 
     return "\n".join(
         [
