@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -31,20 +29,21 @@ from typing import Any
 import trio
 from bench_common import (
     BenchError,
-    free_port,
+    approved_agent,
     handshake,
-    percentile,
+    ms,
     recv_json,
     request,
-    start_gateway,
-    stop_gateway,
+    stats,
+    stats_row,
+    wait_ready,
+    with_gateway,
     ws_open,
 )
-from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection
+from trio_websocket import WebSocketConnection
 
 ADMIN = ("operator.admin",)
 SESSION = "bench"
-APPROVE_TIMEOUT_S = 20.0
 TURN_TIMEOUT_S = 10.0
 TARGET = {"turn_overhead_p50_ms": 2.0, "fanout_p99_ms": 5.0}
 
@@ -83,30 +82,6 @@ class ChatPlan:
     profile: Path | None = None  # py-spy raw samples of the gateway, for `flamegraph.pl`
 
 
-def ms(ns: float) -> float:
-    return ns / 1e6
-
-
-def stats(values: list[float]) -> dict[str, Any]:
-    return {
-        "count": len(values),
-        "p50_ms": round(percentile(values, 50), 3),
-        "p99_ms": round(percentile(values, 99), 3),
-        "max_ms": round(max(values), 3) if values else None,
-    }
-
-
-async def approve_agent(admin: WebSocketConnection) -> None:
-    """Wait (bounded) for the agent node's pairing request and approve it."""
-    with trio.fail_after(APPROVE_TIMEOUT_S):
-        while True:
-            frame = await recv_json(admin)
-            if frame.get("event") == "node.pair.requested":
-                request_id = frame["payload"]["requestId"]
-                await request(admin, "approve", "node.pair.approve", {"requestId": request_id})
-                return
-
-
 async def send_turn(
     ws: WebSocketConnection, rid: str, message: str, seen: list[tuple[int, dict[str, Any]]]
 ) -> int:
@@ -142,6 +117,17 @@ async def until_final(
     return seen
 
 
+async def timed_turn(ws: WebSocketConnection, rid: str) -> tuple[int, int, int, int]:
+    """One `turn` to the agent that answers at once: monotonic ns of (sent, first delta,
+    final) and the agent handler's own ns until its chunk left (stamped in the chunk)."""
+    seen: list[tuple[int, dict[str, Any]]] = []
+    sent = await send_turn(ws, rid, "turn", seen)
+    events = await until_final(ws, rid, seen)
+    delta_at, delta = next((t, p) for t, p in events if p["state"] == "delta")
+    start, chunk = (int(x) for x in delta["deltaText"].split(","))
+    return sent, delta_at, events[-1][0], chunk - start
+
+
 async def bench_turns(ws: WebSocketConnection, turns: int, cap_s: float) -> dict[str, Any]:
     first: list[float] = []
     final: list[float] = []
@@ -149,17 +135,11 @@ async def bench_turns(ws: WebSocketConnection, turns: int, cap_s: float) -> dict
     overhead_final: list[float] = []
     with trio.move_on_after(cap_s):
         for i in range(turns):
-            rid = f"turn-{i}"
-            seen: list[tuple[int, dict[str, Any]]] = []
-            sent = await send_turn(ws, rid, "turn", seen)
-            events = await until_final(ws, rid, seen)
-            delta_at, delta = next((t, p) for t, p in events if p["state"] == "delta")
-            start, chunk = (int(x) for x in delta["deltaText"].split(","))
-            agent_ns = chunk - start  # the handler's own time until its chunk left
+            sent, delta_at, final_at, agent_ns = await timed_turn(ws, f"turn-{i}")
             first.append(ms(delta_at - sent))
-            final.append(ms(events[-1][0] - sent))
+            final.append(ms(final_at - sent))
             overhead_first.append(ms(delta_at - sent - agent_ns))
-            overhead_final.append(ms(events[-1][0] - sent - agent_ns))
+            overhead_final.append(ms(final_at - sent - agent_ns))
     return {
         "to_first_delta": stats(first),
         "to_final": stats(final),
@@ -236,61 +216,34 @@ def cpu_seconds(pid: int) -> float:
 async def run_chat(
     port: int, token: str, base: Path, plan: ChatPlan, gateway_pid: int
 ) -> dict[str, Any]:
+    await wait_ready(port, token)
     async with ws_open(port) as admin:
         await handshake(admin, token, ADMIN)
-        script = base / "agent.py"
-        script.write_text(AGENT_SCRIPT, encoding="utf-8")
-        argv = [sys.executable, str(script), f"ws://127.0.0.1:{port}", token, str(base / "id")]
-        with (base / "agent.log").open("wb") as log:
-            agent = await trio.lowlevel.open_process(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log
-            )
-        try:
-            await approve_agent(admin)
+        async with approved_agent(admin, AGENT_SCRIPT, port, token, base):
             seen: list[tuple[int, dict[str, Any]]] = []
             await send_turn(admin, "warm-up", "turn", seen)  # the first turn opens the DB paths
             await until_final(admin, "warm-up", seen)
             cpu = cpu_seconds(gateway_pid)
             res = {"turns": await bench_turns(admin, plan.turns, plan.cap_s)}
-            res["turns"]["gateway_cpu_per_turn_ms"] = round(
-                1000 * (cpu_seconds(gateway_pid) - cpu) / max(1, res["turns"]["to_final"]["count"]),
-                3,
-            )
+            per_turn = (cpu_seconds(gateway_pid) - cpu) / max(1, res["turns"]["to_final"]["count"])
+            res["turns"]["gateway_cpu_per_turn_ms"] = round(1000 * per_turn, 3)
             res["fanout"] = await bench_fanout(port, token, admin, plan, gateway_pid)
             return res
-        finally:
-            agent.terminate()
-            with trio.move_on_after(10) as waited:
-                await agent.wait()
-            if waited.cancelled_caught:
-                agent.kill()
-                await agent.wait()
 
 
 def measure_chat(plan: ChatPlan) -> dict[str, Any]:
     """Start a gateway, measure, stop it (also when the measuring fails)."""
-    token = secrets.token_hex(16)
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="openclaw-bench-chat-") as tmp:
-        base = Path(tmp)
-        proc, _t0 = start_gateway(base, port, token)
+
+    def body(port: int, token: str, base: Path, proc: subprocess.Popen[bytes]) -> dict[str, Any]:
         spy = profile_gateway(proc.pid, plan.profile) if plan.profile else None
-        code: int | None = None
         try:
-            res = trio.run(wait_then_run, port, token, base, plan, proc.pid)
-        except Exception as exc:
-            code = stop_gateway(proc)
-            logs = [base / "stderr.txt", base / "agent.log"]
-            tails = [f.read_text(errors="replace")[-2000:] for f in logs if f.exists()]
-            raise BenchError(f"chat: {exc!r} (exit {code})\n" + "\n---\n".join(tails)) from exc
+            return trio.run(run_chat, port, token, base, plan, proc.pid)
         finally:
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its samples when interrupted
                 spy.wait(timeout=30)
-            if code is None:
-                code = stop_gateway(proc)
-        res["exit_code"] = code
-    return res
+
+    return with_gateway("chat", body)
 
 
 def profile_gateway(pid: int, out: Path) -> subprocess.Popen[bytes]:
@@ -301,25 +254,11 @@ def profile_gateway(pid: int, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
 
-async def wait_then_run(
-    port: int, token: str, base: Path, plan: ChatPlan, gateway_pid: int
-) -> dict[str, Any]:
-    with trio.fail_after(30):
-        while True:
-            try:
-                async with ws_open(port) as ws:
-                    await handshake(ws, token)
-                break
-            except (OSError, HandshakeError, ConnectionClosed):
-                await trio.sleep(0.05)
-    return await run_chat(port, token, base, plan, gateway_pid)
-
-
 def render_chat(res: dict[str, Any]) -> str:
     t, f = res["turns"], res["fanout"]
 
     def row(label: str, s: dict[str, Any], target: str = "") -> str:
-        return f"{label:<44} p50 {s['p50_ms']:7.3f} ms  p99 {s['p99_ms']:7.3f} ms  (n={s['count']}) {target}"
+        return f"{stats_row(label, s, 44)} {target}"
 
     lines = [
         "chat scenario (agent node answers at once; times from chat.send, bench process clock)",

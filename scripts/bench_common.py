@@ -1,40 +1,33 @@
-"""What the bench scenarios share: the gateway subprocess, a minimal hand-written protocol
-client, and the statistics. Imported by scripts/bench and scripts/bench_chat.py (the
-script's own folder is first on sys.path)."""
+"""What the bench scenarios share: the gateway subprocess (bench_procs, which the tests share
+too), a minimal hand-written protocol client, and the statistics. Imported by scripts/bench
+and scripts/bench_*.py (the script's own folder is first on sys.path)."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import socket
+import secrets
 import subprocess
 import sys
-import time
-from collections.abc import Sequence
+import tempfile
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import trio
-from trio_websocket import WebSocketConnection, open_websocket
+from bench_procs import HOST, spawn_gateway, stop
+from bench_procs import free_port as free_port  # re-exported for the scenarios
+from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket
 
-REPO = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 READY_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
 FRAME_TIMEOUT_S = 10.0
+APPROVE_TIMEOUT_S = 20.0
+AGENT_STOP_TIMEOUT_S = 10.0
 
 
 class BenchError(Exception):
     pass
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -43,6 +36,27 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, math.ceil(pct / 100 * len(ordered)) - 1))
     return ordered[k]
+
+
+def ms(ns: float) -> float:
+    return ns / 1e6
+
+
+def stats(values: list[float]) -> dict[str, Any]:
+    """count, p50, p99 and max of latencies in ms."""
+    return {
+        "count": len(values),
+        "p50_ms": round(percentile(values, 50), 3),
+        "p99_ms": round(percentile(values, 99), 3),
+        "max_ms": round(max(values), 3) if values else None,
+    }
+
+
+def stats_row(label: str, s: dict[str, Any], width: int) -> str:
+    """One line of a scenario's text report: `label  p50 … ms  p99 … ms  (n=…)`."""
+    return (
+        f"{label:<{width}} p50 {s['p50_ms']:7.3f} ms  p99 {s['p99_ms']:7.3f} ms  (n={s['count']})"
+    )
 
 
 def read_rss_mb(pid: int) -> float | None:
@@ -143,33 +157,91 @@ def summary(lat: list[float], elapsed: float) -> dict[str, Any]:
 def start_gateway(
     base: Path, port: int, token: str, gateway_config: dict[str, Any] | None = None
 ) -> tuple[subprocess.Popen[bytes], float]:
-    home = base / "home"
-    state = home / ".openclaw"
-    state.mkdir(parents=True)
-    gateway = {"mode": "local", **(gateway_config or {})}
-    config = {"gateway": gateway, "logging": {"file": str(base / "gateway-file.log")}}
-    (state / "openclaw.json").write_text(json.dumps(config), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_")}
-    env |= {
-        "HOME": str(home),
-        "OPENCLAW_STATE_DIR": str(state),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+    """Our gateway (token auth, `gateway_config` merged in); (process, perf_counter at start)."""
+    config = {
+        "gateway": {"mode": "local", **(gateway_config or {})},
+        "logging": {"file": str(base / "gateway-file.log")},
     }
-    argv = [sys.executable, "-m", "openclaw_gateway", "gateway", "run", "--port", str(port)]
-    argv += ["--bind", "loopback", "--allow-unconfigured", "--token", token]
-    with (base / "stdout.txt").open("wb") as out, (base / "stderr.txt").open("wb") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=base
-        )
-    return proc, t0
+    args = ["--allow-unconfigured", "--token", token]
+    spawned = spawn_gateway(base, port, config, args)
+    return spawned.proc, spawned.started
 
 
-def stop_gateway(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+stop_gateway = stop  # SIGTERM, bounded wait, SIGKILL; the exit code
+
+
+# A scenario body: (port, token, base dir, gateway process) -> its results; runs in trio.run.
+Body = Callable[[int, str, Path, "subprocess.Popen[bytes]"], dict[str, Any]]
+
+
+def with_gateway(
+    name: str, body: Body, gateway_config: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Start a gateway in a fresh temp dir, run `body`, stop the gateway (also when `body`
+    fails: BenchError then carries the tails of the gateway's stderr and `agent.log`)."""
+    token = secrets.token_hex(16)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix=f"openclaw-bench-{name}-") as tmp:
+        base = Path(tmp)
+        proc, _t0 = start_gateway(base, port, token, gateway_config)
+        code: int | None = None
         try:
-            return proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return proc.wait(timeout=STOP_TIMEOUT_S)
+            res = body(port, token, base, proc)
+        except Exception as exc:
+            code = stop_gateway(proc)
+            logs = [base / "stderr.txt", base / "agent.log"]
+            tails = [f.read_text(errors="replace")[-2000:] for f in logs if f.exists()]
+            raise BenchError(f"{name}: {exc!r} (exit {code})\n" + "\n---\n".join(tails)) from exc
+        finally:
+            if code is None:
+                code = stop_gateway(proc)
+        res["exit_code"] = code
+    return res
+
+
+async def wait_ready(port: int, token: str) -> None:
+    """Until a full handshake succeeds (bounded by READY_TIMEOUT_S)."""
+    with trio.fail_after(READY_TIMEOUT_S):
+        while True:
+            try:
+                async with ws_open(port) as ws:
+                    await handshake(ws, token)
+                return
+            except (OSError, HandshakeError, ConnectionClosed):
+                await trio.sleep(0.05)
+
+
+async def approve_agent(admin: WebSocketConnection) -> None:
+    """Wait (bounded) for the agent node's pairing request and approve it."""
+    with trio.fail_after(APPROVE_TIMEOUT_S):
+        while True:
+            frame = await recv_json(admin)
+            if frame.get("event") == "node.pair.requested":
+                request_id = frame["payload"]["requestId"]
+                await request(admin, "approve", "node.pair.approve", {"requestId": request_id})
+                return
+
+
+@asynccontextmanager
+async def approved_agent(
+    admin: WebSocketConnection, script: str, port: int, token: str, base: Path
+) -> AsyncIterator[trio.Process]:
+    """The agent node `script` (argv: url, token, identity dir; output in `agent.log`) as a
+    subprocess, approved by `admin`; terminated (bounded, then killed) on the way out."""
+    path = base / "agent.py"
+    path.write_text(script, encoding="utf-8")
+    argv = [sys.executable, str(path), f"ws://{HOST}:{port}", token, str(base / "id")]
+    with (base / "agent.log").open("wb") as log:
+        agent = await trio.lowlevel.open_process(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+    try:
+        await approve_agent(admin)
+        yield agent
+    finally:
+        agent.terminate()
+        with trio.move_on_after(AGENT_STOP_TIMEOUT_S) as waited:
+            await agent.wait()
+        if waited.cancelled_caught:
+            agent.kill()
+            await agent.wait()

@@ -16,18 +16,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import secrets
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import trio
-from bench_chat import ADMIN, AGENT_SCRIPT, approve_agent, ms, send_turn, stats, until_final
-from bench_common import BenchError, free_port, handshake, start_gateway, stop_gateway, ws_open
-from trio_websocket import ConnectionClosed, HandshakeError
+from bench_chat import ADMIN, AGENT_SCRIPT, timed_turn
+from bench_common import (
+    BenchError,
+    approved_agent,
+    handshake,
+    ms,
+    stats,
+    stats_row,
+    wait_ready,
+    with_gateway,
+    ws_open,
+)
 
 REQUEST_TIMEOUT_S = 10.0
 
@@ -107,75 +113,34 @@ async def bench_ws_first_delta(admin: Any, turns: int, cap_s: float) -> dict[str
     overhead: list[float] = []
     with trio.move_on_after(cap_s):
         for i in range(turns):
-            rid = f"ws-{i}"
-            seen: list[tuple[int, dict[str, Any]]] = []
-            sent = await send_turn(admin, rid, "turn", seen)
-            events = await until_final(admin, rid, seen)
-            delta_at, delta = next((t, p) for t, p in events if p["state"] == "delta")
-            start, chunk = (int(x) for x in delta["deltaText"].split(","))
-            overhead.append(ms(delta_at - sent - (chunk - start)))
+            sent, delta_at, _final_at, agent_ns = await timed_turn(admin, f"ws-{i}")
+            overhead.append(ms(delta_at - sent - agent_ns))
     return stats(overhead)
 
 
 async def run_openai(port: int, token: str, base: Path, plan: OpenAiPlan) -> dict[str, Any]:
-    with trio.fail_after(30):
-        while True:
-            try:
-                async with ws_open(port) as ws:
-                    await handshake(ws, token)
-                break
-            except (OSError, HandshakeError, ConnectionClosed):
-                await trio.sleep(0.05)
+    await wait_ready(port, token)
     async with ws_open(port) as admin:
         await handshake(admin, token, ADMIN)
-        script = base / "agent.py"
-        script.write_text(AGENT_SCRIPT, encoding="utf-8")
-        argv = [sys.executable, str(script), f"ws://127.0.0.1:{port}", token, str(base / "id")]
-        with (base / "agent.log").open("wb") as log:
-            agent = await trio.lowlevel.open_process(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log
-            )
-        try:
-            await approve_agent(admin)
+        async with approved_agent(admin, AGENT_SCRIPT, port, token, base):
             res = await bench_streams(port, token, plan)
             res["ws_overhead_to_first_delta"] = await bench_ws_first_delta(
                 admin, plan.requests, plan.cap_s
             )
             return res
-        finally:
-            agent.terminate()
-            with trio.move_on_after(10) as waited:
-                await agent.wait()
-            if waited.cancelled_caught:
-                agent.kill()
-                await agent.wait()
 
 
 def measure_openai(plan: OpenAiPlan) -> dict[str, Any]:
-    token = secrets.token_hex(16)
-    port = free_port()
+    def body(port: int, token: str, base: Path, _proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+        return trio.run(run_openai, port, token, base, plan)
+
     endpoints = {"http": {"endpoints": {"chatCompletions": {"enabled": True}}}}
-    with tempfile.TemporaryDirectory(prefix="openclaw-bench-openai-") as tmp:
-        base = Path(tmp)
-        proc, _t0 = start_gateway(base, port, token, endpoints)
-        code: int | None = None
-        try:
-            res = trio.run(run_openai, port, token, base, plan)
-        except Exception as exc:
-            code = stop_gateway(proc)
-            logs = [base / "stderr.txt", base / "agent.log"]
-            tails = [f.read_text(errors="replace")[-2000:] for f in logs if f.exists()]
-            raise BenchError(f"openai: {exc!r} (exit {code})\n" + "\n---\n".join(tails)) from exc
-        finally:
-            if code is None:
-                code = stop_gateway(proc)
-        res["exit_code"] = code
-    return res
+    return with_gateway("openai", body, endpoints)
 
 
 def render_openai(res: dict[str, Any]) -> str:
     def row(label: str, s: dict[str, Any]) -> str:
-        return f"{label:<52} p50 {s['p50_ms']:7.3f} ms  p99 {s['p99_ms']:7.3f} ms  (n={s['count']})"
+        return stats_row(label, s, 52)
 
     return "\n".join(
         [

@@ -11,11 +11,8 @@ missing.
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +25,8 @@ from bench_common import (
     start_gateway,
     stop_gateway,
 )
+from bench_procs import CHROMIUM, CHROMIUM_ARGS, browser_missing, wait_listening
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAGE_TIMEOUT_MS = 15_000
 FIRST_PAINT_TARGET_MS = 200.0
 TIMING_JS = """() => {
@@ -60,20 +49,6 @@ def _stats(values: list[float]) -> dict[str, Any]:
     }
 
 
-def _wait_listening(port: int, proc: Any) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        if proc.poll() is not None:
-            raise BenchError(f"gateway exited early ({proc.returncode})")
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise BenchError("gateway never listened") from None
-            time.sleep(0.05)
-
-
 def _floor_paint(browser: Any, port: int) -> float:
     """The same browser painting a one-line page from a bare HTTP answer: what Chromium
     itself costs on this machine right now (the dashboard's figure minus this is ours)."""
@@ -90,12 +65,11 @@ def _floor_paint(browser: Any, port: int) -> float:
 
 
 def measure_web(rounds: int) -> dict[str, Any]:
-    if not os.access(CHROMIUM, os.X_OK):
-        return {"skipped": f"{CHROMIUM} missing (apt-get install chromium)"}
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        return {"skipped": "playwright missing (pip install -e '.[test]')"}
+    missing = browser_missing()
+    if missing is not None:
+        return {"skipped": missing}
+    from playwright.sync_api import sync_playwright
+
     token = secrets.token_hex(16)
     port = free_port()
     fcp: list[float] = []
@@ -106,7 +80,9 @@ def measure_web(rounds: int) -> dict[str, Any]:
         proc, _t0 = start_gateway(Path(tmp), port, token)
         exit_code: int | None = None
         try:
-            _wait_listening(port, proc)
+            not_ready = wait_listening(proc, port, READY_TIMEOUT_S)
+            if not_ready is not None:
+                raise BenchError(not_ready)
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:

@@ -24,6 +24,7 @@ PORT = Parameter(help="Local gateway port (ws://127.0.0.1:<port>).")
 TOKEN = Parameter(help="Gateway token.")
 PASSWORD = Parameter(help="Gateway password.")
 TIMEOUT = Parameter(help="Timeout in ms (default 10000).")
+EXPECT_FINAL = Parameter(negative="", help="Wait for final response (agent).")
 JSON = Parameter(name="--json", negative="", help="Output JSON.")
 
 
@@ -36,10 +37,16 @@ class GatewayFlags:
     port: Annotated[str | None, PORT] = None
     token: Annotated[str | None, TOKEN] = attrs.field(default=None, repr=False)
     password: Annotated[str | None, PASSWORD] = attrs.field(default=None, repr=False)
-    expect_final: Annotated[bool, Parameter(negative="", show=False)] = False  # accepted, unused
+    expect_final: Annotated[bool, EXPECT_FINAL] = False
 
     def opts(self) -> dict[str, object]:
-        return {"url": self.url, "port": self.port, "token": self.token, "password": self.password}
+        return {
+            "url": self.url,
+            "port": self.port,
+            "token": self.token,
+            "password": self.password,
+            "expect_final": self.expect_final,
+        }
 
 
 NO_FLAGS = GatewayFlags()

@@ -102,8 +102,10 @@ async def call_once(
     mode: str = "cli",
     client_id: str = "cli",
     store: IdentityStore | None = None,
+    expect_final: bool = False,
 ) -> tuple[dict[str, Any], Any]:
-    """Connect, call, close. Returns (hello, payload). Raises client errors (never a group)."""
+    """Connect, call, close. Returns (hello, payload). Raises client errors (never a group).
+    `expect_final` (--expect-final) waits past an `accepted` answer; the timeout bounds all."""
     identity = ClientIdentity(client_id=client_id, mode=mode, version=__version__)
     connect = connect_params(
         identity, role="operator", scopes=scopes, token=target.token, password=target.password
@@ -135,7 +137,9 @@ async def call_once(
                     if store is not None:
                         store.remember_issued(target.url, "operator", session.hello)
                     try:
-                        outcome.payload = await session.call(method, params, timeout=timeout)
+                        outcome.payload = await session.call(
+                            method, params, timeout=timeout, expect_final=expect_final
+                        )
                     finally:
                         await session.aclose()
             except trio.TooSlowError:
@@ -342,6 +346,7 @@ def run_rpc(
                     timeout_ms,
                     method_scope(method),
                     store=store,
+                    expect_final=bool(opts.get("expect_final")),
                 )
             )
         except GatewayTransportError as exc:

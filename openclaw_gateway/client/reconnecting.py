@@ -205,13 +205,15 @@ class GatewayClient:
         params: Any = None,
         *,
         timeout: float = DEFAULT_CALL_TIMEOUT,
+        expect_final: bool = False,
     ) -> Any:
+        """One request (session.Session.call: `expect_final` waits past `accepted`)."""
         if self.reconnect and (self.session is None or self.session.closed.is_set()):
             with trio.move_on_after(timeout):
                 await self._connected.wait()
         if self.session is None:
             raise GatewayTransportError("closed", "not connected")
-        return await self.session.call(method, params, timeout=timeout)
+        return await self.session.call(method, params, timeout=timeout, expect_final=expect_final)
 
     def events(self) -> trio.MemoryReceiveChannel[Event]:
         """Events from every session, in order; iterate with `async for`."""

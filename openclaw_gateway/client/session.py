@@ -92,9 +92,12 @@ class ClientIdentity:
 
 
 class _Pending:
-    def __init__(self) -> None:
+    def __init__(self, expect_final: bool) -> None:
         self.done = trio.Event()
         self.frame: dict[str, Any] | None = None
+        # Wait past an `ok` response whose payload says status "accepted" (official
+        # expectFinal): the request resolves with the next response for its id.
+        self.expect_final = expect_final
 
 
 class Session:
@@ -132,10 +135,13 @@ class Session:
         params: Any = None,
         *,
         timeout: float = DEFAULT_CALL_TIMEOUT,
+        expect_final: bool = False,
     ) -> Any:
+        """The payload of the response; `expect_final` skips an `accepted` acknowledgment
+        (as `agent` sends first) and returns the final response. `timeout` bounds it all."""
         self._ids += 1
         rid = f"{self._ids}:{uuid.uuid4()}"
-        pending = self._pending[rid] = _Pending()
+        pending = self._pending[rid] = _Pending(expect_final)
         frame: dict[str, Any] = {"type": "req", "id": rid, "method": method}
         if params is not None:
             frame["params"] = params
@@ -172,10 +178,7 @@ class Session:
                 if not isinstance(frame, dict):
                     continue
                 if frame.get("type") == "res":
-                    pending = self._pending.get(str(frame.get("id")))
-                    if pending is not None:
-                        pending.frame = frame
-                        pending.done.set()
+                    self._resolve(frame)
                 elif frame.get("type") == "event":
                     self._deliver(frame)
         except ConnectionClosed as exc:
@@ -185,6 +188,25 @@ class Session:
                 pending.done.set()
             self._send_events.close()
             self.closed.set()
+
+    def _resolve(self, frame: dict[str, Any]) -> None:
+        """Hand a response to its request; the first one that resolves it retires it, so a
+        later frame for the same id (a final after an accepted) cannot overwrite it."""
+        rid = str(frame.get("id"))
+        pending = self._pending.get(rid)
+        if pending is None:
+            return
+        payload = frame.get("payload")
+        if (
+            pending.expect_final
+            and frame.get("ok")
+            and isinstance(payload, dict)
+            and payload.get("status") == "accepted"
+        ):
+            return
+        del self._pending[rid]
+        pending.frame = frame
+        pending.done.set()
 
     def _deliver(self, frame: dict[str, Any]) -> None:
         seq = frame.get("seq")

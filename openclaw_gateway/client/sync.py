@@ -53,10 +53,18 @@ class SyncGatewayClient:
                 trio.from_thread.run_sync(self._stop.set, trio_token=self._token)
         self._thread.join()
 
-    def call(self, method: str, params: Any = None, timeout: float = DEFAULT_CALL_TIMEOUT) -> Any:
+    def call(
+        self,
+        method: str,
+        params: Any = None,
+        timeout: float = DEFAULT_CALL_TIMEOUT,
+        *,
+        expect_final: bool = False,
+    ) -> Any:
         assert self._token is not None
         return trio.from_thread.run(
-            lambda: self._client.call(method, params, timeout=timeout), trio_token=self._token
+            lambda: self._client.call(method, params, timeout=timeout, expect_final=expect_final),
+            trio_token=self._token,
         )
 
     @property

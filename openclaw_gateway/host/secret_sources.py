@@ -166,18 +166,26 @@ def read_json_pointer(root: Any, pointer: str) -> Any:
     return current
 
 
-def read_secure_file(path: Path, label: str, max_bytes: int, timeout_ms: int, name: str) -> str:
-    """The private-file checks, then a bounded read (official readSecureFile)."""
+def _entry(path: Path, label: str, *, regular: bool) -> os.stat_result:
+    """The checks a secret file and an exec command share: an absolute path to an entry that
+    exists and is not a symlink (lstat), a file: a regular one when `regular`, else anything
+    but a directory (the official readSecureFile / assertSecureExecCommandPath)."""
     if not path.is_absolute():
         raise _Unavailable(f"{label} must be an absolute path.")
     try:
-        before = os.lstat(path)
+        info = os.lstat(path)
     except OSError:
         raise _Unavailable(f"{label} is not readable: {path}") from None
-    if stat.S_ISLNK(before.st_mode):
+    if stat.S_ISLNK(info.st_mode):
         raise _Unavailable(f"{label} must not be a symlink: {path}")
-    if not stat.S_ISREG(before.st_mode):
+    if stat.S_ISDIR(info.st_mode) or (regular and not stat.S_ISREG(info.st_mode)):
         raise _Unavailable(f"{label} must be a file: {path}")
+    return info
+
+
+def read_secure_file(path: Path, label: str, max_bytes: int, timeout_ms: int, name: str) -> str:
+    """The private-file checks, then a bounded read (official readSecureFile)."""
+    before = _entry(path, label, regular=True)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError:
@@ -217,16 +225,7 @@ def read_secure_file(path: Path, label: str, max_bytes: int, timeout_ms: int, na
 def secure_command_path(provider: ExecProvider, label: str, env: Mapping[str, str]) -> Path:
     """Official assertSecureExecCommandPath."""
     path = user_path(provider.command, env)
-    if not path.is_absolute():
-        raise _Unavailable(f"{label} must be an absolute path.")
-    try:
-        info = os.lstat(path)
-    except OSError:
-        raise _Unavailable(f"{label} is not readable: {path}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise _Unavailable(f"{label} must be a file: {path}")
-    if stat.S_ISLNK(info.st_mode):
-        raise _Unavailable(f"{label} must not be a symlink: {path}")
+    info = _entry(path, label, regular=False)
     if provider.trusted_dirs:
         dirs = [user_path(d, env) for d in provider.trusted_dirs]
         if not any(path.is_relative_to(d) for d in dirs):

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, SKIPPED_REASONS, require_chromium
+from scripts.bench_procs import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.support import SKIPS, require_chromium
 
 PAGE_TIMEOUT_MS = 15_000
 
@@ -30,14 +31,7 @@ _FAILED = pytest.StashKey[bool]()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not SKIPPED_REASONS:
-        return
-    terminalreporter.section("BROWSER TESTS SKIPPED", sep="!", red=True, bold=True)
-    for reason in dict.fromkeys(SKIPPED_REASONS):
-        terminalreporter.write_line(f"WARNING: {reason}", red=True, bold=True)
-    terminalreporter.write_line(
-        "The web page was NOT checked in a browser in this run.", red=True, bold=True
-    )
+    SKIPS.summary(terminalreporter)
 
 
 @pytest.fixture(scope="module")

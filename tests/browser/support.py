@@ -7,11 +7,7 @@ a greenlet; nothing here runs inside trio), so every part is its own process.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,20 +18,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import attrs
-import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from scripts import bench_procs
+from tests.officialkit import LoudSkips
+
 TOKEN = "browser-test-token-0123456789abcdef"
 START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
 CALL_TIMEOUT_S = 30.0
 OPERATOR_SCOPES = (
     "operator.admin",
@@ -46,33 +34,22 @@ OPERATOR_SCOPES = (
 )
 
 
-SKIPPED_REASONS: list[str] = []  # repeated in red at the end of the run (conftest)
+SKIPS = LoudSkips(  # repeated in red at the end of the run (conftest)
+    "BROWSER TESTS SKIPPED",
+    "BROWSER TESTS SKIPPED",
+    "The web page was NOT checked in a browser in this run.",
+)
 
 
 def loud_skip(why: str) -> NoReturn:
-    SKIPPED_REASONS.append(why)
-    pytest.skip(f"BROWSER TESTS SKIPPED: {why}")
+    SKIPS.skip(why)
 
 
 def require_chromium() -> None:
     """Skip loudly when the browser or Playwright is missing (`.ci/run` installs both)."""
-    if not os.access(CHROMIUM, os.X_OK):
-        loud_skip(f"{CHROMIUM} missing (apt-get install chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        loud_skip("playwright missing (pip install -e '.[test]')")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("OPENCLAW_", "CLAWDBOT_"))}
+    missing = bench_procs.browser_missing()
+    if missing is not None:
+        loud_skip(missing)
 
 
 @attrs.define
@@ -91,9 +68,7 @@ class Gateway:
         return f"ws://127.0.0.1:{self.port}"
 
     def output(self) -> str:
-        return "\n".join(
-            (self.base / name).read_text(errors="replace") for name in ("stdout.txt", "stderr.txt")
-        )
+        return bench_procs.output(self.base)
 
     def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """One call from an SDK operator (its own paired device, all operator scopes): setup
@@ -121,48 +96,23 @@ class Gateway:
             time.sleep(0.2)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            return proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return proc.wait(timeout=STOP_TIMEOUT_S)
-
-
 @contextmanager
 def running_gateway(base: Path, control_ui: dict[str, Any] | None = None) -> Iterator[Gateway]:
-    home = base / "home"
-    state = home / ".openclaw"
-    state.mkdir(parents=True)
     config: dict[str, Any] = {
         "gateway": {"mode": "local", "auth": {"mode": "token", "token": TOKEN}},
         "logging": {"file": str(base / "gateway.log")},
     }
     if control_ui is not None:
         config["gateway"]["controlUi"] = control_ui
-    (state / "openclaw.json").write_text(json.dumps(config), encoding="utf-8")
-    env = clean_env() | {"HOME": str(home), "OPENCLAW_STATE_DIR": str(state)}
-    port = free_port()
-    argv = [sys.executable, "-m", "openclaw_gateway", "gateway", "run", "--port", str(port)]
-    argv += ["--bind", "loopback"]
-    with (base / "stdout.txt").open("wb") as out, (base / "stderr.txt").open("wb") as err:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
-    gw = Gateway(proc, port, base, env)
+    port = bench_procs.free_port()
+    spawned = bench_procs.spawn_gateway(base, port, config)
+    gw = Gateway(spawned.proc, port, base, spawned.env)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert proc.poll() is None, f"gateway exited early\n{gw.output()}"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, f"gateway never listened\n{gw.output()}"
-                time.sleep(0.05)
+        not_ready = bench_procs.wait_listening(spawned.proc, port, START_TIMEOUT_S)
+        assert not_ready is None, f"{not_ready}\n{gw.output()}"
         yield gw
     finally:
-        _stop(proc)
+        bench_procs.stop(spawned.proc)
 
 
 AGENT_SCRIPT = """
@@ -195,5 +145,5 @@ def agent_node(gw: Gateway, name: str) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield proc
     finally:
-        _stop(proc)
+        bench_procs.stop(proc)
         shutil.rmtree(workdir / "id", ignore_errors=True)

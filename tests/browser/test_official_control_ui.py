@@ -1,12 +1,12 @@
 """The official Control UI (the official package's dist/control-ui) served from
 `gateway.controlUi.root` by our gateway, in headless Chromium (issue 16 §2): it loads, its
 socket gets hello-ok with a device identity (silent local pairing) and stays up, and a chat
-with a real SDK agent node streams back into it. Skips when OPENCLAW_REFERENCE_BIN is unset."""
+with a real SDK agent node streams back into it. Skips when the official package is not
+installed (tests/officialkit.py: OPENCLAW_REFERENCE_BIN, else the default cache)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests import officialkit
 from tests.browser.support import TOKEN, Gateway, agent_node, loud_skip, running_gateway
 
 HISTORY_WAIT_S = 20.0
@@ -25,16 +26,13 @@ OFFICIAL_UI_TIMEOUT_MS = 90_000
 
 
 def official_control_ui() -> Path:
-    for entry in os.environ.get("OPENCLAW_REFERENCE_BIN", "").split(os.pathsep):
-        if not entry:
-            continue
-        candidate = Path(entry).parent / "openclaw" / "dist" / "control-ui"
-        if (candidate / "index.html").is_file():
-            return candidate
-    loud_skip(
-        "official Control UI: OPENCLAW_REFERENCE_BIN is unset or holds no "
-        "openclaw/dist/control-ui (run scripts/reference-openclaw)"
-    )
+    index = officialkit.package_file("dist/control-ui/index.html")
+    if index is None or not index.is_file():
+        loud_skip(
+            "official Control UI: no official package with dist/control-ui "
+            "(OPENCLAW_REFERENCE_BIN, ~/.cache/openclaw-ref; run scripts/reference-openclaw)"
+        )
+    return index.parent
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,7 @@ def derive(loaded: cfg.LoadedConfig) -> LiveSettings:
 
 @attrs.define
 class Rig:
+    path: Path
     reloader: Reloader
     out: io.StringIO
     restarts: list[int]
@@ -65,10 +68,16 @@ class Rig:
         return [line for line in self.out.getvalue().splitlines() if needle in line]
 
 
-def rig(path: Path, data: dict[str, Any], clock: trio.testing.MockClock) -> Rig:
+@asynccontextmanager
+async def watching(
+    tmp_path: Path, data: dict[str, Any], clock: trio.testing.MockClock
+) -> AsyncIterator[Rig]:
+    """`data` written as openclaw.json, a Reloader over it and its watcher running; the
+    watcher stops when the block ends."""
     # The watcher's stat() and reads run in worker threads: give them real time to answer
     # before the clock jumps past the next poll.
     clock.autojump_threshold = 0.05
+    path = tmp_path / "openclaw.json"
     write(path, data)
     out = io.StringIO()
     restarts: list[int] = []
@@ -81,21 +90,20 @@ def rig(path: Path, data: dict[str, Any], clock: trio.testing.MockClock) -> Rig:
         Lifecycle(),
         lambda: restarts.append(1),
     )
-    return Rig(reloader, out, restarts)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(run_config_watcher, reloader, path)
+        yield Rig(path, reloader, out, restarts)
+        nursery.cancel_scope.cancel()
 
 
 async def test_a_burst_of_writes_is_read_once_after_it_settles(
     autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:
-    path = tmp_path / "openclaw.json"
-    r = rig(path, body(), autojump_clock)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(run_config_watcher, r.reloader, path)
+    async with watching(tmp_path, body(), autojump_clock) as r:
         for n in range(8):  # an editor's churn, faster than the debounce
-            write(path, body(trustedProxies=[f"10.0.0.{n}"]))
+            write(r.path, body(trustedProxies=[f"10.0.0.{n}"]))
             await trio.sleep(0.1)
         await trio.sleep(2)
-        nursery.cancel_scope.cancel()
     assert len(r.lines("config change detected")) == 1
     assert list(r.reloader.trusted_proxies) == ["10.0.0.7"]
     assert r.lines("config hot reload applied (gateway.trustedProxies)")
@@ -105,13 +113,9 @@ async def test_a_burst_of_writes_is_read_once_after_it_settles(
 async def test_hot_mode_logs_a_restart_change_and_applies_the_rest(
     autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:
-    path = tmp_path / "openclaw.json"
-    r = rig(path, body("hot"), autojump_clock)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(run_config_watcher, r.reloader, path)
-        write(path, body("hot", port=19000, token="tok-b"))
+    async with watching(tmp_path, body("hot"), autojump_clock) as r:
+        write(r.path, body("hot", port=19000, token="tok-b"))
         await trio.sleep(2)
-        nursery.cancel_scope.cancel()
     assert r.restarts == []
     assert r.lines("config change requires gateway restart; not applied in hot mode (gateway.port)")
     assert r.reloader.live.policy.token == "tok-b"
@@ -120,13 +124,9 @@ async def test_hot_mode_logs_a_restart_change_and_applies_the_rest(
 async def test_restart_mode_restarts_for_a_hot_change(
     autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:
-    path = tmp_path / "openclaw.json"
-    r = rig(path, body("restart"), autojump_clock)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(run_config_watcher, r.reloader, path)
-        write(path, body("restart", token="tok-b"))
+    async with watching(tmp_path, body("restart"), autojump_clock) as r:
+        write(r.path, body("restart", token="tok-b"))
         await trio.sleep(2)
-        nursery.cancel_scope.cancel()
     assert r.restarts == [1]
     assert r.reloader.live.policy.token == "tok-a"  # the restart applies it
 
@@ -134,13 +134,9 @@ async def test_restart_mode_restarts_for_a_hot_change(
 async def test_off_mode_watches_nothing(
     autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:
-    path = tmp_path / "openclaw.json"
-    r = rig(path, body("off"), autojump_clock)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(run_config_watcher, r.reloader, path)
-        write(path, body("off", port=19000, token="tok-b"))
+    async with watching(tmp_path, body("off"), autojump_clock) as r:
+        write(r.path, body("off", port=19000, token="tok-b"))
         await trio.sleep(5)
-        nursery.cancel_scope.cancel()
     assert r.reloader.status == "off"
     assert r.out.getvalue() == "" and r.restarts == []
     assert r.reloader.live.policy.token == "tok-a"
@@ -149,12 +145,8 @@ async def test_off_mode_watches_nothing(
 async def test_a_deleted_config_keeps_the_last_good_one(
     autojump_clock: trio.testing.MockClock, tmp_path: Path
 ) -> None:
-    path = tmp_path / "openclaw.json"
-    r = rig(path, body(), autojump_clock)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(run_config_watcher, r.reloader, path)
-        path.unlink()
+    async with watching(tmp_path, body(), autojump_clock) as r:
+        r.path.unlink()
         await trio.sleep(2)
-        nursery.cancel_scope.cancel()
-    assert r.lines(f"config reload skipped: {path} is missing")
+    assert r.lines(f"config reload skipped: {r.path} is missing")
     assert r.restarts == [] and r.reloader.live.policy.token == "tok-a"

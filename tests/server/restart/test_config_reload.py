@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import trio
 
@@ -19,28 +18,18 @@ from tests.server.integration.support import (
     ws_client,
     ws_connected,
 )
-from tests.server.restart.test_restart_process import (
+from tests.server.restart.support import (
     START_BOUND,
     STOP_BOUND,
     TOKEN_A,
     TOKEN_B,
     Home,
-    launch,
     make_home,
+    ready_gateway,
+    stop_cleanly,
 )
 
 RELOAD_BOUND = 10  # poll 0.5 s + debounce 0.3 s, on a loaded machine
-
-
-def write(home: Home, port: int, auth: dict[str, Any], **extra: Any) -> None:
-    config = {
-        "gateway": {"mode": "local", "port": port, "auth": auth},
-        "logging": {"file": str(home.log_file)},
-        **extra,
-    }
-    tmp = home.config_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(config), encoding="utf-8")
-    os.replace(tmp, home.config_path)
 
 
 async def wait_message(home: Home, prefix: str) -> str:
@@ -56,14 +45,11 @@ async def test_token_rotation_applies_live_and_closes_old_token_sockets(
 ) -> None:
     home = make_home(tmp_path)
     port = free_port()
-    home.config_path.parent.mkdir(parents=True)
-    write(home, port, {"mode": "token", "token": TOKEN_A})
-    async with launch(home, home.env()) as gw:
-        with trio.fail_after(START_BOUND):
-            await wait_http_ok(gw, port, "/readyz")
+    home.write_config(port, TOKEN_A)
+    async with ready_gateway(home, port) as gw:
         with trio.fail_after(RELOAD_BOUND):
             async with ws_connected(nursery, port, auth={"token": TOKEN_A}) as old:
-                write(home, port, {"mode": "token", "token": TOKEN_B})
+                home.write_config(port, TOKEN_B)
                 closed = await read_until_closed(old)
         assert (closed.code, closed.reason) == (4001, "gateway auth changed")
         with trio.fail_after(STOP_BOUND):
@@ -73,8 +59,7 @@ async def test_token_rotation_applies_live_and_closes_old_token_sockets(
                 }
             async with ws_client(nursery, port) as stale:
                 assert (await stale.connect(auth={"token": TOKEN_A}))["ok"] is False
-            gw.process.terminate()
-            assert await gw.process.wait() == 0, gw.output()
+            await stop_cleanly(gw)
     messages = home.messages()
     assert messages.count("ready") == 1  # no restart
     assert "config hot reload applied (gateway.auth.token)" in messages
@@ -85,19 +70,14 @@ async def test_token_rotation_applies_live_and_closes_old_token_sockets(
 async def test_port_change_restarts_in_process_on_the_new_port(tmp_path: Path) -> None:
     home = make_home(tmp_path)
     first, second = free_port(), free_port()
-    home.config_path.parent.mkdir(parents=True)
-    write(home, first, {"mode": "token", "token": TOKEN_A})
-    async with launch(home, home.env()) as gw:
-        with trio.fail_after(START_BOUND):
-            await wait_http_ok(gw, first, "/readyz")
+    home.write_config(first, TOKEN_A)
+    async with ready_gateway(home, first) as gw:
         pid = gw.process.pid
-        write(home, second, {"mode": "token", "token": TOKEN_A})
+        home.write_config(second, TOKEN_A)
         with trio.fail_after(START_BOUND):
             await wait_http_ok(gw, second, "/readyz")
         assert gw.process.returncode is None and gw.process.pid == pid
-        gw.process.terminate()
-        with trio.fail_after(STOP_BOUND):
-            assert await gw.process.wait() == 0, gw.output()
+        await stop_cleanly(gw)
     messages = home.messages()
     assert "config change requires gateway restart (gateway.port)" in messages
     assert any(m.startswith("restart mode: in-process restart (") for m in messages)
@@ -109,11 +89,8 @@ async def test_broken_edit_keeps_the_last_good_config(
 ) -> None:
     home = make_home(tmp_path)
     port = free_port()
-    home.config_path.parent.mkdir(parents=True)
-    write(home, port, {"mode": "token", "token": TOKEN_A})
-    async with launch(home, home.env()) as gw:
-        with trio.fail_after(START_BOUND):
-            await wait_http_ok(gw, port, "/readyz")
+    home.write_config(port, TOKEN_A)
+    async with ready_gateway(home, port) as gw:
         async with ws_connected(nursery, port, auth={"token": TOKEN_A}) as client:
             # A schema error (the token stays in the file, the port is wrong)...
             body = {
@@ -133,8 +110,7 @@ async def test_broken_edit_keeps_the_last_good_config(
         with trio.fail_after(STOP_BOUND):
             async with ws_connected(nursery, port, auth={"token": TOKEN_A}):
                 pass
-            gw.process.terminate()
-            assert await gw.process.wait() == 0, gw.output()
+            await stop_cleanly(gw)
     assert schema == (
         "config reload skipped (invalid config): openclaw.json:4 — gateway.port: Invalid "
         "input: expected number, received string"
@@ -149,36 +125,32 @@ async def test_file_secret_ref_is_re_resolved_on_reload(
 ) -> None:
     home = make_home(tmp_path)
     port = free_port()
-    home.config_path.parent.mkdir(parents=True)
     secrets_file = home.root / "gateway-secrets.json"
     secrets_file.write_text(json.dumps({"gw": {"token": TOKEN_A}}))
     secrets_file.chmod(0o600)
     ref = {"source": "file", "provider": "local", "id": "/gw/token"}
     providers = {"providers": {"local": {"source": "file", "path": str(secrets_file)}}}
-    write(home, port, {"mode": "token", "token": ref}, secrets=providers)
-    async with launch(home, home.env()) as gw:
-        with trio.fail_after(START_BOUND):
-            await wait_http_ok(gw, port, "/readyz")
+    home.write_config(port, ref, secrets=providers)
+    async with ready_gateway(home, port) as gw:
         async with ws_connected(nursery, port, auth={"token": TOKEN_A}) as old:
             # The secret file changes, then the config is touched: refs resolve again.
             tmp = secrets_file.with_suffix(".new")
             tmp.write_text(json.dumps({"gw": {"token": TOKEN_B}}))
             tmp.chmod(0o600)
             os.replace(tmp, secrets_file)
-            write(home, port, {"mode": "token", "token": ref}, secrets=providers, meta={"n": 1})
+            home.write_config(port, ref, secrets=providers, meta={"n": 1})
             with trio.fail_after(RELOAD_BOUND):
                 closed = await read_until_closed(old)
         assert closed.code == 4001
         # A ref that stops resolving keeps the last good secret.
         secrets_file.chmod(0o644)
-        write(home, port, {"mode": "token", "token": ref}, secrets=providers, meta={"n": 2})
+        home.write_config(port, ref, secrets=providers, meta={"n": 2})
         with trio.fail_after(RELOAD_BOUND):
             skipped = await wait_message(home, "config reload skipped (invalid config): gateway")
         with trio.fail_after(STOP_BOUND):
             async with ws_connected(nursery, port, auth={"token": TOKEN_B}):
                 pass
-            gw.process.terminate()
-            assert await gw.process.wait() == 0, gw.output()
+            await stop_cleanly(gw)
     assert skipped.startswith(
         "config reload skipped (invalid config): gateway.auth.token is unavailable: "
         "secrets.providers.local.path permissions are too open"

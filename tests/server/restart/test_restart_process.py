@@ -10,78 +10,27 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-import attrs
 import trio
 
 from tests.cli.support import cli, unstamp
 from tests.server.integration.support import (
-    GatewayProcess,
     free_port,
     http_request,
-    launch_gateway,
     read_until_closed,
     wait_http_ok,
     ws_client,
     ws_connected,
 )
-
-TOKEN_A = "restart-token-a-5d1c9e7f3b"
-TOKEN_B = "restart-token-b-8a2f4c6e0d"
-START_BOUND = 30  # a cold interpreter start on a loaded machine
-STOP_BOUND = 20
-SUPERVISOR_ENV = ("INVOCATION_ID", "SYSTEMD_EXEC_PID", "JOURNAL_STREAM", "NOTIFY_SOCKET")
-
-
-@attrs.define
-class Home:
-    root: Path
-    log_file: Path
-
-    @property
-    def config_path(self) -> Path:
-        return self.root / ".openclaw" / "openclaw.json"
-
-    def write_config(self, port: int, token: str, **extra: Any) -> None:
-        config = {
-            "gateway": {"mode": "local", "port": port, "auth": {"mode": "token", "token": token}},
-            "logging": {"file": str(self.log_file)},
-            **extra,
-        }
-        self.config_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.config_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(config), encoding="utf-8")
-        os.replace(tmp, self.config_path)
-
-    def env(self, **extra: str) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("OPENCLAW_") and k not in SUPERVISOR_ENV
-        }
-        env.update(HOME=str(self.root), PYTHONUNBUFFERED="1", NO_COLOR="1", **extra)
-        return env
-
-    def messages(self) -> list[str]:
-        if not self.log_file.exists():
-            return []
-        return [json.loads(line)["message"] for line in self.log_file.read_text().splitlines()]
-
-
-@asynccontextmanager
-async def launch(home: Home, env: dict[str, str]) -> AsyncIterator[GatewayProcess]:
-    async with launch_gateway(["--bind", "loopback"], env, home.root.parent) as gw:
-        yield gw
-
-
-def make_home(tmp_path: Path) -> Home:
-    home = Home(tmp_path / "home", tmp_path / "gw.log")
-    home.root.mkdir()
-    return home
+from tests.server.restart.support import (
+    START_BOUND,
+    STOP_BOUND,
+    TOKEN_A,
+    TOKEN_B,
+    make_home,
+    ready_gateway,
+)
 
 
 async def test_sigusr2_restarts_in_process_with_the_config_reloaded(
@@ -90,9 +39,7 @@ async def test_sigusr2_restarts_in_process_with_the_config_reloaded(
     home = make_home(tmp_path)
     first_port, second_port = free_port(), free_port()
     home.write_config(first_port, TOKEN_A)
-    async with launch(home, home.env()) as gw:
-        with trio.fail_after(START_BOUND):
-            await wait_http_ok(gw, first_port, "/readyz")
+    async with ready_gateway(home, first_port) as gw:
         pid = gw.process.pid
         with trio.fail_after(STOP_BOUND):
             async with ws_connected(nursery, first_port, auth={"token": TOKEN_A}) as client:
@@ -146,9 +93,7 @@ async def test_sigusr2_under_systemd_exits_0_for_the_service_manager(tmp_path: P
     home = make_home(tmp_path)
     port = free_port()
     home.write_config(port, TOKEN_A)
-    async with launch(home, home.env(INVOCATION_ID="0123456789abcdef")) as gw:
-        with trio.fail_after(START_BOUND):
-            await wait_http_ok(gw, port, "/readyz")
+    async with ready_gateway(home, port, home.env(INVOCATION_ID="0123456789abcdef")) as gw:
         with trio.fail_after(STOP_BOUND):
             gw.process.send_signal(signal.SIGUSR2)
             code = await gw.process.wait()
@@ -162,9 +107,7 @@ async def test_commands_restart_false_ignores_sigusr2(tmp_path: Path) -> None:
     home = make_home(tmp_path)
     port = free_port()
     home.write_config(port, TOKEN_A, commands={"restart": False})
-    async with launch(home, home.env()) as gw:
-        with trio.fail_after(START_BOUND):
-            await wait_http_ok(gw, port, "/readyz")
+    async with ready_gateway(home, port) as gw:
         with trio.fail_after(STOP_BOUND):
             gw.process.send_signal(signal.SIGUSR2)
             while "SIGUSR2 restart ignored (not authorized; commands.restart=false)." not in (
@@ -183,9 +126,7 @@ async def test_a_config_broken_before_the_restart_fails_like_a_start(tmp_path: P
     home = make_home(tmp_path)
     port = free_port()
     home.write_config(port, TOKEN_A)
-    async with launch(home, home.env()) as gw:
-        with trio.fail_after(START_BOUND):
-            await wait_http_ok(gw, port, "/readyz")
+    async with ready_gateway(home, port) as gw:
         home.config_path.write_text('{"gateway": {"mode": "local", "port": "x"', encoding="utf-8")
         with trio.fail_after(STOP_BOUND):
             gw.process.send_signal(signal.SIGUSR2)
