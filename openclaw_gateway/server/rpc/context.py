@@ -90,6 +90,10 @@ class LoopStats:
     cpu_core_ratio: float = 0.0
     degraded_since_ms: float | None = None
     last_sample_ms: float | None = None
+    # Counts samples: the figures only change when one lands (`snapshot` and the health
+    # reply are cached per version; `health` is polled far more often than once a second).
+    version: int = 0
+    _snapshot: dict[str, Any] | None = attrs.field(default=None, init=False, repr=False)
 
     def record(
         self,
@@ -101,6 +105,8 @@ class LoopStats:
         now_ms: float,
     ) -> None:
         self.samples.append(max(0.0, lag_ms))
+        self.version += 1
+        self._snapshot = None
         self.interval_ms = window_ms
         self.utilization = min(1.0, max(0.0, utilization))
         self.cpu_core_ratio = max(0.0, cpu_core_ratio)
@@ -133,6 +139,12 @@ class LoopStats:
         return reasons
 
     def snapshot(self) -> dict[str, Any]:
+        """The health `eventLoop` figures (shared until the next sample: read, never change)."""
+        if self._snapshot is None:
+            self._snapshot = self._figures()
+        return self._snapshot
+
+    def _figures(self) -> dict[str, Any]:
         p99, worst = self._delays()
         reasons = self._reasons()
         since = None
@@ -169,6 +181,8 @@ class GatewayState:
     health_version: int = 1
     health_cache: dict[str, Any] = attrs.field(factory=dict)
     health_cached_at_ms: int | None = None
+    # The encoded `health` reply for (health_cache, loop.version), see methods/system.health.
+    health_reply: tuple[dict[str, Any], int, Any] | None = None
     ready: bool = False
     shutting_down: bool = False
     # Pairing records and device tokens (store-backed); None when the gateway runs without.

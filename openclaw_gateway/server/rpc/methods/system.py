@@ -88,7 +88,7 @@ def _cache_fresh(state: GatewayState, now_ms: int) -> bool:
 
 
 @registry.method("health", scope=EXEMPT)
-def health(ctx: CallContext, params: Any) -> dict[str, Any]:
+def health(ctx: CallContext, params: Any) -> dict[str, Any] | codec.Encoded:
     state = ctx.state
     probe = isinstance(params, dict) and params.get("probe") is True
     if probe or not _cache_fresh(state, state.now_ms()):
@@ -98,12 +98,28 @@ def health(ctx: CallContext, params: Any) -> dict[str, Any]:
     live: dict[str, Any] = {}
     if state.tailscale is not None:  # a route claim that died shows at once, not after the cache
         live["tailscale"] = dict(state.tailscale)
-    return {
+    # Between a health refresh and the next loop sample the reply is the same bytes: encode
+    # it once (health is what monitors poll). Tailscale's live row is never cached.
+    cached = state.health_reply
+    if (
+        not live
+        and cached is not None
+        and cached[0] is snapshot
+        and cached[1] == state.loop.version
+    ):
+        reply: codec.Encoded = cached[2]
+        return reply
+    payload = {
         **snapshot,
         "modelRuntime": {"degraded": False, "pendingAgents": []},
         "eventLoop": state.loop.snapshot(),
         **live,
     }
+    if live:
+        return payload
+    encoded = codec.Encoded(codec.encode(payload))
+    state.health_reply = (snapshot, state.loop.version, encoded)
+    return encoded
 
 
 def _status_sessions(state: GatewayState, *, admin: bool) -> dict[str, Any]:
