@@ -82,13 +82,17 @@ def _replace_lone_surrogates(value: Any) -> Any:
     return root[0]
 
 
+# One decoder: json.loads with any keyword builds a new JSONDecoder per call.
+_decoder = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_json(text: str | bytes) -> Any:
     try:
         if isinstance(text, bytes):
             # Binary frames are decoded as UTF-8 and treated like text; like Node's
             # Buffer.toString("utf8"), invalid sequences become U+FFFD instead of failing.
             text = text.decode("utf-8", errors="replace")
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = _decoder.decode(text)
     except (ValueError, RecursionError) as exc:
         raise NotJsonError("message is not valid JSON") from exc
     # The substring test is a memchr-speed filter: most frames hold no \u escape at all.
