@@ -21,6 +21,7 @@ from openclaw_gateway.protocol.frames import (
     MIN_NODE_PROTOCOL_VERSION,
     MIN_PROBE_PROTOCOL_VERSION,
     PROTOCOL_VERSION,
+    ConnectAuth,
     ConnectParams,
     RequestFrame,
 )
@@ -75,6 +76,20 @@ class Refusal:
 class ConnectRequest:
     frame: RequestFrame
     params: ConnectParams
+
+    def kept_after_admission(self) -> ConnectRequest:
+        """What an admitted connection keeps for its life: no bearer secrets, no device
+        proof and no parsed frame; the raw params only for a node (its declared commands and
+        permissions are read when it attaches). An idle socket then holds ~1.5 KB less, and
+        a secret is not kept in memory longer than admission needs it."""
+        params = self.params
+        raw = {}
+        if params.role == "node":
+            raw = {k: v for k, v in params.raw.items() if k not in ("auth", "device")}
+        return ConnectRequest(
+            attrs.evolve(self.frame, params=None),
+            attrs.evolve(params, auth=ConnectAuth(), device=None, raw=raw),
+        )
 
 
 def claims_worker_identity(params: Any) -> bool:

@@ -158,7 +158,7 @@ async def handshake(
                         attempt=attempt,
                     )
                     if isinstance(decided, admission.Admission):
-                        return outcome, decided
+                        return outcome.kept_after_admission(), decided
                     refusal = decided
                     if attempt.delay_ms:
                         # Loopback is never locked out; each wrong secret costs a growing wait.

@@ -26,6 +26,7 @@ from collections import deque
 
 import trio
 import wsproto
+from wsproto.connection import Connection
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -75,7 +76,9 @@ class ServerWebSocket:
         # Inline writes need the raw descriptor: a plain socket's, never a TLS stream's.
         self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else None
         self.max_message_size = max_message_size
-        self._ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+        self._ws: wsproto.WSConnection | Connection = wsproto.WSConnection(
+            wsproto.ConnectionType.SERVER
+        )
         self._pending: deque[bytes] = deque()
         self._flushing = False
         self._flushed = trio.Event()
@@ -94,17 +97,24 @@ class ServerWebSocket:
         """Complete the upgrade whose head (and any bytes after it) is `raw_head`.
         False: the request was refused (the answer is written)."""
         self._nursery = nursery
+        upgrade = self._ws
+        assert isinstance(upgrade, wsproto.WSConnection), "accept() runs once"
         try:
-            self._ws.receive_data(raw_head)
-            request = next((e for e in self._ws.events() if isinstance(e, Request)), None)
+            upgrade.receive_data(raw_head)
+            request = next((e for e in upgrade.events() if isinstance(e, Request)), None)
         except RemoteProtocolError as exc:
             hint = exc.event_hint if isinstance(exc.event_hint, RejectConnection) else None
-            await self.stream.send_all(self._ws.send(hint or RejectConnection(status_code=400)))
+            await self.stream.send_all(upgrade.send(hint or RejectConnection(status_code=400)))
             return False
         if request is None:
-            await self.stream.send_all(self._ws.send(RejectConnection(status_code=400)))
+            await self.stream.send_all(upgrade.send(RejectConnection(status_code=400)))
             return False
-        await self.stream.send_all(self._ws.send(AcceptConnection()))
+        await self.stream.send_all(upgrade.send(AcceptConnection()))
+        # From here on only the frame engine is needed: drop the handshake and its h11 state
+        # (about 1.5 KB that every idle socket would otherwise hold for its whole life).
+        engine = upgrade.connection
+        assert engine is not None  # set by the AcceptConnection just sent
+        self._ws = engine
         return True
 
     # -- sending -------------------------------------------------------------------------------

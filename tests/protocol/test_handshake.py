@@ -400,3 +400,33 @@ def test_refusal_with_error_optional_fields_and_explicit_reason() -> None:
         "retryable": True,
         "retryAfterMs": 500,
     }
+
+
+# --- what an admitted connection keeps -------------------------------------------------------
+
+
+def test_an_admitted_connection_keeps_no_secret_and_no_proof() -> None:
+    request = connect_request(
+        auth={"token": TOKEN, "password": "pw-secret"}, device=device(), caps=["tool-events"]
+    )
+    assert request.params.auth.token == TOKEN and request.params.device is not None
+    kept = request.kept_after_admission()
+    assert kept.params.auth.token is None and kept.params.auth.password is None
+    assert kept.params.device is None and kept.params.raw == {}
+    assert kept.frame.id == request.frame.id and kept.frame.params is None
+    assert kept.params.client == request.params.client
+    assert kept.params.caps == ("tool-events",) and kept.params.scopes == request.params.scopes
+    assert TOKEN not in repr(kept) and "pw-secret" not in json.dumps(kept.params.raw)
+
+
+def test_a_node_keeps_its_declared_commands_but_not_its_credentials() -> None:
+    request = connect_request(
+        role="node",
+        auth={"token": TOKEN},
+        device=device(),
+        commands=["system.run"],
+        permissions={"camera": True},
+    )
+    kept = request.kept_after_admission().params.raw
+    assert kept["commands"] == ["system.run"] and kept["permissions"] == {"camera": True}
+    assert "auth" not in kept and "device" not in kept
