@@ -202,6 +202,8 @@ async def _handle_stream(stream: trio.abc.Stream, conn: _Accepted, hooks: EdgeHo
     if not conn.claim.move_to(attribution.client_ip):
         await stream.send_all(render(text(503, PREAUTH_BUDGET_MESSAGE)))
         return
+    # The socket may live for days: its HTTP parser (h11 state) is not needed past the head.
+    del reader
     await _upgrade(stream, head, hooks, attribution, conn.keep)
 
 
