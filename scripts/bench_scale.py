@@ -130,7 +130,7 @@ class RawListener:
 
 
 async def open_listener(
-    port: int, token: str, scopes: Sequence[str] = ("operator.read",)
+    port: int, token: str, scopes: Sequence[str] = ("operator.read",), caps: Sequence[str] = ()
 ) -> RawListener:
     stream = await trio.open_tcp_stream(HOST, port)
     key = base64.b64encode(os.urandom(16))
@@ -141,12 +141,12 @@ async def open_listener(
     listener = RawListener(stream)
     await listener.read_until(b"\r\n\r\n")
     await listener.read_until(b"connect.challenge")
-    await stream.send_all(client_frame(connect_frame(token, scopes)))
+    await stream.send_all(client_frame(connect_frame(token, scopes, caps)))
     await listener.read_until(b'"hello-ok"')
     return listener
 
 
-async def _send_request(listener: RawListener, rid: str, method: str, params: Any) -> None:
+async def send_request(listener: RawListener, rid: str, method: str, params: Any) -> None:
     frame = {"type": "req", "id": rid, "method": method, "params": params}
     await listener.stream.send_all(client_frame(json.dumps(frame)))
 
@@ -179,7 +179,7 @@ async def measure_fanout(
                         nursery.start_soon(wait_one, listener)
                     await trio.lowlevel.checkpoint()  # every reader is waiting before the send
                     started = time.perf_counter()
-                    await _send_request(trigger, f"f{r}", "system-event", {"text": marker.decode()})
+                    await send_request(trigger, f"f{r}", "system-event", {"text": marker.decode()})
             last.append((max(receipts) - started) * 1000)
             await trio.sleep(gap_s)
         cpu = (tree_cpu_s(pid) - cpu0) if pid and cpu0 is not None else None
