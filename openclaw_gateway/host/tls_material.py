@@ -16,17 +16,18 @@ import datetime as dt
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from openclaw_gateway.core.atomicfile import publish_new
 from openclaw_gateway.core.errors import EXIT_CONFIG, StartupError
 from openclaw_gateway.core.tls import TlsFiles, fingerprint_of
+
+# cryptography's x509 layer is imported by the functions that parse or build a certificate:
+# a gateway without TLS never pays for it at start-up.
+if TYPE_CHECKING:
+    from cryptography import x509
 
 COMMON_NAME = "openclaw-gateway"
 VALIDITY_DAYS = 3650
@@ -98,6 +99,8 @@ def _read(path: Path, limit: int, what: str) -> bytes:
 
 
 def _info(cert: x509.Certificate) -> CertificateInfo:
+    from cryptography.hazmat.primitives import serialization
+
     return CertificateInfo(
         fingerprint=fingerprint_of(cert.public_bytes(serialization.Encoding.DER)),
         subject=cert.subject.rfc4514_string(),
@@ -107,6 +110,8 @@ def _info(cert: x509.Certificate) -> CertificateInfo:
 
 
 def _parse_certificate(data: bytes, path: Path) -> x509.Certificate:
+    from cryptography import x509
+
     try:
         chain = x509.load_pem_x509_certificates(data)
     except ValueError:
@@ -123,6 +128,10 @@ def inspect_certificate(path: Path) -> CertificateInfo:
 
 def load_material(files: TlsFiles) -> TlsMaterial:
     """Read and check the pair (and the CA bundle, if any): TlsError on any problem."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
     identity = file_identity(files)
     for path, what in ((files.cert, "cert"), (files.key, "key")):
         if not path.exists():
@@ -154,6 +163,11 @@ def load_material(files: TlsFiles) -> TlsMaterial:
 
 def generate_pair(files: TlsFiles, now: dt.datetime | None = None) -> CertificateInfo:
     """Make a self-signed pair and publish it; FileExistsError if either file appeared."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
     now = now or dt.datetime.now(dt.UTC)
     key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, COMMON_NAME)])

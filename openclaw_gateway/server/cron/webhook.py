@@ -13,16 +13,18 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import attrs
-import httpx
 import trio
 
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.netaddr import is_private_or_loopback_host, normalize_ip
 from openclaw_gateway.core.secrets import resolve_secret
+
+if TYPE_CHECKING:  # httpx is imported when a webhook is first sent (start-up time)
+    import httpx
 
 WEBHOOK_TIMEOUT_S = 10.0
 RETRY_DELAYS_S = (1.0, 4.0)
@@ -107,6 +109,8 @@ async def post_record(
     headers = {"content-type": "application/json"}
     if policy.token:
         headers["authorization"] = f"Bearer {policy.token}"
+    import httpx  # lazy: see the module's imports
+
     owned = client is None
     http = client or httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_S, follow_redirects=False)
     error = "cron webhook was not attempted"
