@@ -17,15 +17,11 @@ from urllib.parse import urlsplit
 
 import attrs
 import trio
-from trio_websocket import (
-    ConnectionClosed,
-    HandshakeError,
-    WebSocketConnection,
-    wrap_client_stream,
-)
+from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection
 
 from openclaw_gateway import __version__
 from openclaw_gateway.client import tls as client_tls
+from openclaw_gateway.client.websocket import wrap_client_stream
 from openclaw_gateway.core.errors import GatewayError
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.protocol.frames import PROTOCOL_VERSION
@@ -349,7 +345,7 @@ async def open_session(
             try:
                 ws = await wrap_client_stream(
                     nursery,
-                    stream,  # type: ignore[arg-type]  # any trio Stream works
+                    stream,
                     host,
                     resource,
                     max_message_size=CLIENT_MAX_PAYLOAD,
