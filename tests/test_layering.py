@@ -78,7 +78,8 @@ HOMES: dict[str, tuple[str, ...]] = {
     # The server drives wsproto itself (issue 17); trio-websocket is the client SDK's.
     "trio_websocket": ("client",),
     "h11": ("server.http.reader",),
-    "wsproto": ("server.wssocket",),
+    # client.websocket builds trio-websocket's connection on a wsproto engine (#184 fix).
+    "wsproto": ("server.wssocket", "client.websocket"),
     "json5": ("core.config", "core.config_locate"),
     "cyclopts": ("cli",),
     "sqlite3": ("state.store",),
