@@ -25,7 +25,6 @@ from openclaw_gateway.security.origin import OriginPolicy
 from openclaw_gateway.security.ratelimit import AuthLimiters, ControlPlaneWriteLimiter
 from openclaw_gateway.server import admission
 from openclaw_gateway.server.device_stage import make_stage
-from openclaw_gateway.server.events import EVENTS
 from openclaw_gateway.server.hub import MAX_BUFFERED_BYTES, Hub
 from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.rpc.registry import Registry
@@ -108,7 +107,7 @@ def build_hello(deps: Deps, conn_id: str, granted: admission.Admission) -> codec
             },
         }
     )
-    features = deps.registry.features_json(EVENTS)
+    features = deps.registry.features_json()
     # Key order as before: type, protocol, server, features, snapshot, auth, policy.
     return codec.Encoded(f'{head[:-1]},"features":{features},{tail[1:]}')
 

@@ -17,6 +17,7 @@ import attrs
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.protocol import codec
 from openclaw_gateway.security import scopes as S
+from openclaw_gateway.server.events import EVENTS
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXEMPT = "exempt"
@@ -73,11 +74,11 @@ class Registry:
         """The methods hello-ok advertises (every registered one stays callable)."""
         return [name for name, spec in self._methods.items() if spec.advertised]
 
-    def features_json(self, events: Iterable[str]) -> str:
+    def features_json(self) -> str:
         """hello-ok's `features` ({methods, events}) as JSON, encoded once per method table:
-        it is the same ~10 KB for every connect. `events` is the gateway's fixed list."""
+        it is the same ~10 KB for every connect (the events are the gateway's fixed list)."""
         if self._features_json is None:
-            self._features_json = codec.encode({"methods": self.names(), "events": list(events)})
+            self._features_json = codec.encode({"methods": self.names(), "events": list(EVENTS)})
         return self._features_json
 
 
