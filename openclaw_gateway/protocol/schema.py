@@ -61,26 +61,26 @@ class Str(Schema):
 NON_EMPTY = Str(min_length=1)
 
 
+def _json_integer(value: Any) -> bool:
+    """JSON has one number type (an integral float is an integer); bool is not a number."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
 @attrs.frozen
 class Int(Schema):
     minimum: int | None = None
     maximum: int | None = None
 
     def valid(self, value: Any) -> bool:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        if isinstance(value, float) and not value.is_integer():
-            return False
-        return (self.minimum is None or value >= self.minimum) and (
-            self.maximum is None or value <= self.maximum
+        return _json_integer(value) and (
+            (self.minimum is None or value >= self.minimum)
+            and (self.maximum is None or value <= self.maximum)
         )
 
     def errors(self, value: Any, path: str) -> list[str]:
-        # JSON has one number type; bool is not a number there.
-        is_int = isinstance(value, int) and not isinstance(value, bool)
-        if isinstance(value, float) and value.is_integer():
-            is_int = True
-        if not is_int:
+        if not _json_integer(value):
             return [_at(path, "must be integer")]
         if self.minimum is not None and value < self.minimum:
             return [_at(path, f"must be >= {self.minimum}")]
@@ -95,9 +95,7 @@ class Num(Schema):
         return not isinstance(value, bool) and isinstance(value, int | float)
 
     def errors(self, value: Any, path: str) -> list[str]:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return [_at(path, "must be number")]
-        return []
+        return [] if self.valid(value) else [_at(path, "must be number")]
 
 
 @attrs.frozen
@@ -106,7 +104,7 @@ class Bool(Schema):
         return isinstance(value, bool)
 
     def errors(self, value: Any, path: str) -> list[str]:
-        return [] if isinstance(value, bool) else [_at(path, "must be boolean")]
+        return [] if self.valid(value) else [_at(path, "must be boolean")]
 
 
 @attrs.frozen
@@ -126,9 +124,9 @@ class Enum(Schema):
         return isinstance(value, str) and value in self.values
 
     def errors(self, value: Any, path: str) -> list[str]:
-        if value in self.values and isinstance(value, str):
-            return []
-        return [_at(path, "must be equal to one of the allowed values")]
+        return (
+            [] if self.valid(value) else [_at(path, "must be equal to one of the allowed values")]
+        )
 
 
 @attrs.frozen
@@ -245,7 +243,7 @@ class Const(Schema):
         return bool(value == self.value)
 
     def errors(self, value: Any, path: str) -> list[str]:
-        return [] if value == self.value else [_at(path, "must be equal to constant")]
+        return [] if self.valid(value) else [_at(path, "must be equal to constant")]
 
 
 @attrs.frozen
