@@ -176,8 +176,9 @@ class RawClient:
 
 
 @asynccontextmanager
-async def raw_client(port: int, **headers: str) -> AsyncIterator[RawClient]:
-    """A RawClient whose TCP stream this helper owns and always closes.
+async def ws_client(nursery: trio.Nursery, port: int, **headers: str) -> AsyncIterator[RawClient]:
+    """A RawClient whose reader runs in `nursery` and whose TCP stream this helper owns and
+    always closes.
 
     Not trio-websocket's `open_websocket`: 0.12.2 never closes the client's TCP stream when the
     *server* starts the close (the reader stops at EOF and `aclose()` returns early because a
@@ -186,23 +187,30 @@ async def raw_client(port: int, **headers: str) -> AsyncIterator[RawClient]:
     """
     extra = [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
     async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        ws = await wrap_client_stream(nursery, stream, "127.0.0.1", "/", extra_headers=extra)
         try:
-            async with trio.open_nursery() as nursery:
-                ws = await wrap_client_stream(
-                    nursery, stream, "127.0.0.1", "/", extra_headers=extra
-                )
-                try:
-                    yield RawClient(ws)
-                finally:
-                    with trio.move_on_after(2, shield=True):
-                        await ws.aclose()
-                    nursery.cancel_scope.cancel()  # the reader, if the close did not end it
-        except BaseExceptionGroup as group:
-            # One failure (the caller's, or the reader's ConnectionClosed) is raised as itself,
-            # as `open_websocket` does, so callers can `pytest.raises` it.
-            if len(group.exceptions) == 1:
-                raise group.exceptions[0] from None
-            raise
+            yield RawClient(ws)
+        finally:
+            with trio.move_on_after(2, shield=True):
+                await ws.aclose()
+
+
+@asynccontextmanager
+async def raw_client(port: int, **headers: str) -> AsyncIterator[RawClient]:
+    """`ws_client` with a nursery of its own for the reader."""
+    try:
+        async with trio.open_nursery() as nursery:
+            try:
+                async with ws_client(nursery, port, **headers) as client:
+                    yield client
+            finally:
+                nursery.cancel_scope.cancel()  # the reader, if the close did not end it
+    except BaseExceptionGroup as group:
+        # One failure (the caller's, or the reader's ConnectionClosed) is raised as itself,
+        # as `open_websocket` does, so callers can `pytest.raises` it.
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
 
 
 @asynccontextmanager

@@ -11,8 +11,8 @@ import trio
 
 from openclaw_gateway.state.store import Store, db_path
 from tests.devicekit import SigningDevice
-from tests.helpers import TOKEN, RawClient, RunningGateway, connect_params
-from tests.server.integration.support import Closed, read_until_closed, ws_client
+from tests.helpers import TOKEN, RawClient, RunningGateway, connect_params, ws_client
+from tests.server.integration.support import Closed, read_until_closed
 
 REMOTE_IP = "203.0.113.7"
 CLI_CLIENT = {"id": "cli", "version": "t", "platform": "linux", "mode": "cli"}

@@ -20,7 +20,7 @@ import trio
 from openclaw_gateway.state.device_records import SEEN_GRANULARITY_MS
 from openclaw_gateway.state.store import db_path
 from tests.devicekit import SigningDevice
-from tests.helpers import RunningGateway, start_gateway
+from tests.helpers import RunningGateway, start_gateway, ws_client
 from tests.security.support import (
     APP_CLIENT,
     CLI_CLIENT,
@@ -29,7 +29,6 @@ from tests.security.support import (
     send_connect,
     snapshot,
 )
-from tests.server.integration.support import ws_client
 from tests.state.walcount import wal_commits
 
 BOUND = 10

@@ -9,7 +9,7 @@ import pytest
 import trio
 
 from tests.devicekit import SigningDevice
-from tests.helpers import TOKEN, RunningGateway
+from tests.helpers import TOKEN, RunningGateway, ws_client
 from tests.security.support import (
     APP_CLIENT,
     CLI_CLIENT,
@@ -20,7 +20,7 @@ from tests.security.support import (
     send_connect,
     snapshot,
 )
-from tests.server.integration.support import read_until_closed, ws_client, ws_connected
+from tests.server.integration.support import read_until_closed, ws_connected
 
 BOUND = 10
 

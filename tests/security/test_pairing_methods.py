@@ -6,7 +6,7 @@ from __future__ import annotations
 import trio
 
 from tests.devicekit import SigningDevice
-from tests.helpers import RunningGateway
+from tests.helpers import RunningGateway, ws_client
 from tests.security.support import (
     APP_CLIENT,
     CLI_CLIENT,
@@ -17,7 +17,7 @@ from tests.security.support import (
     send_connect,
     snapshot,
 )
-from tests.server.integration.support import read_until_closed, ws_client, ws_connected
+from tests.server.integration.support import read_until_closed, ws_connected
 
 BOUND = 10
 

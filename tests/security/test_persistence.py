@@ -11,8 +11,9 @@ from typing import Any
 import trio
 
 from tests.devicekit import SigningDevice
+from tests.helpers import ws_client
 from tests.security.support import APP_CLIENT, CLI_CLIENT, refused, remote_client, send_connect
-from tests.server.integration.support import free_port, wait_http_ok, ws_client, ws_connected
+from tests.server.integration.support import free_port, wait_http_ok, ws_connected
 from tests.server.integration.test_cli_subprocess import (
     CLI_TOKEN,
     START_BOUND,

@@ -1,8 +1,8 @@
 """Shared helpers for the live (real 127.0.0.1 socket) integration tests.
 
 Every helper that waits is bounded by the caller's `trio.fail_after`; nothing here sleeps.
-WebSocket clients are opened with `ws_client`/`ws_connected` (not `tests.helpers.raw_client`)
-because those own and always close the TCP stream; see `ws_client` for why.
+WebSocket clients are opened with `tests.helpers.ws_client` (its reader in the test's nursery)
+or `ws_connected`, which own and always close the TCP stream; see `ws_client` for why.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import trio
 from trio_websocket import CloseReason, ConnectionClosed, ConnectionRejected, wrap_client_stream
 
 from tests.devicekit import SigningDevice
-from tests.helpers import RawClient, RunningGateway
+from tests.helpers import RawClient, RunningGateway, ws_client
 
 # The `start` fixture (conftest.py): start(**RunSettings overrides) -> RunningGateway.
 StartGateway = Callable[..., Awaitable[RunningGateway]]
@@ -127,30 +127,11 @@ MAC_APP_CONNECT: dict[str, Any] = {
 }
 
 
-@asynccontextmanager
-async def ws_client(nursery: trio.Nursery, port: int, **headers: str) -> AsyncIterator[RawClient]:
-    """A RawClient whose TCP stream this helper owns and always closes.
-
-    Why not `tests.helpers.raw_client`: trio-websocket 0.12.2's `open_websocket` never closes
-    the client's TCP stream when the *server* starts the close (the reader stops at EOF and
-    `aclose()` returns early because a close reason is already recorded), so every test of a
-    server-side close would leak a socket and fail under filterwarnings=error. The reader task
-    lives in the test's `nursery`, so no nursery is opened around the caller's code.
-    """
-    extra = [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
-    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
-        ws = await wrap_client_stream(nursery, stream, "127.0.0.1", "/", extra_headers=extra)
-        try:
-            yield RawClient(ws)
-        finally:
-            with trio.move_on_after(2, shield=True):
-                await ws.aclose()
-
-
 async def ws_rejection(port: int, **headers: str) -> ConnectionRejected | None:
     """Try a WebSocket upgrade that should be refused; the rejection, or None if accepted.
 
-    The stream is ours (see `ws_client`): trio-websocket leaks it on a rejected handshake too.
+    The stream is ours (see `tests.helpers.ws_client`): trio-websocket leaks it on a rejected
+    handshake too.
     """
     extra = [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
     rejected: list[ConnectionRejected] = []

@@ -14,8 +14,8 @@ from openclaw_gateway.core import config as cfg
 from openclaw_gateway.security import origin
 from openclaw_gateway.security.auth import AuthPolicy
 from openclaw_gateway.server.reloader import LiveSettings, ReloadHooks
-from tests.helpers import TOKEN, start_gateway
-from tests.server.integration.support import read_until_closed, ws_client
+from tests.helpers import TOKEN, start_gateway, ws_client
+from tests.server.integration.support import read_until_closed
 
 
 def body(origins: list[str], proxies: list[str]) -> dict[str, Any]:

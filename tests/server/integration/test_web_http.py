@@ -21,8 +21,8 @@ from openclaw_gateway.core import config as cfg
 from openclaw_gateway.security.auth import AuthPolicy
 from openclaw_gateway.security.origin import OriginPolicy
 from openclaw_gateway.server.web.control_ui import BUILTIN_ROOT, ControlUiSettings
-from tests.helpers import TOKEN, RunningGateway
-from tests.server.integration.support import StartGateway, http_request, raw_http, ws_client
+from tests.helpers import TOKEN, RunningGateway, ws_client
+from tests.server.integration.support import StartGateway, http_request, raw_http
 
 BOUND = 5
 INLINE = "globalThis.early = 1;"

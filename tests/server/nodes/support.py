@@ -10,8 +10,7 @@ from typing import Any
 import trio
 
 from tests.devicekit import SigningDevice
-from tests.helpers import RawClient, raw_client
-from tests.server.integration.support import ws_client
+from tests.helpers import RawClient, raw_client, ws_client
 
 NODE_CLIENT = {
     "id": "node-host",
@@ -39,7 +38,7 @@ async def node_client(
     port: int, device: SigningDevice, commands: list[str], nursery: trio.Nursery | None = None
 ) -> AsyncIterator[RawClient]:
     """A connected node. Pass `nursery` when the server will close the socket (see
-    tests.server.integration.support.ws_client)."""
+    tests.helpers.ws_client)."""
     opener = raw_client(port) if nursery is None else ws_client(nursery, port)
     async with opener as client:
         frame = await client.connect(**node_params(device, commands))

@@ -10,7 +10,8 @@ from pathlib import Path
 import trio
 
 from tests.devicekit import SigningDevice
-from tests.server.integration.support import free_port, wait_http_ok, ws_client
+from tests.helpers import ws_client
+from tests.server.integration.support import free_port, wait_http_ok
 from tests.server.integration.test_cli_subprocess import (
     CLI_TOKEN,
     START_BOUND,
