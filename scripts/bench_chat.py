@@ -42,7 +42,7 @@ from bench_common import (
     with_gateway,
     ws_open,
 )
-from bench_scale import PING, PONG, open_listener, send_request
+from bench_scale import open_listener, send_request
 from trio_websocket import WebSocketConnection
 
 # A chat delta as the gateway encodes it (server/runs/frames.chat_delta); its deltaText ends
@@ -174,20 +174,17 @@ async def bench_fanout(
         # parsing) would be measured as delivery time instead of the gateway's.
         nonlocal received
         listener = await open_listener(port, token, ("operator.read",), ("session-scoped-events",))
-        stream = listener.stream
         try:
             await send_request(listener, "sub", "sessions.messages.subscribe", {"key": SESSION})
             await listener.read_until(b'"id":"sub"')
             task_status.started()
-            pending = listener.buf
+            pending = listener.buf  # what came after the subscribe answer
             while not done.is_set():
                 with trio.move_on_after(0.5):
-                    data = await stream.receive_some(65_536)
+                    data = await listener.receive()
                     now = time.monotonic_ns()
                     if not data:
                         return
-                    if PING in data:
-                        await stream.send_all(PONG * data.count(PING))
                     pending += data
                     end = 0
                     for match in CHAT_DELTA.finditer(pending):
@@ -199,7 +196,7 @@ async def bench_fanout(
                     if received == subscribers * deltas:
                         all_arrived.set()
         finally:
-            await trio.aclose_forcefully(stream)
+            await trio.aclose_forcefully(listener.stream)
 
     async with trio.open_nursery() as nursery:
         with trio.fail_after(30):  # one at a time: the gateway bounds unauthenticated sockets

@@ -98,13 +98,18 @@ class RawListener:
         self.buf = b""
         self.open = True
 
+    async def receive(self) -> bytes:
+        """The next bytes from the server, its pings answered; b"" once it closed."""
+        data = await self.stream.receive_some(65_536)
+        if PING in data:
+            await self.stream.send_all(PONG * data.count(PING))
+        return data
+
     async def read_until(self, marker: bytes) -> None:
         while marker not in self.buf:
-            data = await self.stream.receive_some(65_536)
+            data = await self.receive()
             if not data:
                 raise BenchError("listener closed by the server")
-            if PING in data:
-                await self.stream.send_all(PONG * data.count(PING))
             self.buf = self.buf[-4096:] + data
         self.buf = self.buf[self.buf.index(marker) + len(marker) :]
 
