@@ -1,6 +1,6 @@
 """The shared keepalive timer over a real socket: a client that never answers a ping is
-dropped at the next round without a close frame (the official server terminates it). Written with wsproto by hand, because every WebSocket library
-answers pings by itself."""
+dropped at the next round without a close frame (the official server terminates it). Written
+with wsproto by hand, because every WebSocket library answers pings by itself."""
 
 from __future__ import annotations
 
