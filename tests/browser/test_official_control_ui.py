@@ -71,7 +71,10 @@ def test_official_control_ui_connects_and_chats(page: Any, gateway: Gateway) -> 
         composer = page.get_by_placeholder(re.compile(r"^Message "))
         composer.fill("hello official ui")
         composer.press("Enter")
-        page.get_by_text("echo: hello official ui").wait_for()
+        # The reply is a transcript paragraph; the page also announces it to screen readers
+        # in a status region, so the text alone names two elements.
+        reply = page.get_by_role("paragraph").filter(has_text="echo: hello official ui")
+        reply.first.wait_for()
         # The page shows the streamed delta; the transcript holds the reply once the run's
         # final is committed, a moment later on a busy machine.
         deadline = time.monotonic() + HISTORY_WAIT_S
@@ -84,6 +87,7 @@ def test_official_control_ui_connects_and_chats(page: Any, gateway: Gateway) -> 
 
         time.sleep(STAYS_UP_S)
         assert page.get_by_text("Connected", exact=True).is_visible()
+        assert reply.count() == 1  # the streamed reply and the committed one are one bubble
         assert [s for s in sockets if s["hello"] and not s["closed"]], sockets
     assert [e for e in page.errors if e.startswith("pageerror")] == []
 
