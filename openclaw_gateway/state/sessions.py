@@ -24,6 +24,7 @@ from typing import Any
 
 from openclaw_gateway.state import session_keys as K
 from openclaw_gateway.state.store import Record, Store
+from openclaw_gateway.state.transcript_tail import Entry, TranscriptTail
 
 MAX_TRANSCRIPT_MESSAGES = 1000
 MAX_MESSAGE_CHARS = 100_000
@@ -68,9 +69,17 @@ def _one_line(text: str, limit: int) -> str:
 
 
 class SessionBook:
-    def __init__(self, store: Store, new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+    def __init__(
+        self,
+        store: Store,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        tail: TranscriptTail | None = None,
+    ) -> None:
         self.store = store
         self._new_id = new_id
+        # Shared by every book on the same database (the loop's and the run journal's): each
+        # notes what it committed, so the recent transcript is read from memory.
+        self.tail = tail or TranscriptTail()
 
     # --- sessions ----------------------------------------------------------------------------
 
@@ -114,13 +123,15 @@ class SessionBook:
         """A new sessionId and an empty transcript; label and settings stay."""
         with self.store.transaction():
             rec = self.store.session_get(str(key)) or self._fresh(key, now_ms)
-            self.store.transcript_delete(rec["sessionId"])
+            old_id = rec["sessionId"]
+            self.store.transcript_delete(old_id)
             rec["sessionId"] = self._new_id()
             for derived in ("derivedTitle", "lastMessagePreview", "messageCount"):
                 rec.pop(derived, None)
             rec["updatedAt"] = now_ms
             self.store.session_put(rec)
-            return rec
+        self.tail.forget(old_id)
+        return rec
 
     def delete(self, key: str) -> bool:
         with self.store.transaction():
@@ -128,7 +139,9 @@ class SessionBook:
             if rec is None:
                 return False
             self.store.transcript_delete(rec["sessionId"])
-            return self.store.session_delete(key)
+            deleted = self.store.session_delete(key)
+        self.tail.forget(rec["sessionId"])
+        return deleted
 
     def listing(self, agent_id: str | None = None) -> list[Record]:
         return self.store.sessions(agent_id)
@@ -139,7 +152,8 @@ class SessionBook:
     # --- transcript --------------------------------------------------------------------------
 
     def _append(self, rec: Record, message: Record, now_ms: int) -> Record:
-        """Inside a transaction: store one message, prune, refresh the derived metadata."""
+        """Inside a transaction: store one message, prune, refresh the derived metadata.
+        The caller notes the stored message in the tail once the transaction committed."""
         seq = self.store.transcript_append(rec["sessionId"], message.get("runId"), message)
         self.store.transcript_prune(rec["sessionId"], MAX_TRANSCRIPT_MESSAGES)
         text = message_text(message)
@@ -157,7 +171,31 @@ class SessionBook:
         with self.store.transaction():
             rec = self.store.session_get(str(key)) or self._fresh(key, now_ms)
             stored = self._append(rec, message, now_ms)
-            return rec, stored
+        self._noted(rec, stored)
+        return rec, stored
+
+    def _noted(self, rec: Record, stored: Record | None) -> None:
+        if self.store.in_transaction:
+            # Joined a caller's transaction that may still roll back: hold nothing for it.
+            self.tail.forget(rec["sessionId"])
+        elif stored is not None:
+            plain = {k: v for k, v in stored.items() if k != "__openclaw"}
+            seq = stored["__openclaw"]["seq"]
+            self.tail.note(rec["sessionId"], (seq, plain, message_text(plain)))
+
+    def recent(self, key: str, limit: int) -> list[Entry]:
+        """The newest `limit` messages of the session as (seq, message, text), oldest first
+        (from the tail when it holds them; the messages must not be changed)."""
+        rec = self.store.session_get(key)
+        if rec is None:
+            return []
+        sid = rec["sessionId"]
+
+        def load(count: int) -> list[Entry]:
+            rows = self.store.transcript_tail(sid, count)
+            return [(seq, m, message_text(m)) for seq, m in rows]
+
+        return self.tail.newest(sid, limit, load)
 
     def history(self, key: str, limit: int) -> tuple[Record | None, list[Record]]:
         rec = self.store.session_get(key)
@@ -200,7 +238,8 @@ class SessionBook:
                 self.store.session_put(rec)
             self.store.chat_run_put(run_id, str(key), "queued", now_ms, meta)
             self.store.chat_runs_prune(now_ms - RUN_RECORD_RETENTION_MS)
-            return rec, stored
+        self._noted(rec, stored)
+        return rec, stored
 
     def finish_run(
         self,
@@ -214,12 +253,14 @@ class SessionBook:
         """One transaction: the agent's message (final or partial) and the terminal status."""
         assert status in TERMINAL
         with self.store.transaction():
-            stored = None
+            stored = rec = None
             if message is not None:
                 rec = self.store.session_get(str(key)) or self._fresh(key, now_ms)
                 stored = self._append(rec, message, now_ms)
             self.store.chat_run_put(run_id, str(key), status, now_ms, meta)
-            return stored
+        if rec is not None:
+            self._noted(rec, stored)
+        return stored
 
     def close_interrupted(self, now_ms: int) -> int:
         """Start-up: runs a previous process left queued/running end as `error`."""

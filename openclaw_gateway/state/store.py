@@ -87,6 +87,10 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
     @contextmanager
     def transaction(self) -> Iterator[Store]:
         """One atomic unit; nested calls join the outermost transaction."""

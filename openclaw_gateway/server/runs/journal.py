@@ -21,6 +21,7 @@ from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.state import session_keys as K
 from openclaw_gateway.state.sessions import SessionBook
 from openclaw_gateway.state.store import DatabaseError, Record, Store
+from openclaw_gateway.state.transcript_tail import TranscriptTail
 
 T = TypeVar("T")
 
@@ -30,9 +31,10 @@ class JournalClosed(DatabaseError):
 
 
 class RunJournal:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, tail: TranscriptTail) -> None:
         self._store = Store(path, any_thread=True, synchronous="NORMAL")
-        self._book = SessionBook(self._store)
+        # The loop's book shares the tail: what the journal commits is read from memory.
+        self._book = SessionBook(self._store, tail=tail)
         self._limiter = trio.CapacityLimiter(1)
         self._closed = False
 

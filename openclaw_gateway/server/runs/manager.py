@@ -35,7 +35,7 @@ from openclaw_gateway.server.runs import frames as F
 from openclaw_gateway.server.runs.agents import AGENT_COMMAND, AgentDirectory
 from openclaw_gateway.server.runs.journal import JournalClosed, RunJournal
 from openclaw_gateway.state import session_keys as K
-from openclaw_gateway.state.sessions import SessionBook, message_text, text_message
+from openclaw_gateway.state.sessions import SessionBook, text_message
 
 DEFAULT_TURN_TIMEOUT_MS = 600_000
 MAX_QUEUED_PER_SESSION = 32
@@ -263,12 +263,12 @@ class RunManager:
         the runs queued behind it (stored, or still being committed)."""
         lane = self.lanes.get(run.session_key) or (run,)
         mine = {r.run_id for r in lane}
-        _rec, messages = self.book.history(run.session_key, HISTORY_MESSAGES + len(mine))
-        before = [m for m in messages if m.get("runId") not in mine]
+        entries = self.book.recent(run.session_key, HISTORY_MESSAGES + len(mine))
         out: list[Record] = []
         budget = HISTORY_CHARS
-        for message in reversed(before):
-            text = message_text(message)
+        for _seq, message, text in reversed(entries):
+            if message.get("runId") in mine:
+                continue
             if len(text) > budget:
                 break
             budget -= len(text)

@@ -223,7 +223,7 @@ async def run_conversations(
     closed = book.close_interrupted(state.now_ms())
     if closed:
         state.logger.warn("sessions", f"{closed} agent run(s) interrupted by the last shutdown")
-    journal = RunJournal(book.store.path)
+    journal = RunJournal(book.store.path, book.tail)
     try:
         async with trio.open_nursery() as nursery:
             conversations = Conversations(state, book, agents, nursery, live, journal)

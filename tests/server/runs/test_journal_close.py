@@ -20,6 +20,7 @@ from openclaw_gateway.server.runs.journal import JournalClosed, RunJournal
 from openclaw_gateway.state import session_keys as K
 from openclaw_gateway.state.sessions import SessionBook, text_message
 from openclaw_gateway.state.store import Store
+from openclaw_gateway.state.transcript_tail import TranscriptTail
 
 KEY = K.parse("main", None, default_agent="main")
 
@@ -28,7 +29,7 @@ async def test_close_waits_for_the_running_commit_and_later_commits_are_refused(
     tmp_path: Path,
 ) -> None:
     Store.open(tmp_path).close()  # the schema, as the gateway's own store creates it
-    journal = RunJournal(tmp_path / "state" / "gateway.sqlite")
+    journal = RunJournal(tmp_path / "state" / "gateway.sqlite", TranscriptTail())
     entered, release = threading.Event(), threading.Event()
     finished: list[str] = []
     real_begin = SessionBook.begin_run
