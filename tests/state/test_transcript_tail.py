@@ -108,9 +108,14 @@ def test_a_callers_transaction_is_not_trusted(tmp_path: Path) -> None:
     loop, _journal = two_books(tmp_path)
     loop.append(KEY, text_message("user", "a", 1), 1)
     assert texts(loop.recent(str(KEY), 5)) == ["a"]
-    with pytest.raises(RuntimeError), loop.store.transaction():
-        loop.append(KEY, text_message("user", "rolled back", 2), 2)
-        raise RuntimeError
+
+    def append_then_fail() -> None:
+        with loop.store.transaction():
+            loop.append(KEY, text_message("user", "rolled back", 2), 2)
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        append_then_fail()
     assert texts(loop.recent(str(KEY), 5)) == ["a"] == from_db(loop, 5)
 
 
