@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -102,6 +102,15 @@ class _SocketOutbox:
         except WebSocketClosed:
             raise trio.ClosedResourceError from None
 
+    def send_many_nowait(self, frames: Sequence[bytes], /) -> None:
+        """Frames of one corked batch (hub.corked) in one write; the same errors."""
+        try:
+            self._ws.write_texts(frames)
+        except Backlogged:
+            raise trio.WouldBlock from None
+        except WebSocketClosed:
+            raise trio.ClosedResourceError from None
+
 
 async def run_keepalive(hub: Hub, interval: float = KEEPALIVE_INTERVAL) -> None:
     """The one keepalive timer of the process (see the module docstring)."""
@@ -158,14 +167,16 @@ async def serve(
                 state.presence.upsert(presence_key, {}, state.now_ms())
             ws.ping()
 
+        outbox = _SocketOutbox(ws, abort)
         sub = Subscriber(
             conn_id,
             granted.role,
             granted.scopes,
-            _SocketOutbox(ws, abort),
+            outbox,
             abort,
             device_id=granted.device_id,
         )
+        sub.write_many = outbox.send_many_nowait
         sub.backlog = lambda: ws.pending_bytes
         sub.keepalive = keepalive
         sub.session_scoped = SESSION_SCOPED_EVENTS_CAP in request.params.caps

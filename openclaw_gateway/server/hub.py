@@ -18,7 +18,8 @@ gets them all.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import attrs
@@ -80,6 +81,8 @@ class Subscriber:
     # A browser socket: would its Origin still pass this policy? (closed when it no longer
     # does after a reload). None for sockets without an Origin header.
     origin_allowed: Callable[[Any], bool] | None = None
+    # Writes a corked batch of frames in one go (see Hub.corked); None: frame by frame.
+    write_many: Callable[[Sequence[bytes]], None] | None = None
 
 
 class Hub:
@@ -95,6 +98,8 @@ class Hub:
         # droppable frames not queued to a slow socket.
         self.events_fanned_out: dict[str, int] = {}
         self.events_dropped = 0
+        # While corked: the frames held per socket, with each one's drop-if-slow flag.
+        self._corked: dict[Subscriber, list[tuple[bytes, bool]]] | None = None
 
     def connections_by_role(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -118,8 +123,49 @@ class Hub:
     def remove(self, conn_id: str) -> None:
         self._subs.pop(conn_id, None)
 
+    @contextmanager
+    def corked(self) -> Iterator[None]:
+        """Frames sent in this block (which must not wait) go out at its end, one write per
+        socket: a chat delta and its agent event cost one syscall per subscriber, not two.
+        A nested block joins the outer one."""
+        if self._corked is not None:
+            yield
+            return
+        held: dict[Subscriber, list[tuple[bytes, bool]]] = {}
+        self._corked = held
+        try:
+            yield
+        finally:
+            self._corked = None
+            for sub, frames in held.items():
+                self._send_held(sub, frames)
+
+    def _send_held(self, sub: Subscriber, frames: list[tuple[bytes, bool]]) -> None:
+        if len(frames) > 1 and sub.write_many is not None and not sub.closing:
+            size = sum(len(frame) for frame, _drop in frames)
+            if sub.backlog() + size <= self.max_buffered_bytes:
+                try:
+                    sub.write_many([frame for frame, _drop in frames])
+                    return
+                except trio.WouldBlock:
+                    pass  # frame by frame below: each one's own slow-consumer rule applies
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return
+        for frame, drop in frames:
+            self._send_now(sub, frame, drop)
+
     def send(self, sub: Subscriber, frame: str | bytes, *, drop_if_slow: bool = False) -> bool:
-        """Queue one frame for `sub`. False if it was dropped or the socket is being closed."""
+        """Queue one frame for `sub`. False if it was dropped or the socket is being closed
+        (when corked: held for the end of the block, True)."""
+        if sub.closing:
+            return False
+        if self._corked is not None:
+            data = frame.encode() if isinstance(frame, str) else frame
+            self._corked.setdefault(sub, []).append((data, drop_if_slow))
+            return True
+        return self._send_now(sub, frame, drop_if_slow)
+
+    def _send_now(self, sub: Subscriber, frame: str | bytes, drop_if_slow: bool) -> bool:
         if sub.closing:
             return False
         if sub.backlog() + len(frame) > self.max_buffered_bytes:

@@ -160,6 +160,7 @@ async def run_gateway(
     registry = (settings.registry_factory or methods.load)()
     state.metrics = gateway_metrics(registry, hub, state)
     state.broadcast = hub.broadcast
+    state.corked = hub.corked
     state.invalidate_device = hub.close_device
     state.connected_devices = hub.device_ids
     state.send_to = lambda conn_id, frame: (

@@ -7,8 +7,10 @@ No trio here: time is read through `GatewayState.clock`, and events leave throug
 from __future__ import annotations
 
 import collections
+import contextlib
 import time
 from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -176,6 +178,8 @@ class GatewayState:
     started_at: float = attrs.field(factory=time.monotonic)
     clock: Callable[[], float] = time.time  # wall clock, seconds
     broadcast: Broadcast = _no_broadcast
+    # Broadcasts in this (non-waiting) block leave together, one write per socket (Hub.corked).
+    corked: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
     loop: LoopStats = attrs.field(factory=LoopStats)
     last_heartbeat: dict[str, Any] | None = None
     health_version: int = 1

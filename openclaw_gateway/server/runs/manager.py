@@ -294,8 +294,11 @@ class RunManager:
             return
         run.text += chunk
         ts = self.state.now_ms()
-        self._chat(run, lambda seq: F.chat_delta(run.run_id, run.session_key, seq, run.text, ts))
-        self._agent(run, "assistant", {"text": run.text, "delta": chunk})
+        with self.state.corked():
+            self._chat(
+                run, lambda seq: F.chat_delta(run.run_id, run.session_key, seq, run.text, ts)
+            )
+            self._agent(run, "assistant", {"text": run.text, "delta": chunk})
         run._publish(RunEvent("delta", run.text))
 
     async def _execute(self, run: Run) -> None:
@@ -396,6 +399,20 @@ class RunManager:
                 # Shutting down: the run stays "running" in the database and the next start
                 # closes it as interrupted (close_interrupted); the operators still hear its end.
                 self.state.logger.warn("sessions", f"run {run.run_id} ended during shutdown")
+        with self.state.corked():  # the transcript update, final and lifecycle end together
+            self._announce_end(run, status, error, stored, now)
+        self.live.pop(run.run_id, None)
+        if not run.discarded:  # a discarded runId may be sent again
+            self.finished[run.run_id] = run
+        while len(self.finished) > FINISHED_RUNS_KEPT:
+            self.finished.popitem(last=False)
+        run.done.set()
+        self.state.metrics.run(status, run.request.origin, max(0, now - run.accepted_at) / 1000)
+        run._publish(RunEvent(status, run.text, error))
+
+    def _announce_end(
+        self, run: Run, status: str, error: str | None, stored: Record | None, now: int
+    ) -> None:
         if stored is not None:
             self.on_message(run.session_key, stored, status)
         chat_state = {"ok": "final", "aborted": "aborted"}.get(status, "error")
@@ -419,11 +436,3 @@ class RunManager:
             self._agent(run, "lifecycle", end)
         else:
             self._agent(run, "lifecycle", {"phase": "error", "error": error, "endedAt": now})
-        self.live.pop(run.run_id, None)
-        if not run.discarded:  # a discarded runId may be sent again
-            self.finished[run.run_id] = run
-        while len(self.finished) > FINISHED_RUNS_KEPT:
-            self.finished.popitem(last=False)
-        run.done.set()
-        self.state.metrics.run(status, run.request.origin, max(0, now - run.accepted_at) / 1000)
-        run._publish(RunEvent(status, run.text, error))
