@@ -9,9 +9,10 @@ the bench's admin operator) that answers at once, and in the bench process the o
   shares, into its one chunk: handler start and chunk sent);
 - fan-out: S operators with the `session-scoped-events` cap subscribed to the session
   (sessions.messages.subscribe) while the agent streams D timestamped chunks; per delta the
-  time from the agent sending the chunk to the LAST subscriber receiving it. Each subscriber
-  is read as a raw byte stream: a WebSocket library in this one process was the bottleneck
-  (p99 41.8 ms measured that way against 19.9 ms read raw, same gateway, same machine).
+  time from the agent sending the chunk to the LAST subscriber receiving it. The subscribers
+  are read by one epoll thread (bench_reader.ReceiptReader) that stamps the arrival of the
+  bytes: a WebSocket library in this one process, then a trio task per subscriber, were the
+  bottleneck (p99 41.8 ms, then 19.9 ms, against the same gateway).
 
 Every loop is bounded in count and time; everything stays on 127.0.0.1. Run it through
 scripts/bench (`--scenario chat`).
@@ -25,6 +26,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,8 @@ from bench_common import (
     with_gateway,
     ws_open,
 )
-from bench_scale import open_listener, send_request
+from bench_reader import ReceiptReader
+from bench_scale import RawListener, open_listener, send_request
 from trio_websocket import WebSocketConnection
 
 # A chat delta as the gateway encodes it (server/runs/frames.chat_delta); its deltaText ends
@@ -51,7 +54,6 @@ CHAT_DELTA = re.compile(
     rb'"event":"chat","payload":\{"runId":"[^"]*","sessionKey":"[^"]*","seq":\d+,'
     rb'"state":"delta","deltaText":"[^"]*\|(\d+)"'
 )
-MAX_PENDING = 1 << 20
 
 ADMIN = ("operator.admin",)
 SESSION = "bench"
@@ -86,9 +88,10 @@ class ChatPlan:
     turns: int = 500
     subscribers: int = 100
     deltas: int = 100
-    # Between the agent's fan-out chunks: each delta is then delivered on its own, so its
-    # latency is the fan-out's, not a queue behind the previous one.
-    gap_s: float = 0.05
+    # Between the agent's fan-out chunks: over the gateway's 75 ms pacing of streamed text
+    # (server/runs/live_text.py), so each chunk is sent at once and on its own: its latency is
+    # the fan-out's, not the pacing's nor a queue behind the previous one.
+    gap_s: float = 0.1
     cap_s: float = 20.0
     profile: Path | None = None  # py-spy raw samples of the gateway, for `flamegraph.pl`
 
@@ -164,52 +167,41 @@ async def bench_fanout(
 ) -> dict[str, Any]:
     subscribers, deltas, gap = plan.subscribers, plan.deltas, plan.gap_s
     arrivals: dict[int, list[int]] = {}  # chunk sent ns -> receive ns at each subscriber
-    received = 0
-    all_arrived = trio.Event()
-    done = trio.Event()
+    received = [0]
+    all_arrived = threading.Event()
 
-    async def subscriber(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        # A raw byte-stream reader (bench_scale.RawListener), not a WebSocket library: this one
-        # process reads every subscriber's frames, and a library's per-message work (and JSON
-        # parsing) would be measured as delivery time instead of the gateway's.
-        nonlocal received
-        listener = await open_listener(port, token, ("operator.read",), ("session-scoped-events",))
-        try:
-            await send_request(listener, "sub", "sessions.messages.subscribe", {"key": SESSION})
-            await listener.read_until(b'"id":"sub"')
-            task_status.started()
-            pending = listener.buf  # what came after the subscribe answer
-            while not done.is_set():
-                with trio.move_on_after(0.5):
-                    data = await listener.receive()
-                    now = time.monotonic_ns()
-                    if not data:
-                        return
-                    pending += data
-                    end = 0
-                    for match in CHAT_DELTA.finditer(pending):
-                        arrivals.setdefault(int(match.group(1)), []).append(now)
-                        received += 1
-                        end = match.end()
-                    # Keep what may be the start of a frame not read whole yet (bounded).
-                    pending = pending[end:][-MAX_PENDING:]
-                    if received == subscribers * deltas:
-                        all_arrived.set()
-        finally:
-            await trio.aclose_forcefully(listener.stream)
+    def on_delta(stamp: bytes, _index: int, now: int) -> None:  # in the reader thread
+        arrivals.setdefault(int(stamp), []).append(now)
+        received[0] += 1
+        if received[0] == subscribers * deltas:
+            all_arrived.set()
 
-    async with trio.open_nursery() as nursery:
+    listeners: list[RawListener] = []
+    try:
         with trio.fail_after(30):  # one at a time: the gateway bounds unauthenticated sockets
             for _ in range(subscribers):
-                await nursery.start(subscriber)
-        cpu = cpu_seconds(gateway_pid)
-        seen: list[tuple[int, dict[str, Any]]] = []
-        await send_turn(sender, "fanout", f"fanout:{deltas}:{gap}", seen)
-        await until_final(sender, "fanout", seen)
-        with trio.move_on_after(5):  # the last delta reaches every subscriber
-            await all_arrived.wait()
-        cpu = cpu_seconds(gateway_pid) - cpu
-        done.set()
+                listener = await open_listener(
+                    port, token, ("operator.read",), ("session-scoped-events",)
+                )
+                listeners.append(listener)
+                await send_request(listener, "sub", "sessions.messages.subscribe", {"key": SESSION})
+                await listener.read_until(b'"id":"sub"')
+        # From here one thread reads every subscriber (bench_reader: trio tasks reading 100
+        # sockets in this process were the figure, not the gateway).
+        fds = [listener.stream.socket.fileno() for listener in listeners]
+        with ReceiptReader(fds, CHAT_DELTA, on_delta, [lis.buf for lis in listeners]) as reader:
+            cpu = cpu_seconds(gateway_pid)
+            seen: list[tuple[int, dict[str, Any]]] = []
+            await send_turn(sender, "fanout", f"fanout:{deltas}:{gap}", seen)
+            await until_final(sender, "fanout", seen)
+            # The last delta reaches every subscriber (bounded).
+            await trio.to_thread.run_sync(all_arrived.wait, 5.0)
+            cpu = cpu_seconds(gateway_pid) - cpu
+        if reader.closed:
+            raise BenchError(f"the gateway closed {reader.closed} subscribers during the fan-out")
+    finally:
+        for listener in listeners:
+            await trio.aclose_forcefully(listener.stream)
     complete = [ms(max(v) - stamp) for stamp, v in arrivals.items() if len(v) == subscribers]
     return {
         "subscribers": subscribers,

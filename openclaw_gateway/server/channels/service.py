@@ -22,7 +22,7 @@ from openclaw_gateway.server.channels.outbox import Outbox
 from openclaw_gateway.server.channels.routing import Router
 from openclaw_gateway.server.nodes import NodeSession
 from openclaw_gateway.server.rpc.context import GatewayState
-from openclaw_gateway.server.runs.manager import Run, TurnRequest
+from openclaw_gateway.server.runs.run import Run, TurnRequest
 from openclaw_gateway.state.store import Store
 
 if TYPE_CHECKING:

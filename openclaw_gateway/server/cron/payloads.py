@@ -32,7 +32,7 @@ from openclaw_gateway.server.cron.job_env import job_base_environment
 from openclaw_gateway.server.cron.pacing import DurationError, parse_duration_ms
 from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.runs.agents import AgentDirectory
-from openclaw_gateway.server.runs.manager import TurnRequest
+from openclaw_gateway.server.runs.run import TurnRequest
 from openclaw_gateway.state.session_keys import DEFAULT_AGENT_ID, main_key
 
 KILL_GRACE_S = 2.0

@@ -33,7 +33,7 @@ from openclaw_gateway.server.http.reader import BodyError
 from openclaw_gateway.server.http.router import RequestContext, Route
 from openclaw_gateway.server.mainsession.api import AgentTurn, DeliveryTarget, StartedTurn
 from openclaw_gateway.server.rpc.context import GatewayState
-from openclaw_gateway.server.runs.manager import DEFAULT_TURN_TIMEOUT_MS
+from openclaw_gateway.server.runs.run import DEFAULT_TURN_TIMEOUT_MS
 
 MAX_BODY_BYTES = 256 * 1024
 BODY_TIMEOUT = 30.0

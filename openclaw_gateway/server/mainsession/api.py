@@ -22,7 +22,7 @@ from __future__ import annotations
 import attrs
 import trio
 
-from openclaw_gateway.server.runs.manager import DEFAULT_TURN_TIMEOUT_MS, Run
+from openclaw_gateway.server.runs.run import DEFAULT_TURN_TIMEOUT_MS, Run
 
 WAKE_MODES = ("now", "next-heartbeat")
 MAX_PENDING_EVENTS = 20  # as the official per-session system-event queue

@@ -31,7 +31,7 @@ from openclaw_gateway.server.mainsession.api import (
     StartedTurn,
 )
 from openclaw_gateway.server.rpc.context import GatewayState
-from openclaw_gateway.server.runs.manager import TurnRequest
+from openclaw_gateway.server.runs.run import TurnRequest
 from openclaw_gateway.state import session_keys as K
 from openclaw_gateway.state.sessions import text_message
 

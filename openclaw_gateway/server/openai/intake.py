@@ -16,7 +16,7 @@ from openclaw_gateway.server.http.reader import BodyError
 from openclaw_gateway.server.http.router import RequestContext
 from openclaw_gateway.server.openai import replies
 from openclaw_gateway.server.openai.http_auth import HttpGate
-from openclaw_gateway.server.runs.manager import Run
+from openclaw_gateway.server.runs.run import Run
 
 BODY_TIMEOUT = 30.0  # seconds for the whole body (official readJsonBody default)
 MAX_BODY_BYTES = 20 * 1024 * 1024  # official DEFAULT_OPENAI_CHAT_COMPLETIONS_BODY_BYTES

@@ -43,7 +43,7 @@ from openclaw_gateway.server.openai.turns import (
     submit,
     usage_numbers,
 )
-from openclaw_gateway.server.runs.manager import Run
+from openclaw_gateway.server.runs.run import Run
 from openclaw_gateway.server.runs.service import Conversations
 
 PATH = "/v1/responses"

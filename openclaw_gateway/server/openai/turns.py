@@ -19,7 +19,7 @@ import trio
 from openclaw_gateway.core.errors import RpcError
 from openclaw_gateway.server.http.messages import HttpRequest
 from openclaw_gateway.server.rpc.methods.chat import clean_message
-from openclaw_gateway.server.runs.manager import WATCH_BUFFER, Run, RunEvent, TurnRequest
+from openclaw_gateway.server.runs.run import WATCH_BUFFER, Run, RunEvent, TurnRequest
 from openclaw_gateway.server.runs.service import Conversations
 from openclaw_gateway.state import session_keys as K
 

@@ -1,15 +1,16 @@
 """Payloads of the conversation events, pure (official chat-broadcast.ts, agent events).
 
 `chat` (per run, seq from 1):
-  delta    {runId, sessionKey, seq, state:"delta", deltaText: <all text so far>, replace:true,
-            message:{role:"assistant", content:[{type:"text", text}], timestamp}}
+  delta    {runId, sessionKey, seq, state:"delta", deltaText: <added since the last delta>,
+            replace?:true, message:{role:"assistant", content:[{type:"text", text}], timestamp}}
+           (paced, see live_text.py)
   final    {…, state:"final", message, stopReason?}
   aborted  {…, state:"aborted", message? (the partial text), stopReason:"aborted"}
   error    {…, state:"error", errorMessage, errorKind?, message? (the partial text)}
 `agent` (per run, seq from 1): {runId, seq, stream, ts, sessionKey, data}
   stream "lifecycle": data {phase:"start", startedAt} | {phase:"end", endedAt, aborted?}
                       | {phase:"error", error, endedAt}
-  stream "assistant": data {text: <all text so far>, delta: <this chunk>}
+  stream "assistant": data {text: <all text so far>, delta: <the chunks since the last one>}
 """
 
 from __future__ import annotations
@@ -23,16 +24,20 @@ def display_message(text: str, ts: int) -> Record:
     return {"role": "assistant", "content": [{"type": "text", "text": text}], "timestamp": ts}
 
 
-def chat_delta(run_id: str, session_key: str, seq: int, text: str, ts: int) -> Record:
-    return {
+def chat_delta(
+    run_id: str, session_key: str, seq: int, text: str, delta: str, replace: bool, ts: int
+) -> Record:
+    out: Record = {
         "runId": run_id,
         "sessionKey": session_key,
         "seq": seq,
         "state": "delta",
-        "deltaText": text,
-        "replace": True,
-        "message": display_message(text, ts),
+        "deltaText": delta,
     }
+    if replace:
+        out["replace"] = True
+    out["message"] = display_message(text, ts)
+    return out
 
 
 def chat_terminal(

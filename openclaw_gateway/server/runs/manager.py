@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import collections
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import attrs
 import trio
 
 from openclaw_gateway.core.errors import RpcError
@@ -34,102 +32,15 @@ from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.runs import frames as F
 from openclaw_gateway.server.runs.agents import AGENT_COMMAND, AgentDirectory
 from openclaw_gateway.server.runs.journal import JournalClosed, RunJournal
-from openclaw_gateway.state import session_keys as K
+from openclaw_gateway.server.runs.live_text import broadcast_delta
+from openclaw_gateway.server.runs.run import Run, RunEvent, TurnRequest, record_run
 from openclaw_gateway.state.sessions import SessionBook, text_message
 
-DEFAULT_TURN_TIMEOUT_MS = 600_000
 MAX_QUEUED_PER_SESSION = 32
 HISTORY_MESSAGES = 40
 HISTORY_CHARS = 32_000
 FINISHED_RUNS_KEPT = 512
-WATCH_BUFFER = 256
 Record = dict[str, Any]
-
-
-@attrs.frozen
-class TurnRequest:
-    key: K.SessionKey
-    message: str
-    run_id: str
-    origin: str = "chat"  # chat | agent | cron
-    thinking: str | None = None
-    model: str | None = None
-    timeout_ms: int = DEFAULT_TURN_TIMEOUT_MS
-    extra: dict[str, Any] = attrs.field(factory=dict)  # more agent.turn params (cron: jobId…)
-
-
-@attrs.frozen
-class RunEvent:
-    kind: str  # delta | ok | error | aborted | timeout
-    text: str
-    error: str | None = None
-
-
-@attrs.define(eq=False)
-class Run:
-    request: TurnRequest
-    status: str = "queued"
-    text: str = ""
-    error: str | None = None
-    accepted_at: int = 0
-    started_at: int | None = None
-    ended_at: int | None = None
-    user_seq: int | None = None
-    done: trio.Event = attrs.field(factory=trio.Event)
-    # Set once begin_run committed (or failed: then `discarded`); finishing waits for it.
-    committed: trio.Event = attrs.field(factory=trio.Event)
-    discarded: bool = False
-    scope: trio.CancelScope | None = None
-    abort_requested: bool = False
-    # The agent node's decoded answer (`{"text": …}` and anything else it said, e.g. a paced
-    # cron job's `nextCheck`).
-    answer: Any = None
-    chat_seq: int = 0
-    agent_seq: int = 0
-    watchers: list[trio.MemorySendChannel[RunEvent]] = attrs.field(factory=list)
-
-    @property
-    def run_id(self) -> str:
-        return self.request.run_id
-
-    @property
-    def session_key(self) -> str:
-        return str(self.request.key)
-
-    def _publish(self, event: RunEvent) -> None:
-        for tx in list(self.watchers):
-            try:
-                tx.send_nowait(event)
-            except trio.WouldBlock:
-                pass  # a slow watcher misses a delta; the text is cumulative and done is set
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self.watchers.remove(tx)
-        if event.kind != "delta":
-            for tx in self.watchers:
-                tx.close()
-            self.watchers.clear()
-
-    async def watch(self) -> AsyncIterator[RunEvent]:
-        """Deltas, then one terminal event (at once when the run already ended)."""
-        if self.done.is_set():
-            yield RunEvent(self.status, self.text, self.error)
-            return
-        tx, rx = trio.open_memory_channel[RunEvent](WATCH_BUFFER)
-        self.watchers.append(tx)
-        async with rx:
-            async for event in rx:
-                yield event
-
-
-def record_run(run_id: str, session_key: str, status: str, meta: Record) -> Run:
-    """A finished run known only from its stored record (after a restart)."""
-    key = K.parse(session_key)
-    run = Run(TurnRequest(key, str(meta.get("message", "")), run_id), status=status)
-    run.text = str(meta.get("text", ""))
-    run.error = meta.get("error")
-    run.started_at, run.ended_at = meta.get("startedAt"), meta.get("endedAt")
-    run.done.set()
-    return run
 
 
 class RunManager:
@@ -293,13 +204,38 @@ class RunManager:
         if not chunk or run.done.is_set():
             return
         run.text += chunk
-        ts = self.state.now_ms()
-        with self.state.corked():
-            self._chat(
-                run, lambda seq: F.chat_delta(run.run_id, run.session_key, seq, run.text, ts)
-            )
-            self._agent(run, "assistant", {"text": run.text, "delta": chunk})
+        run.live.unsent += chunk
         run._publish(RunEvent("delta", run.text))
+        wait = run.live.wait_s(trio.current_time())
+        if not wait:
+            self._send_live(run)
+        elif not run.live.flush_due:  # paced (live_text.py): sent when the window ends
+            run.live.flush_due = True
+            self._nursery.start_soon(self._send_live_later, run, run.live.generation, wait)
+
+    async def _send_live_later(self, run: Run, generation: int, wait: float) -> None:
+        await trio.sleep(wait)
+        if run.live.generation == generation and not run.done.is_set():
+            self._send_live(run)
+
+    def _send_live(self, run: Run) -> None:
+        """The held text as one chat delta and one agent assistant event, one write each."""
+        live = run.live
+        if not live.unsent:
+            return
+        ts = self.state.now_ms()
+        delta = broadcast_delta(run.text, live.shown)
+        with self.state.corked():
+            if delta is not None:
+                text, (added, replace) = run.text, delta
+                self._chat(
+                    run,
+                    lambda seq: F.chat_delta(
+                        run.run_id, run.session_key, seq, text, added, replace, ts
+                    ),
+                )
+            self._agent(run, "assistant", {"text": run.text, "delta": live.unsent})
+        live.sent(run.text, trio.current_time())
 
     async def _execute(self, run: Run) -> None:
         req = run.request
@@ -399,7 +335,8 @@ class RunManager:
                 # Shutting down: the run stays "running" in the database and the next start
                 # closes it as interrupted (close_interrupted); the operators still hear its end.
                 self.state.logger.warn("sessions", f"run {run.run_id} ended during shutdown")
-        with self.state.corked():  # the transcript update, final and lifecycle end together
+        with self.state.corked():  # held text, transcript update, final and lifecycle end
+            self._send_live(run)
             self._announce_end(run, status, error, stored, now)
         self.live.pop(run.run_id, None)
         if not run.discarded:  # a discarded runId may be sent again

@@ -21,7 +21,7 @@ from openclaw_gateway.server.rpc.methods._params import check
 from openclaw_gateway.server.rpc.methods.chat import start_turn
 from openclaw_gateway.server.rpc.registry import missing_scope
 from openclaw_gateway.server.runs.agents import declared_models
-from openclaw_gateway.server.runs.manager import Run
+from openclaw_gateway.server.runs.run import Run
 
 Record = dict[str, Any]
 DEFAULT_WAIT_MS = 30_000

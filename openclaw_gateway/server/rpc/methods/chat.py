@@ -19,7 +19,7 @@ from openclaw_gateway.server.rpc.context import CallContext
 from openclaw_gateway.server.rpc.methods import registry
 from openclaw_gateway.server.rpc.methods._params import check
 from openclaw_gateway.server.runs import frames as F
-from openclaw_gateway.server.runs.manager import DEFAULT_TURN_TIMEOUT_MS, Run, TurnRequest
+from openclaw_gateway.server.runs.run import DEFAULT_TURN_TIMEOUT_MS, Run, TurnRequest
 from openclaw_gateway.state.sessions import MAX_MESSAGE_CHARS, text_message
 
 Record = dict[str, Any]

@@ -1,0 +1,99 @@
+"""Receipt times of many WebSocket listeners, read by one thread with epoll.
+
+The fan-out benchmarks measure when the gateway's frames reach each listener. Reading 100 or
+1000 sockets with a trio task each (or a WebSocket library) in the bench process made the
+reading itself the figure: each wake-up of a task costs tens of µs, so the last listener's
+"receipt" waited for the bench's own scheduler, not for the gateway. Here one thread sleeps in
+epoll over every listener's descriptor and stamps CLOCK_MONOTONIC the moment bytes arrive, then
+scans them with a regular expression; the gateway's pings are answered (an idle listener that
+never pongs is rightly dropped).
+
+The listeners' trio streams must not be read while a ReceiptReader runs: it reads duplicates
+of their descriptors. Bounded: it stops when told, or after `cap_s`.
+"""
+
+from __future__ import annotations
+
+import re
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+PING = b"\x89\x00"  # the gateway's keepalive: an empty, unmasked ping
+PONG = b"\x8a\x80\x00\x00\x00\x00"  # an empty pong, masked with a zero key (clients must mask)
+KEEP = 4096  # bytes kept per listener for a match split across two reads
+
+
+class ReceiptReader:
+    """Stamps each match of `pattern` on each listener; `on_match(key, listener_index, ns)`
+    runs in the reader thread for every match, where `key` is the pattern's first group."""
+
+    def __init__(
+        self,
+        fds: Sequence[int],
+        pattern: re.Pattern[bytes],
+        on_match: Callable[[bytes, int, int], None],
+        pending: Sequence[bytes] = (),
+        cap_s: float = 60.0,
+    ) -> None:
+        self._socks = [socket.socket(fileno=socket.dup(fd)) for fd in fds]
+        self._pattern = pattern
+        self._on_match = on_match
+        self._buffers = list(pending) or [b""] * len(fds)
+        self._cap_s = cap_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="receipts", daemon=True)
+        self.closed = 0  # listeners the gateway closed meanwhile
+
+    def __enter__(self) -> ReceiptReader:
+        for sock in self._socks:
+            sock.setblocking(False)
+        for index, data in enumerate(self._buffers):  # what came with the last trio read
+            self._buffers[index] = b""
+            self._scan(index, data, time.monotonic_ns())
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for sock in self._socks:
+            sock.close()
+
+    def _run(self) -> None:
+        poller = select.epoll()
+        by_fd = {sock.fileno(): index for index, sock in enumerate(self._socks)}
+        for fd in by_fd:
+            poller.register(fd, select.EPOLLIN)
+        deadline = time.monotonic() + self._cap_s
+        try:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                ready = poller.poll(0.05)
+                now = time.monotonic_ns()  # every ready listener's bytes were there by now
+                for fd, _events in ready:
+                    index = by_fd[fd]
+                    try:
+                        data = self._socks[index].recv(262_144)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if not data:
+                        poller.unregister(fd)
+                        self.closed += 1
+                        continue
+                    if PING in data:
+                        self._socks[index].send(PONG * data.count(PING))
+                    self._scan(index, data, now)
+        finally:
+            poller.close()
+
+    def _scan(self, index: int, data: bytes, now: int) -> None:
+        buf = self._buffers[index] + data
+        end = 0
+        for match in self._pattern.finditer(buf):
+            self._on_match(match.group(1), index, now)
+            end = match.end()
+        self._buffers[index] = buf[end:][-KEEP:]
