@@ -118,9 +118,12 @@ async def send_turn(
 
 
 async def until_final(
-    ws: WebSocketConnection, rid: str, seen: list[tuple[int, dict[str, Any]]]
+    ws: WebSocketConnection,
+    rid: str,
+    seen: list[tuple[int, dict[str, Any]]],
+    timeout_s: float = TURN_TIMEOUT_S,
 ) -> list[tuple[int, dict[str, Any]]]:
-    with trio.fail_after(TURN_TIMEOUT_S):
+    with trio.fail_after(timeout_s):
         while not seen or seen[-1][1]["state"] == "delta":
             frame = await recv_json(ws)
             now = time.monotonic_ns()
@@ -193,7 +196,7 @@ async def bench_fanout(
             cpu = cpu_seconds(gateway_pid)
             seen: list[tuple[int, dict[str, Any]]] = []
             await send_turn(sender, "fanout", f"fanout:{deltas}:{gap}", seen)
-            await until_final(sender, "fanout", seen)
+            await until_final(sender, "fanout", seen, TURN_TIMEOUT_S + deltas * gap)
             # The last delta reaches every subscriber (bounded).
             await trio.to_thread.run_sync(all_arrived.wait, 5.0)
             cpu = cpu_seconds(gateway_pid) - cpu

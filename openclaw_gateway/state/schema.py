@@ -67,6 +67,8 @@ CREATE TABLE IF NOT EXISTS chat_runs (
   data TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS chat_runs_status ON chat_runs(status);
+-- Pruning finished runs by age runs on every begin_run: a range scan, not a table scan.
+CREATE INDEX IF NOT EXISTS chat_runs_updated ON chat_runs(updated_at);
 -- Outgoing channel messages (server/channels/outbox.py): pending until the owning bridge
 -- confirmed a channel.send, then delivered or failed (kept for the record, newest first).
 CREATE TABLE IF NOT EXISTS deliveries (
