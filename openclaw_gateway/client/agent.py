@@ -23,6 +23,7 @@ node's `agent.turn` command once (`openclaw nodes approve`).
 
 from __future__ import annotations
 
+import collections
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -33,8 +34,11 @@ import trio
 from openclaw_gateway.client import Event, GatewayClient, NodeHost
 from openclaw_gateway.client.identity import IdentityStore
 from openclaw_gateway.client.invoke_context import CURRENT_INVOKE
+from openclaw_gateway.client.session import SentCall
 
 MAX_CHUNK_BYTES = 16_384
+# Progress chunks sent and not answered yet, at most (then the next one waits).
+PROGRESS_IN_FLIGHT = 64
 TurnHandler = Callable[["Turn"], AsyncIterator[str] | Awaitable[str] | str]
 
 
@@ -159,15 +163,26 @@ class AgentNode(NodeHost):
             return out
         text: list[str] = []
         seq = 0
+        # Chunks go out without waiting for each answer (the gateway takes a connection's
+        # requests in order): a refusal surfaces at a later chunk; at most
+        # PROGRESS_IN_FLIGHT wait for their answer at once.
+        in_flight: collections.deque[SentCall] = collections.deque()
         try:
             async for piece in out:
                 if not piece:
                     continue
                 text.append(piece)
                 for chunk in split_chunk(piece):
-                    await client.call(
-                        "node.invoke.progress",
-                        {"invokeId": invoke_id, "nodeId": node_id, "seq": seq, "chunk": chunk},
+                    while in_flight and (
+                        in_flight[0].answered or len(in_flight) >= PROGRESS_IN_FLIGHT
+                    ):
+                        await in_flight[0].answer()
+                        in_flight.popleft().outcome()  # raises the gateway's refusal
+                    in_flight.append(
+                        await client.send_call(
+                            "node.invoke.progress",
+                            {"invokeId": invoke_id, "nodeId": node_id, "seq": seq, "chunk": chunk},
+                        )
                     )
                     seq += 1
         finally:

@@ -24,6 +24,7 @@ from openclaw_gateway.client.session import (
     Event,
     GatewayRequestError,
     GatewayTransportError,
+    SentCall,
     Session,
     Signer,
     connect_params,
@@ -214,6 +215,13 @@ class GatewayClient:
         if self.session is None:
             raise GatewayTransportError("closed", "not connected")
         return await self.session.call(method, params, timeout=timeout, expect_final=expect_final)
+
+    async def send_call(self, method: str, params: Any = None) -> SentCall:
+        """A request sent without waiting for its answer (session.Session.send_call), on the
+        current connection."""
+        if self.session is None or self.session.closed.is_set():
+            raise GatewayTransportError("closed", "not connected")
+        return await self.session.send_call(method, params)
 
     def events(self) -> trio.MemoryReceiveChannel[Event]:
         """Events from every session, in order; iterate with `async for`."""

@@ -88,12 +88,47 @@ class ClientIdentity:
 
 
 class _Pending:
-    def __init__(self, expect_final: bool) -> None:
+    def __init__(self, expect_final: bool, close_code: Callable[[], int | None]) -> None:
         self.done = trio.Event()
         self.frame: dict[str, Any] | None = None
         # Wait past an `ok` response whose payload says status "accepted" (official
         # expectFinal): the request resolves with the next response for its id.
         self.expect_final = expect_final
+        self._close_code = close_code
+
+    def outcome(self) -> Any:
+        """The answered request's payload, or its error raised (the connection closed first:
+        GatewayTransportError "closed")."""
+        if self.frame is None:
+            raise GatewayTransportError(
+                "closed", "gateway closed the connection", close_code=self._close_code()
+            )
+        if self.frame.get("ok"):
+            return self.frame.get("payload")
+        raise GatewayRequestError(self.frame.get("error") or {})
+
+
+class SentCall:
+    """A request sent without waiting for its answer (Session.send_call)."""
+
+    def __init__(self, pending: _Pending) -> None:
+        self._pending = pending
+
+    @property
+    def answered(self) -> bool:
+        return self._pending.done.is_set()
+
+    async def answer(self, timeout: float = DEFAULT_CALL_TIMEOUT) -> None:
+        """Wait until it is answered (or the connection closed); bounded by `timeout`."""
+        with trio.move_on_after(timeout) as scope:
+            await self._pending.done.wait()
+        if scope.cancelled_caught:
+            raise GatewayTransportError("timeout", f"gateway timeout after {int(timeout * 1000)}ms")
+
+    def outcome(self) -> Any:
+        """Once answered: the payload, or the error raised."""
+        assert self.answered, "not answered yet"
+        return self._pending.outcome()
 
 
 class Session:
@@ -135,18 +170,10 @@ class Session:
     ) -> Any:
         """The payload of the response; `expect_final` skips an `accepted` acknowledgment
         (as `agent` sends first) and returns the final response. `timeout` bounds it all."""
-        self._ids += 1
-        rid = f"{self._ids}:{uuid.uuid4()}"
-        pending = self._pending[rid] = _Pending(expect_final)
-        frame: dict[str, Any] = {"type": "req", "id": rid, "method": method}
-        if params is not None:
-            frame["params"] = params
+        rid, pending = self._request(expect_final)
         try:
             with trio.move_on_after(timeout) as scope:
-                try:
-                    await self.ws.send_message(codec.encode(frame))
-                except ConnectionClosed as exc:
-                    raise _closed(exc) from None
+                await self._send_request(rid, method, params)
                 await pending.done.wait()
             if scope.cancelled_caught:
                 raise GatewayTransportError(
@@ -154,13 +181,35 @@ class Session:
                 )
         finally:
             self._pending.pop(rid, None)
-        if pending.frame is None:
-            raise GatewayTransportError(
-                "closed", "gateway closed the connection", close_code=self.close_code
-            )
-        if pending.frame.get("ok"):
-            return pending.frame.get("payload")
-        raise GatewayRequestError(pending.frame.get("error") or {})
+        return pending.outcome()
+
+    async def send_call(self, method: str, params: Any = None) -> SentCall:
+        """Send a request and return without waiting for its answer: the gateway answers one
+        connection's requests in order, so a stream of them (an agent's progress chunks)
+        need not pay a round trip each. The answer is kept until it arrives (or the
+        connection closes); SentCall.outcome() reads it."""
+        rid, pending = self._request(False)
+        try:
+            await self._send_request(rid, method, params)
+        except BaseException:
+            self._pending.pop(rid, None)
+            raise
+        return SentCall(pending)
+
+    def _request(self, expect_final: bool) -> tuple[str, _Pending]:
+        self._ids += 1
+        rid = f"{self._ids}:{uuid.uuid4()}"
+        pending = self._pending[rid] = _Pending(expect_final, lambda: self.close_code)
+        return rid, pending
+
+    async def _send_request(self, rid: str, method: str, params: Any) -> None:
+        frame: dict[str, Any] = {"type": "req", "id": rid, "method": method}
+        if params is not None:
+            frame["params"] = params
+        try:
+            await self.ws.send_message(codec.encode(frame))
+        except ConnectionClosed as exc:
+            raise _closed(exc) from None
 
     async def reader(self) -> None:
         try:
