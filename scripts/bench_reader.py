@@ -75,7 +75,7 @@ class ReceiptReader:
                 for fd, _events in ready:
                     index = by_fd[fd]
                     try:
-                        data = self._socks[index].recv(262_144)
+                        data = self._socks[index].recv(65_536)
                     except BlockingIOError:
                         continue
                     except OSError:

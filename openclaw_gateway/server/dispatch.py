@@ -40,7 +40,12 @@ from openclaw_gateway.server.rpc.context import CallContext, Caller
 from openclaw_gateway.server.rpc.methods.nodes import attach_node, detach_node
 from openclaw_gateway.server.rpc.methods.system import broadcast_presence
 from openclaw_gateway.server.rpc.registry import authorize
-from openclaw_gateway.server.wssocket import Backlogged, ServerWebSocket, WebSocketClosed
+from openclaw_gateway.server.wssocket import (
+    Backlogged,
+    ServerWebSocket,
+    WebSocketClosed,
+    frame_texts,
+)
 
 KEEPALIVE_INTERVAL = 25.0
 PONG_TIMEOUT = 25.0
@@ -102,10 +107,14 @@ class _SocketOutbox:
         except WebSocketClosed:
             raise trio.ClosedResourceError from None
 
-    def send_many_nowait(self, frames: Sequence[bytes], /) -> None:
-        """Frames of one corked batch (hub.corked) in one write; the same errors."""
+    def frame(self, frames: Sequence[bytes], /) -> bytes:
+        """A hub batch framed for one write (hub.FramedWriter)."""
+        return frame_texts(frames)
+
+    def write(self, data: bytes, /) -> None:
+        """Bytes from frame(), written inline or queued; the same errors as send_nowait."""
         try:
-            self._ws.write_texts(frames)
+            self._ws.write_framed(data)
         except Backlogged:
             raise trio.WouldBlock from None
         except WebSocketClosed:
@@ -176,7 +185,7 @@ async def serve(
             abort,
             device_id=granted.device_id,
         )
-        sub.write_many = outbox.send_many_nowait
+        sub.writer = outbox
         sub.backlog = lambda: ws.pending_bytes
         sub.keepalive = keepalive
         sub.session_scoped = SESSION_SCOPED_EVENTS_CAP in request.params.caps

@@ -49,6 +49,15 @@ class Outbox(Protocol):
     def send_nowait(self, value: Outgoing, /) -> None: ...
 
 
+class FramedWriter(Protocol):
+    """A socket that takes a batch of frames in one write: frame() is pure (all the Python
+    work), write() is the syscall (raising as Outbox.send_nowait does)."""
+
+    def frame(self, frames: Sequence[bytes], /) -> bytes: ...
+
+    def write(self, data: bytes, /) -> None: ...
+
+
 def _no_backlog() -> int:
     return 0
 
@@ -81,8 +90,8 @@ class Subscriber:
     # A browser socket: would its Origin still pass this policy? (closed when it no longer
     # does after a reload). None for sockets without an Origin header.
     origin_allowed: Callable[[Any], bool] | None = None
-    # Writes a corked batch of frames in one go (see Hub.corked); None: frame by frame.
-    write_many: Callable[[Sequence[bytes]], None] | None = None
+    # Frames a batch for one write, then writes it (see Hub.corked); None: frame by frame.
+    writer: FramedWriter | None = None
 
 
 class Hub:
@@ -137,20 +146,30 @@ class Hub:
             yield
         finally:
             self._corked = None
-            for sub, frames in held.items():
-                self._send_held(sub, frames)
+            self._flush(held)
 
-    def _send_held(self, sub: Subscriber, frames: list[tuple[bytes, bool]]) -> None:
-        if len(frames) > 1 and sub.write_many is not None and not sub.closing:
-            size = sum(len(frame) for frame, _drop in frames)
-            if sub.backlog() + size <= self.max_buffered_bytes:
-                try:
-                    sub.write_many([frame for frame, _drop in frames])
-                    return
-                except trio.WouldBlock:
-                    pass  # frame by frame below: each one's own slow-consumer rule applies
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    return
+    def _flush(self, held: dict[Subscriber, list[tuple[bytes, bool]]]) -> None:
+        """Frame every socket's batch first, then write them back to back: measured here, a
+        loopback write right after other Python work costs ~34 µs (cold caches), in a run of
+        writes ~7 µs. A socket that cannot take its batch gets the frame-by-frame rules."""
+        ready: list[tuple[FramedWriter, Subscriber, list[tuple[bytes, bool]], bytes]] = []
+        for sub, frames in held.items():
+            writer = sub.writer
+            if writer is not None and not sub.closing:
+                data = writer.frame([frame for frame, _drop in frames])
+                if sub.backlog() + len(data) <= self.max_buffered_bytes:
+                    ready.append((writer, sub, frames, data))
+                    continue
+            self._send_frames(sub, frames)
+        for writer, sub, frames, data in ready:
+            try:
+                writer.write(data)
+            except trio.WouldBlock:
+                self._send_frames(sub, frames)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+
+    def _send_frames(self, sub: Subscriber, frames: list[tuple[bytes, bool]]) -> None:
         for frame, drop in frames:
             self._send_now(sub, frame, drop)
 
@@ -211,7 +230,19 @@ class Hub:
         given). Returns how many got it queued.
 
         `redacted`, when given, is what recipients without operator.admin get instead of
-        `payload` (secrets only admins may read). Each view is encoded once, not per socket."""
+        `payload` (secrets only admins may read). Each view is encoded once, not per socket;
+        the writes go out together at the end (corked), or at the end of the caller's block."""
+        with self.corked():
+            return self._broadcast(event, payload, state_version, redacted, targets)
+
+    def _broadcast(
+        self,
+        event: str,
+        payload: Any,
+        state_version: dict[str, int] | None,
+        redacted: Any,
+        targets: Collection[str] | None,
+    ) -> int:
         prefix = '{"type":"event","event":' + json.dumps(event) + ',"payload":'
         heads: dict[bool, bytes] = {}
         tail = b"}"
@@ -225,15 +256,23 @@ class Hub:
             recipients = list(self._subs.values())
         else:
             recipients = [s for s in (self._subs.get(c) for c in targets) if s is not None]
+        # Most sockets share a role and scopes: decide each pair once per broadcast.
+        allowed: dict[tuple[str, tuple[str, ...]], bool] = {}
         for sub in recipients:
-            if sub.closing or not may_receive(event, sub.role, sub.scopes):
+            if sub.closing:
+                continue
+            grant = (sub.role, sub.scopes)
+            ok = allowed.get(grant)
+            if ok is None:
+                ok = allowed[grant] = may_receive(event, sub.role, sub.scopes)
+            if not ok:
                 continue
             if per_session and sub.session_scoped:
                 if members is None:
                     members = self.session_members(_session_key(payload))
                 if sub.conn_id not in members:
                     continue
-            full = redacted is None or S.scope_satisfied(S.ADMIN, sub.scopes)
+            full = redacted is None or S.ADMIN in sub.scopes
             head = heads.get(full)
             if head is None:
                 view = codec.encode(payload if full else redacted)

@@ -69,6 +69,13 @@ def frame_header(size: int, opcode: int = 0x1) -> bytes:
     return struct.pack("!BBQ", 0x80 | opcode, 127, size)
 
 
+def frame_texts(payloads: Sequence[bytes]) -> bytes:
+    """Text frames of UTF-8 `payloads`, back to back, ready for write_framed."""
+    if len(payloads) == 1:
+        return frame_header(len(payloads[0])) + payloads[0]
+    return b"".join([part for p in payloads for part in (frame_header(len(p)), p)])
+
+
 class ServerWebSocket:
     """One accepted WebSocket; see the module docstring."""
 
@@ -128,13 +135,13 @@ class ServerWebSocket:
             raise Backlogged
         self._write(frame_header(len(payload)) + payload)
 
-    def write_texts(self, payloads: Sequence[bytes]) -> None:
-        """Several text frames in one write (one syscall for a batch of the hub's frames)."""
+    def write_framed(self, data: bytes) -> None:
+        """Queue bytes framed by frame_texts (a batch of the hub's frames: one write)."""
         if self._close_sent or self.closed is not None:
             raise WebSocketClosed(*self._closed_args())
         if len(self._pending) >= OUTBOX_FRAMES:
             raise Backlogged
-        self._write(b"".join([part for p in payloads for part in (frame_header(len(p)), p)]))
+        self._write(data)
 
     async def send_message(self, message: str | bytes) -> None:
         """A frame outside the hub (the challenge, a refusal): queued, then waited for."""

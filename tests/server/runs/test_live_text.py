@@ -41,8 +41,11 @@ class Recorder:
         assert isinstance(value, bytes)
         self.frames.append((trio.current_time(), json.loads(value)))
 
-    def write_many(self, frames: Any, /) -> None:
-        for frame in frames:
+    def frame(self, frames: Any, /) -> bytes:
+        return b"\0".join(frames)
+
+    def write(self, data: bytes, /) -> None:
+        for frame in data.split(b"\0"):
             self.send_nowait(frame)
 
 
@@ -52,7 +55,7 @@ async def test_chunks_are_paced_and_merged(
     hub = Hub()
     sock = Recorder()
     sub = Subscriber("c1", "operator", ("operator.read",), sock, abort=lambda code, why: None)
-    sub.write_many = sock.write_many
+    sub.writer = sock
     hub.add(sub)
     state = types.SimpleNamespace(broadcast=hub.broadcast, corked=hub.corked, now_ms=lambda: 1)
     book = SessionBook(Store(tmp_path / "db.sqlite"))
