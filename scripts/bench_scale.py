@@ -18,7 +18,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +29,7 @@ from typing import Any
 import trio
 import trio.lowlevel
 from bench_common import HOST, BenchError, connect_frame, percentile
+from bench_reader import ReceiptReader
 
 HANDSHAKE_TIMEOUT_S = 20.0
 ROUND_TIMEOUT_S = 20.0
@@ -166,27 +169,31 @@ async def measure_fanout(
         trigger = await open_listener(port, token, ("operator.admin",))
     nonce = secrets.token_hex(4)
     last: list[float] = []
+    # Receipt times from one epoll thread (bench_reader): a trio task per listener here
+    # measured this process's scheduler, not the gateway.
+    receipts: dict[int, dict[int, int]] = {}  # round -> listener -> first receipt ns
+    complete = {r: threading.Event() for r in range(rounds)}
+
+    def on_marker(round_: bytes, index: int, now: int) -> None:  # in the reader thread
+        seen = receipts.setdefault(int(round_), {})
+        seen.setdefault(index, now)
+        if len(seen) == listeners:
+            complete[int(round_)].set()
+
+    pattern = re.compile(rb"fanout-(\d+)-" + nonce.encode())
     cpu0 = tree_cpu_s(pid) if pid else None
     try:
-        for r in range(rounds):
-            marker = f"fanout-{r}-{nonce}".encode()
-            receipts: list[float] = []
-            with trio.fail_after(ROUND_TIMEOUT_S):
-                async with trio.open_nursery() as nursery:
-
-                    async def wait_one(
-                        listener: RawListener, marker: bytes = marker, into: list[float] = receipts
-                    ) -> None:
-                        await listener.read_until(marker)
-                        into.append(time.perf_counter())
-
-                    for listener in held:
-                        nursery.start_soon(wait_one, listener)
-                    await trio.lowlevel.checkpoint()  # every reader is waiting before the send
-                    started = time.perf_counter()
-                    await send_request(trigger, f"f{r}", "system-event", {"text": marker.decode()})
-            last.append((max(receipts) - started) * 1000)
-            await trio.sleep(gap_s)
+        fds = [listener.stream.socket.fileno() for listener in held]
+        with ReceiptReader(fds, pattern, on_marker, [lis.buf for lis in held]):
+            for r in range(rounds):
+                marker = f"fanout-{r}-{nonce}"
+                started = time.monotonic_ns()
+                await send_request(trigger, f"f{r}", "system-event", {"text": marker})
+                if not await trio.to_thread.run_sync(complete[r].wait, ROUND_TIMEOUT_S):
+                    got = len(receipts.get(r, []))
+                    raise BenchError(f"fan-out round {r}: {got}/{listeners} listeners got it")
+                last.append((max(receipts[r].values()) - started) / 1e6)
+                await trio.sleep(gap_s)
         cpu = (tree_cpu_s(pid) - cpu0) if pid and cpu0 is not None else None
     finally:
         for listener in [*held, trigger]:

@@ -16,7 +16,7 @@ def test_bench_smoke_all_scenarios() -> None:
     argv = [
         sys.executable, str(BENCH), "--json", "--scenario", "all", "--no-floor",
         "--handshakes", "3", "--requests", "5", "--settle", "0", "--time-cap", "10",
-        "--turns", "3", "--subscribers", "3", "--deltas", "3", "--delta-gap", "0.01",
+        "--turns", "3", "--subscribers", "3", "--deltas", "3", "--delta-gap", "0.1",
         "--openai-requests", "3",
     ]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, timeout=TIMEOUT_S, check=False)
