@@ -49,11 +49,12 @@ from bench_reader import ReceiptReader
 from bench_scale import RawListener, open_listener, send_request
 from trio_websocket import WebSocketConnection
 
-# A chat delta as the gateway encodes it (server/runs/frames.chat_delta); its deltaText ends
-# with the agent's stamp of the newest chunk.
+# A chat delta as the gateway encodes it (server/runs/frames.chat_delta); its deltaText is
+# the chunks added since the previous delta, each "|<the agent's stamp>" (two chunks the
+# gateway's pacing sent together are two stamps).
 CHAT_DELTA = re.compile(
     rb'"event":"chat","payload":\{"runId":"[^"]*","sessionKey":"[^"]*","seq":\d+,'
-    rb'"state":"delta","deltaText":"[^"]*\|(\d+)"'
+    rb'"state":"delta","deltaText":"((?:\|\d+)+)"'
 )
 
 ADMIN = ("operator.admin",)
@@ -183,9 +184,10 @@ async def bench_fanout(
     received = [0]
     all_arrived = threading.Event()
 
-    def on_delta(stamp: bytes, _index: int, now: int) -> None:  # in the reader thread
-        arrivals.setdefault(int(stamp), []).append(now)
-        received[0] += 1
+    def on_delta(stamps: bytes, _index: int, now: int) -> None:  # in the reader thread
+        for stamp in stamps.split(b"|")[1:]:
+            arrivals.setdefault(int(stamp), []).append(now)
+            received[0] += 1
         if received[0] == subscribers * deltas:
             all_arrived.set()
 
