@@ -225,15 +225,18 @@ class Hub:
         state_version: dict[str, int] | None = None,
         redacted: Any = None,
         targets: Collection[str] | None = None,
+        drop_if_slow: bool | None = None,
     ) -> int:
         """Send `event` to every socket allowed to see it (only `targets`, conn ids, when
-        given). Returns how many got it queued.
+        given). Returns how many got it queued. `drop_if_slow` overrides the event's rule
+        (events.DROP_IF_SLOW) for this one: chat deltas are droppable, finals are not.
 
         `redacted`, when given, is what recipients without operator.admin get instead of
         `payload` (secrets only admins may read). Each view is encoded once, not per socket;
         the writes go out together at the end (corked), or at the end of the caller's block."""
+        drop = event in DROP_IF_SLOW if drop_if_slow is None else drop_if_slow
         with self.corked():
-            return self._broadcast(event, payload, state_version, redacted, targets)
+            return self._broadcast(event, payload, state_version, redacted, targets, drop)
 
     def _broadcast(
         self,
@@ -242,13 +245,13 @@ class Hub:
         state_version: dict[str, int] | None,
         redacted: Any,
         targets: Collection[str] | None,
+        drop: bool,
     ) -> int:
         prefix = '{"type":"event","event":' + json.dumps(event) + ',"payload":'
         heads: dict[bool, bytes] = {}
         tail = b"}"
         if state_version is not None:
             tail = b',"stateVersion":' + codec.encode(state_version).encode() + b"}"
-        drop = event in DROP_IF_SLOW
         per_session = event in SESSION_SCOPED_EVENTS
         members: Collection[str] | None = None
         delivered = 0

@@ -115,3 +115,13 @@ def test_a_closing_socket_gets_nothing_held() -> None:
         sub.closing = True
         hub.broadcast("agent", {"n": 2})
     assert sock.frames == [] and sock.batches == []
+
+
+def test_a_broadcast_may_make_its_frame_droppable() -> None:
+    hub = Hub()
+    slow, sock = subscriber(hub, "slow")
+    sock.full = True
+    hub.broadcast("chat", {"state": "delta"}, drop_if_slow=True)  # a delta: dropped
+    assert hub.events_dropped == 1 and not slow.closing
+    hub.broadcast("chat", {"state": "final"})  # a terminal event is never dropped
+    assert sock.frames == [CloseRequest(1008, "slow consumer")] and slow.seq == 2

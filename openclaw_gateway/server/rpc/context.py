@@ -42,6 +42,7 @@ class Broadcast(Protocol):
         state_version: dict[str, int] | None = None,
         redacted: Any = None,
         targets: Collection[str] | None = None,
+        drop_if_slow: bool | None = None,
     ) -> object: ...
 
 
@@ -52,6 +53,7 @@ def _no_broadcast(
     state_version: dict[str, int] | None = None,
     redacted: Any = None,
     targets: Collection[str] | None = None,
+    drop_if_slow: bool | None = None,
 ) -> None:
     return None
 

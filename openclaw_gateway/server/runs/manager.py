@@ -189,9 +189,11 @@ class RunManager:
         out.reverse()
         return out[-HISTORY_MESSAGES:]
 
-    def _chat(self, run: Run, payload_of: Any) -> None:
+    def _chat(self, run: Run, payload_of: Any, *, delta: bool = False) -> None:
         run.chat_seq += 1
-        self.state.broadcast("chat", payload_of(run.chat_seq))
+        # A delta may be dropped for a slow socket (the next one carries the whole text),
+        # as the official; a terminal event never is.
+        self.state.broadcast("chat", payload_of(run.chat_seq), drop_if_slow=delta or None)
 
     def _agent(self, run: Run, stream: str, data: Record) -> None:
         run.agent_seq += 1
@@ -233,6 +235,7 @@ class RunManager:
                     lambda seq: F.chat_delta(
                         run.run_id, run.session_key, seq, text, added, replace, ts
                     ),
+                    delta=True,
                 )
             self._agent(run, "assistant", {"text": run.text, "delta": live.unsent})
         live.sent(run.text, trio.current_time())
