@@ -156,7 +156,9 @@ class Hub:
         for sub, frames in held.items():
             writer = sub.writer
             if writer is not None and not sub.closing:
-                data = writer.frame([frame for frame, _drop in frames])
+                data = writer.frame(
+                    [frames[0][0]] if len(frames) == 1 else [frame for frame, _drop in frames]
+                )
                 if sub.backlog() + len(data) <= self.max_buffered_bytes:
                     ready.append((writer, sub, frames, data))
                     continue

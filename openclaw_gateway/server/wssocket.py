@@ -60,12 +60,15 @@ class Backlogged(Exception):
     """More than OUTBOX_FRAMES frames wait for this socket (the hub treats it as slow)."""
 
 
+_HEADER = struct.Struct("!BBH")
+
+
 def frame_header(size: int, opcode: int = 0x1) -> bytes:
     """A final, unmasked server frame header for a `size`-byte payload."""
     if size < 126:
         return bytes((0x80 | opcode, size))
     if size < 65_536:
-        return struct.pack("!BBH", 0x80 | opcode, 126, size)
+        return _HEADER.pack(0x80 | opcode, 126, size)
     return struct.pack("!BBQ", 0x80 | opcode, 127, size)
 
 
@@ -73,6 +76,9 @@ def frame_texts(payloads: Sequence[bytes]) -> bytes:
     """Text frames of UTF-8 `payloads`, back to back, ready for write_framed."""
     if len(payloads) == 1:
         return frame_header(len(payloads[0])) + payloads[0]
+    if len(payloads) == 2:  # a chat delta and its agent event: the common batch
+        first, second = payloads
+        return b"".join((frame_header(len(first)), first, frame_header(len(second)), second))
     return b"".join([part for p in payloads for part in (frame_header(len(p)), p)])
 
 
