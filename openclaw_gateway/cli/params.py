@@ -14,6 +14,20 @@ from cyclopts import Parameter
 
 COMMAND_ENV: dict[str, str] = {}
 
+# The one-line help of commands registered by import path: a cyclopts lazy command lists the
+# `help=` given at registration without importing its module (issue 17).
+GROUP_HELP = {
+    "gateway": "Run, inspect and query the WebSocket gateway.",
+    "daemon": "Manage the Gateway service (legacy alias).",
+}
+SERVICE_HELP = {
+    "install": "Install and start the Gateway service (launchd/systemd; detached mode has none).",
+    "uninstall": "Uninstall the Gateway service (launchd/systemd; stops a detached gateway).",
+    "start": "Start the Gateway service (launchd/systemd, or detached without a service manager).",
+    "stop": "Stop the Gateway service (launchd/systemd/detached).",
+    "restart": "Restart the Gateway service, or signal a foreground Gateway (SIGUSR2).",
+}
+
 
 def command_env() -> dict[str, str]:
     return COMMAND_ENV if COMMAND_ENV else dict(os.environ)

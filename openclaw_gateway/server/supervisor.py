@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import attrs
 import trio
 
+from openclaw_gateway.core import gcpace
 from openclaw_gateway.core.errors import GatewayError
 from openclaw_gateway.core.logs import Logger
 from openclaw_gateway.host.fdlimit import raise_descriptor_limit
@@ -362,6 +363,7 @@ async def run_gateway(
                     state.ready = True
                     log.info("gateway", f"listening on {settings.bind.mode} port {settings.port}")
                     log.info("gateway", "ready")
+                    gcpace.steady()  # start-up is over: the collector's usual pace again
                     notifier.ready(f"listening on port {settings.port}")
                     task_status.started(addresses)
                     await shutdown.wait()
