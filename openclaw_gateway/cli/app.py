@@ -9,8 +9,8 @@ The `gateway` group is gateway_app.py, the service commands and the `daemon` ali
 service_app.py; the root commands (config, doctor, logs) and the argv handling live here.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: cyclopts reads these command signatures on
+# every run, and annotations evaluated once at import spare it an eval() each (issue 17).
 import gc
 import os
 import signal

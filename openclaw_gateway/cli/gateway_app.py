@@ -6,8 +6,8 @@ commands): cyclopts reads a command's signature only when it is the one being ru
 help), so `openclaw gateway call` does not pay for the other eleven (issue 17).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: cyclopts reads these command signatures on
+# every run, and annotations evaluated once at import spare it an eval() each (issue 17).
 from typing import Annotated
 
 from cyclopts import App, Parameter

@@ -4,8 +4,8 @@
 and the meta app (--log-level, --no-color); commands read it through command_env().
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: cyclopts reads these command signatures on
+# every run, and annotations evaluated once at import spare it an eval() each (issue 17).
 import os
 from typing import Annotated
 

@@ -3,8 +3,8 @@ gateway group by import path, gateway_app.py), and the legacy `daemon …` group
 commands plus `daemon status`). They run cli/service_cmd.py.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: cyclopts reads these command signatures on
+# every run, and annotations evaluated once at import spare it an eval() each (issue 17).
 import sys
 from typing import Annotated
 
