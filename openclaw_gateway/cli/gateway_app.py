@@ -1,31 +1,31 @@
 """`openclaw gateway …`: run (also the default), call, health, status, probe, discover.
 
-The service commands (install, start, stop, restart, uninstall) are registered on this group
-by service_app.py; app.py mounts it on the root.
+The service commands (install, start, stop, restart, uninstall) live in service_app.py; app.py
+mounts this group on the root. Subcommands are registered by import path (cyclopts lazy
+commands): cyclopts reads a command's signature only when it is the one being run (or shown in
+help), so `openclaw gateway call` does not pay for the other eleven (issue 17).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: cyclopts reads these command signatures on
+# every run, and annotations evaluated once at import spare it an eval() each (issue 17).
 from typing import Annotated
 
 from cyclopts import App, Parameter
 
 from openclaw_gateway.cli.params import (
+    GROUP_HELP,
     JSON,
     NO_FLAGS,
     PASSWORD,
     PORT,
+    SERVICE_HELP,
     TIMEOUT,
     TOKEN,
     GatewayFlags,
     command_env,
 )
 
-gateway = App(
-    name="gateway",
-    help="Run, inspect and query the WebSocket gateway.",
-    help_format="plaintext",
-)
+gateway = App(name="gateway", help=GROUP_HELP["gateway"], help_format="plaintext")
 
 
 def _run(
@@ -137,12 +137,12 @@ def _run(
     return run_gateway_command(opts, command_env())
 
 
+_HERE = __name__
 # `openclaw gateway` with no subcommand is `gateway run`.
 gateway.default(_run)
-gateway.command(_run, name="run", help="Run the WebSocket Gateway (foreground).")
+gateway.command(f"{_HERE}:_run", name="run", help="Run the WebSocket Gateway (foreground).")
 
 
-@gateway.command(name="call")
 def _call(
     method: str,
     *,
@@ -158,7 +158,6 @@ def _call(
     return run_rpc(method, params, opts, command_env(), render="call")
 
 
-@gateway.command(name="status")
 def gateway_status(
     *,
     gateway_flags: GatewayFlags = NO_FLAGS,
@@ -186,7 +185,6 @@ def gateway_status(
     return run_status(opts, command_env())
 
 
-@gateway.command(name="probe")
 def _probe(
     *,
     url: Annotated[
@@ -222,7 +220,6 @@ def _probe(
     return run_probe(opts, command_env())
 
 
-@gateway.command(name="discover")
 def _discover(
     *,
     timeout: Annotated[
@@ -236,7 +233,6 @@ def _discover(
     return run_discover({"timeout": timeout, "json": json_output}, command_env())
 
 
-@gateway.command(name="health")
 def _health(
     *,
     gateway_flags: GatewayFlags = NO_FLAGS,
@@ -248,3 +244,15 @@ def _health(
 
     opts = {**gateway_flags.opts(), "timeout": timeout, "json": json_output}
     return run_rpc("health", None, opts, command_env(), render="health")
+
+
+for _name, _function in (
+    ("call", _call),
+    ("status", gateway_status),
+    ("probe", _probe),
+    ("discover", _discover),
+    ("health", _health),
+):
+    gateway.command(f"{_HERE}:{_function.__name__}", name=_name, help=_function.__doc__)
+for _name, _help in SERVICE_HELP.items():
+    gateway.command(f"openclaw_gateway.cli.service_app:_{_name}", name=_name, help=_help)

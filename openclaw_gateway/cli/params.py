@@ -4,8 +4,8 @@
 and the meta app (--log-level, --no-color); commands read it through command_env().
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: cyclopts reads these command signatures on
+# every run, and annotations evaluated once at import spare it an eval() each (issue 17).
 import os
 from typing import Annotated
 
@@ -13,6 +13,20 @@ import attrs
 from cyclopts import Parameter
 
 COMMAND_ENV: dict[str, str] = {}
+
+# The one-line help of commands registered by import path: a cyclopts lazy command lists the
+# `help=` given at registration without importing its module (issue 17).
+GROUP_HELP = {
+    "gateway": "Run, inspect and query the WebSocket gateway.",
+    "daemon": "Manage the Gateway service (legacy alias).",
+}
+SERVICE_HELP = {
+    "install": "Install and start the Gateway service (launchd/systemd; detached mode has none).",
+    "uninstall": "Uninstall the Gateway service (launchd/systemd; stops a detached gateway).",
+    "start": "Start the Gateway service (launchd/systemd, or detached without a service manager).",
+    "stop": "Stop the Gateway service (launchd/systemd/detached).",
+    "restart": "Restart the Gateway service, or signal a foreground Gateway (SIGUSR2).",
+}
 
 
 def command_env() -> dict[str, str]:

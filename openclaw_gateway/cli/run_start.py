@@ -43,7 +43,7 @@ from openclaw_gateway.server.restart import SignalObserver, restart_mode, servic
 
 if TYPE_CHECKING:
     from openclaw_gateway.server.tls import Served
-    from openclaw_gateway.server.web.control_ui import ControlUiSettings
+    from openclaw_gateway.server.web.front import ControlUiSettings
 
 
 @attrs.frozen
@@ -356,7 +356,7 @@ def _load_tls(
 
 def control_ui_settings(ui: cfg.ControlUiConfig, env: Mapping[str, str]) -> ControlUiSettings:
     """gateway.controlUi -> what the web route serves (`root` resolved like other user paths)."""
-    from openclaw_gateway.server.web.control_ui import ControlUiSettings
+    from openclaw_gateway.server.web.front import ControlUiSettings
     from openclaw_gateway.server.web.page import normalize_base_path
 
     root = user_path(ui.root, env) if ui.root and ui.root.strip() else None

@@ -1,20 +1,19 @@
-"""The service commands: `gateway install|uninstall|start|stop|restart`, and the legacy
-`daemon …` group (the same commands plus `daemon status`). They run cli/service_cmd.py.
+"""The service commands: `gateway install|uninstall|start|stop|restart` (registered on the
+gateway group by import path, gateway_app.py), and the legacy `daemon …` group (the same
+commands plus `daemon status`). They run cli/service_cmd.py.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: cyclopts reads these command signatures on
+# every run, and annotations evaluated once at import spare it an eval() each (issue 17).
 import sys
 from typing import Annotated
 
 from cyclopts import App, Parameter
 
-from openclaw_gateway.cli.gateway_app import gateway, gateway_status
-from openclaw_gateway.cli.params import JSON, command_env
+from openclaw_gateway.cli.gateway_app import gateway_status
+from openclaw_gateway.cli.params import GROUP_HELP, JSON, SERVICE_HELP, command_env
 
-daemon = App(
-    name="daemon", help="Manage the Gateway service (legacy alias).", help_format="plaintext"
-)
+daemon = App(name="daemon", help=GROUP_HELP["daemon"], help_format="plaintext")
 daemon.command(gateway_status, name="status")
 
 
@@ -43,7 +42,6 @@ def _install(
     ] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
-    """Install and start the Gateway service (launchd/systemd; detached mode has none)."""
     return _service(
         "install",
         port=port,
@@ -58,12 +56,10 @@ def _install(
 
 
 def _uninstall(*, json_output: Annotated[bool, JSON] = False) -> int:
-    """Uninstall the Gateway service (launchd/systemd; stops a detached gateway)."""
     return _service("uninstall", json=json_output)
 
 
 def _start(*, json_output: Annotated[bool, JSON] = False) -> int:
-    """Start the Gateway service (launchd/systemd, or detached without a service manager)."""
     return _service("start", json=json_output)
 
 
@@ -78,7 +74,6 @@ def _stop(
     ] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
-    """Stop the Gateway service (launchd/systemd/detached)."""
     return _service("stop", force=force, disable=disable, json=json_output)
 
 
@@ -97,7 +92,6 @@ def _restart(
     ] = False,
     json_output: Annotated[bool, JSON] = False,
 ) -> int:
-    """Restart the Gateway service, or signal a foreground Gateway (SIGUSR2)."""
     problem = None
     if skip_deferral and not safe:
         problem = "--skip-deferral requires --safe"
@@ -114,9 +108,12 @@ def _restart(
     return _service("restart", json=json_output)
 
 
-for _sub in (gateway, daemon):
-    _sub.command(_install, name="install")
-    _sub.command(_uninstall, name="uninstall")
-    _sub.command(_start, name="start")
-    _sub.command(_stop, name="stop")
-    _sub.command(_restart, name="restart")
+# Their help is SERVICE_HELP (shared with the gateway group's lazy registration).
+for _name, _function in (
+    ("install", _install),
+    ("uninstall", _uninstall),
+    ("start", _start),
+    ("stop", _stop),
+    ("restart", _restart),
+):
+    daemon.command(_function, name=_name, help=SERVICE_HELP[_name])

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from openclaw_gateway.core.atomicfile import write_atomic
 from openclaw_gateway.protocol.frames import ConnectParams
 from openclaw_gateway.security import devices
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+# cryptography (~25 ms to import) is loaded once a key is read, made or used: a one-shot
+# `gateway call` on loopback with a shared secret never needs it (issue 17).
 
 IDENTITY_FILE = "device.json"
 AUTH_FILE = "device-auth.json"
@@ -37,10 +41,14 @@ class DeviceIdentity:
 
     @classmethod
     def generate(cls) -> DeviceIdentity:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         return cls.from_private(Ed25519PrivateKey.generate())
 
     @classmethod
     def from_private(cls, key: Ed25519PrivateKey) -> DeviceIdentity:
+        from cryptography.hazmat.primitives import serialization
+
         raw = key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
@@ -84,6 +92,12 @@ class IdentityStore:
         try:
             data = json.loads(self.identity_path.read_text(encoding="utf-8"))
             pem = data["privateKeyPem"].encode("ascii")
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        try:
             key = serialization.load_pem_private_key(pem, password=None)
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -95,6 +109,8 @@ class IdentityStore:
         found = self.load()
         if found is not None:
             return found
+        from cryptography.hazmat.primitives import serialization
+
         identity = DeviceIdentity.generate()
         pem = identity.private_key.private_bytes(
             serialization.Encoding.PEM,

@@ -11,18 +11,22 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any, NewType
+from typing import TYPE_CHECKING, Any, NewType
 
 import attrs
-import cattrs
-import json5
-from cattrs.gen import make_dict_structure_fn, override
 
 from openclaw_gateway.core.atomicfile import write_atomic
 from openclaw_gateway.core.config_locate import issue_line
 from openclaw_gateway.core.errors import ConfigError
 from openclaw_gateway.core.routing import routing_issues
+
+if TYPE_CHECKING:
+    import cattrs
+
+# cattrs (~20 ms with its converter) and json5 are imported when a config file is read: a
+# one-shot CLI command without a config file, or before it reads one, does not pay (issue 17).
 
 BIND_MODES = ("loopback", "lan", "tailnet", "auto", "custom")
 TAILSCALE_MODES = ("off", "serve", "funnel")
@@ -179,7 +183,11 @@ class _TypeMismatch(ValueError):
         super().__init__(f"Invalid input: expected {expected}, received {_json_type(value)}")
 
 
-def _make_converter() -> cattrs.Converter:
+@cache
+def _converter() -> cattrs.Converter:
+    import cattrs
+    from cattrs.gen import make_dict_structure_fn, override
+
     conv = cattrs.Converter(forbid_extra_keys=False)
 
     def strict_int(value: Any, _: Any) -> int:
@@ -231,9 +239,6 @@ def _make_converter() -> cattrs.Converter:
     return conv
 
 
-_converter = _make_converter()
-
-
 @attrs.frozen
 class Issue:
     """One schema problem: where (key path segments) and what."""
@@ -271,9 +276,12 @@ def validate(data: Mapping[str, Any]) -> tuple[Config, list[Issue]]:
     body: dict[str, Any] = copy.deepcopy({k: v for k, v in data.items() if k in _MODELLED})
     # Sections the model does not type, checked by their own pure rules (core/routing.py).
     found = [Issue(segments, message) for segments, message in routing_issues(data)]
+    import cattrs
+
+    converter = _converter()
     for _ in range(64):  # each pass removes at least one bad value; a config has few
         try:
-            model = _converter.structure(body, Config)
+            model = converter.structure(body, Config)
         except cattrs.ClassValidationError as exc:
             batch = _issues(exc, ())
         except _TypeMismatch as exc:
@@ -306,6 +314,8 @@ def structure(data: Mapping[str, Any]) -> Config:
 
 
 def parse_text(text: str) -> dict[str, Any]:
+    import json5
+
     data = json5.loads(text)
     if not isinstance(data, dict):
         raise ValueError("the top level must be an object")
@@ -351,6 +361,8 @@ def load_snapshot(path: Path) -> LoadedConfig:
 
 def parse_value(text: str) -> Any:
     """One JSON5 value (for `config set`); raises ValueError when it is not one."""
+    import json5
+
     return json5.loads(text)
 
 

@@ -3,8 +3,6 @@ the official issue-location scanner). Pure; core/config.py formats issues with i
 
 from __future__ import annotations
 
-import json5
-
 
 def _skip_trivia(raw: str, pos: int) -> int:
     while pos < len(raw):
@@ -40,6 +38,8 @@ def _read_key(raw: str, pos: int) -> tuple[str | None, int]:
     start = pos
     if pos < len(raw) and raw[pos] in "\"'":
         pos = _scan_quoted(raw, pos)
+        import json5  # only a config with issues to locate needs it (issue 17)
+
         try:
             key = json5.loads(raw[start:pos])
         except ValueError:

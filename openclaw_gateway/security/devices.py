@@ -16,11 +16,11 @@ import hashlib
 import re
 
 import attrs
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from openclaw_gateway.protocol.frames import ConnectParams
+
+# cryptography (~25 ms to import) is loaded by the functions that need it, on the first PEM
+# key or signature: a gateway reaches its first hello-ok without it (issue 17).
 
 SIGNATURE_SKEW_MS = 120_000
 MAX_DECODE_INPUT = 4096
@@ -80,16 +80,27 @@ def b64_decode_permissive(text: str) -> bytes:
 
 def raw_public_key(public_key: str) -> bytes | None:
     """The raw key bytes of a wire public key (raw base64/base64url, or PEM SPKI)."""
+    if "BEGIN" in public_key:
+        return _pem_public_key(public_key)
     try:
-        if "BEGIN" in public_key:
-            key = serialization.load_pem_public_key(public_key.encode("utf-8"))
-            if not isinstance(key, Ed25519PublicKey):
-                return None
-            return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         raw = b64_decode_permissive(public_key)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+    except (ValueError, TypeError):
         return None
     return raw or None
+
+
+def _pem_public_key(public_key: str) -> bytes | None:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        key = serialization.load_pem_public_key(public_key.encode("utf-8"))
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+    if not isinstance(key, Ed25519PublicKey):
+        return None
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def normalize_public_key(public_key: str) -> str | None:
@@ -145,6 +156,9 @@ def verify_signature(public_key: str, payload: str, signature: str) -> bool:
     raw = raw_public_key(public_key)
     if raw is None or len(raw) != 32:
         return False
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         sig = b64_decode_permissive(signature)
         Ed25519PublicKey.from_public_bytes(raw).verify(sig, payload.encode("utf-8"))

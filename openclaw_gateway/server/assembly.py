@@ -1,5 +1,8 @@
 """The shared objects run_gateway() builds before its task tree: the gateway state (with our own
-presence row), the metrics over the hub, and the one HTTP router in the official route order."""
+presence row), the metrics over the hub, and the one HTTP router in the official route order.
+
+The routes that config turns on (hooks, the OpenAI endpoints) are imported only then: a gateway
+without them does not load their modules before its first hello-ok (issue 17)."""
 
 from __future__ import annotations
 
@@ -10,24 +13,16 @@ import uuid
 from openclaw_gateway.security.ratelimit import AuthLimiters
 from openclaw_gateway.server import probes
 from openclaw_gateway.server.cron.zones import host_timezone
-from openclaw_gateway.server.hooks.route import hooks_route
 from openclaw_gateway.server.http.router import Route, Router
 from openclaw_gateway.server.hub import Hub
 from openclaw_gateway.server.metrics.instruments import GatewayMetrics, LiveFigures
 from openclaw_gateway.server.metrics.route import prometheus_route
-from openclaw_gateway.server.openai.chat_completions import chat_completions_route
 from openclaw_gateway.server.openai.http_auth import HttpGate
-from openclaw_gateway.server.openai.models import models_route
-from openclaw_gateway.server.openai.responses import responses_route
 from openclaw_gateway.server.reloader import Reloader
 from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.server.rpc.registry import Registry
 from openclaw_gateway.server.run_settings import RunSettings
-from openclaw_gateway.server.web.control_ui import (
-    ControlUiView,
-    control_ui_route,
-    operator_device_token_ok,
-)
+from openclaw_gateway.server.web.front import ControlUiView, deferred_control_ui_route
 from openclaw_gateway.state.presence import PresenceTable, self_entry
 
 
@@ -96,13 +91,21 @@ def gateway_router(
     gate = HttpGate(lambda: reloader.live.policy.mode, limiters, state.now_ms)
     api_routes: list[Route] = []
     if settings.hooks is not None:  # the official order: hooks before the OpenAI routes
+        from openclaw_gateway.server.hooks.route import hooks_route
+
         api_routes.append(hooks_route(settings.hooks, state))
     # The official order: models (either endpoint turns it on), responses, chat completions.
     if settings.openai_chat_completions or settings.openai_responses:
+        from openclaw_gateway.server.openai.models import models_route
+
         api_routes.append(models_route(gate, state.require_conversations))
     if settings.openai_responses:
+        from openclaw_gateway.server.openai.responses import responses_route
+
         api_routes.append(responses_route(gate, state.require_conversations))
     if settings.openai_chat_completions:
+        from openclaw_gateway.server.openai.chat_completions import chat_completions_route
+
         api_routes.append(chat_completions_route(gate, state.require_conversations))
     # The official serves metrics as a plugin route: after the core API routes.
     api_routes.append(prometheus_route(gate, state.metrics))
@@ -117,10 +120,10 @@ def gateway_router(
                 )
             ),
             *api_routes,
-            control_ui_route(
+            deferred_control_ui_route(
                 settings.control_ui,
                 lambda: ControlUiView(reloader.live.policy.mode, state.version),
-                device_token_ok=lambda token: operator_device_token_ok(state, token),
+                state,
             ),
         )
     )

@@ -24,7 +24,7 @@ from openclaw_gateway.server.reloader import ReloadHooks
 from openclaw_gateway.server.restart import SignalObserver
 from openclaw_gateway.server.rpc.registry import Registry
 from openclaw_gateway.server.tls import Served
-from openclaw_gateway.server.web.control_ui import ControlUiSettings
+from openclaw_gateway.server.web.front import ControlUiSettings
 
 DRAIN_TIMEOUT = 5.0
 

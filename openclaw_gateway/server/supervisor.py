@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import attrs
 import trio
 
+from openclaw_gateway.core import gcpace
 from openclaw_gateway.core.errors import GatewayError
 from openclaw_gateway.core.logs import Logger
 from openclaw_gateway.host.fdlimit import raise_descriptor_limit
@@ -61,7 +62,6 @@ from openclaw_gateway.server.run_settings import RunSettings
 from openclaw_gateway.server.runs.agents import AgentDirectory
 from openclaw_gateway.server.runs.service import run_conversations
 from openclaw_gateway.server.socket_limits import ConnectionSlots, default_max_connections
-from openclaw_gateway.server.tailscale import run_tailscale
 from openclaw_gateway.server.tls import RELOAD_CHECK_INTERVAL, TlsAcceptor
 from openclaw_gateway.state.pairing import Book
 from openclaw_gateway.state.sessions import SessionBook
@@ -301,6 +301,9 @@ async def run_gateway(
             notifier = await services.start(run_notifier)
             await services.start(run_cron_service, state, store, reloader)
             if settings.tailscale_mode != "off":
+                # Imported only when exposure is on (issue 17: not on the default start path).
+                from openclaw_gateway.server.tailscale import run_tailscale
+
                 # Started before the edge and cancelled after it: the listener is closed
                 # (serve_listeners) before the route claim is torn down.
                 report: dict[str, object] = {}
@@ -363,6 +366,7 @@ async def run_gateway(
                     state.ready = True
                     log.info("gateway", f"listening on {settings.bind.mode} port {settings.port}")
                     log.info("gateway", "ready")
+                    gcpace.steady()  # start-up is over: the collector's usual pace again
                     notifier.ready(f"listening on port {settings.port}")
                     task_status.started(addresses)
                     await shutdown.wait()

@@ -13,7 +13,6 @@ from functools import partial
 
 import trio
 
-from openclaw_gateway.server.cron.scheduler import run_scheduler
 from openclaw_gateway.server.reloader import Reloader
 from openclaw_gateway.server.rpc.context import GatewayState
 from openclaw_gateway.state.store import Store
@@ -32,6 +31,9 @@ async def run_cron_service(
         changed = reloader.cron_changed = trio.Event()
         async with trio.open_nursery() as cron:
             if live.cron_enabled and os.environ.get("OPENCLAW_SKIP_CRON") != "1":
+                # The scheduler's modules load only when cron runs (issue 17).
+                from openclaw_gateway.server.cron.scheduler import run_scheduler
+
                 scheduler = partial(
                     run_scheduler,
                     state,

@@ -3,8 +3,6 @@ operator.read, the standard text exposition format."""
 
 from __future__ import annotations
 
-from prometheus_client import generate_latest
-
 from openclaw_gateway.security import scopes as S
 from openclaw_gateway.server.http.messages import (
     SECURITY_HEADERS,
@@ -30,6 +28,8 @@ def prometheus_route(gate: HttpGate, metrics: GatewayMetrics) -> Route:
         refused = gate.check(request, ctx, S.READ)
         if refused is not None:
             return refused
+        from prometheus_client import generate_latest  # at the first scrape (instruments.py)
+
         body = generate_latest(metrics.registry)
         headers = (
             ("Content-Type", CONTENT_TYPE),

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import attrs
 import trio
 
 from openclaw_gateway.security.auth import safe_equal
@@ -29,6 +28,10 @@ from openclaw_gateway.server.web.files import (
     is_static_asset,
     safe_relative,
 )
+from openclaw_gateway.server.web.front import (  # the settings live in front.py (issue 17)
+    ControlUiSettings,
+    ControlUiView,
+)
 
 BUILTIN_ROOT = Path(__file__).parent / "static"
 BOOTSTRAP_FILE = "/control-ui-config.json"
@@ -38,7 +41,6 @@ NAMESPACE_PREFIX = "/__openclaw__"  # the default entry's namespace (official al
 FOREIGN_PREFIXES = ("/api", "/v1", "/hooks", "/tools", "/metrics", "/plugins", "/j")
 ASSETS_MISSING = "Control UI assets not found at {root}. Update gateway.controlUi.root."
 BUILTIN_MISSING = "Control UI assets not found (the built-in dashboard is not installed)."
-DEFAULT_ASSISTANT_NAME = "Assistant"  # official DEFAULT_ASSISTANT_IDENTITY
 DEFAULT_ASSISTANT_AVATAR = "A"
 WEB_HEADERS: tuple[tuple[str, str], ...] = (  # official applyControlUiSecurityHeaders
     ("X-Frame-Options", "DENY"),
@@ -46,24 +48,6 @@ WEB_HEADERS: tuple[tuple[str, str], ...] = (  # official applyControlUiSecurityH
     ("Referrer-Policy", "no-referrer"),
     ("Permissions-Policy", "camera=(self), microphone=*, geolocation=*, clipboard-write=*"),
 )
-
-
-@attrs.frozen
-class ControlUiSettings:
-    """gateway.controlUi as served (allowedOrigins lives in the Origin policy)."""
-
-    enabled: bool = True
-    base_path: str = ""  # normalized: "" or "/a/b"
-    root: Path | None = None  # None: the built-in dashboard
-
-
-@attrs.frozen
-class ControlUiView:
-    """What the bootstrap JSON tells the page, read per request (auth rotates live)."""
-
-    auth_mode: str  # "none" | "token" | "password" | ...
-    server_version: str
-    assistant_name: str = DEFAULT_ASSISTANT_NAME
 
 
 def _headers(*pairs: tuple[str, str], csp: str | None = None) -> tuple[tuple[str, str], ...]:
