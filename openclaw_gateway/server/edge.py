@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
@@ -22,7 +23,6 @@ from openclaw_gateway.security import ingress
 from openclaw_gateway.security.ratelimit import PreauthBudget
 from openclaw_gateway.server.admission import Peer
 from openclaw_gateway.server.http.messages import (
-    HttpRequest,
     HttpResponse,
     Response,
     json_response,
@@ -202,32 +202,33 @@ async def _handle_stream(stream: trio.abc.Stream, conn: _Accepted, hooks: EdgeHo
     if not conn.claim.move_to(attribution.client_ip):
         await stream.send_all(render(text(503, PREAUTH_BUDGET_MESSAGE)))
         return
-    # The socket may live for days: its HTTP parser (h11 state) is not needed past the head.
-    del reader
-    await _upgrade(stream, head, hooks, attribution, conn.keep)
+    peer = Peer(
+        remote_ip=attribution.client_ip,
+        is_loopback=is_loopback(attribution.peer_ip),
+        has_proxy_headers=proxied,
+        origin=head.headers.get("origin"),
+        host=head.headers.get("host"),
+    )
+    raw_head = head.raw
+    # The socket may live for days: neither its HTTP parser (h11 state) nor the parsed head
+    # (headers dict, attribution) is needed past here; this frame stays alive with it.
+    del reader, head, attribution
+    await _upgrade(stream, peer, raw_head, hooks, conn.keep)
 
 
 async def _upgrade(
     stream: trio.abc.Stream,
-    head: HttpRequest,
+    peer: Peer,
+    raw_head: bytes,
     hooks: EdgeHooks,
-    attribution: ingress.Attribution,
     release_preauth: Callable[[], None],
 ) -> None:
-    peer = Peer(
-        remote_ip=attribution.client_ip,
-        is_loopback=is_loopback(attribution.peer_ip),
-        has_proxy_headers=ingress.has_proxy_headers(head.headers),
-        origin=head.headers.get("origin"),
-        host=head.headers.get("host"),
-    )
-
     async def abort() -> None:
         await trio.aclose_forcefully(stream)
 
     ws = ServerWebSocket(stream, PREAUTH_MAX_PAYLOAD)
     async with trio.open_nursery() as writer:  # the socket's on-demand writer task lives here
-        if await ws.accept(head.raw, writer):
+        if await ws.accept(raw_head, writer):
             await hooks.on_websocket(ws, peer, abort, release_preauth)
 
 
@@ -279,8 +280,8 @@ async def run_server(
 ) -> None:
     """Accept until cancelled; connections live in `handler_nursery` so they can drain."""
 
-    async def handler(stream: trio.SocketStream) -> None:
-        await handle_stream(stream, hooks)
+    # A partial, not a wrapper coroutine: one frame fewer parked under every open socket.
+    handler = functools.partial(handle_stream, hooks=hooks)
 
     async with trio.open_nursery() as accepting:
         for listener in listeners:

@@ -5,7 +5,11 @@ socket, takes trio's `send_all` (a checkpoint and a writer wake-up, ~50 µs) for
 re-frames every message through wsproto; at 1000 listeners a broadcast cost ~215 µs of CPU per
 recipient and ~27 KB per idle socket. Here:
 
-- The connection's own task reads (`get_message`); there is no reader task.
+- The connection's own task reads (`get_message`); there is no reader task. On a plain socket
+  it reads the descriptor itself and waits with `wait_readable`: an idle socket then parks two
+  coroutine frames fewer than under trio's `receive_some` (and no context manager).
+- What exists only while needed (an idle socket holds none of it): the outbox deque, the
+  "drained" event, the writer task.
 - Outgoing data frames are framed by hand (a server frame is unmasked: two to ten header bytes)
   from bytes the hub encoded once, and written inline with a non-blocking `os.write` on the
   socket's descriptor when nothing is queued. Only what the kernel does not take waits in
@@ -93,9 +97,9 @@ class ServerWebSocket:
         self._ws: wsproto.WSConnection | Connection = wsproto.WSConnection(
             wsproto.ConnectionType.SERVER
         )
-        self._pending: deque[bytes] = deque()
-        self._flushing = False
-        self._flushed = trio.Event()
+        # Both made on demand and dropped once drained: an idle socket holds neither (~1 KB).
+        self._pending: deque[bytes] | None = None
+        self._flushed: trio.Event | None = None
         self._nursery: trio.Nursery | None = None
         self._parts: list[str | bytes] = []
         self._size = 0
@@ -137,7 +141,7 @@ class ServerWebSocket:
         """Queue one text frame of UTF-8 `payload` without waiting (never blocks)."""
         if self._close_sent or self.closed is not None:
             raise WebSocketClosed(*self._closed_args())
-        if len(self._pending) >= OUTBOX_FRAMES:
+        if self._pending is not None and len(self._pending) >= OUTBOX_FRAMES:
             raise Backlogged
         self._write(frame_header(len(payload)) + payload)
 
@@ -145,7 +149,7 @@ class ServerWebSocket:
         """Queue bytes framed by frame_texts (a batch of the hub's frames: one write)."""
         if self._close_sent or self.closed is not None:
             raise WebSocketClosed(*self._closed_args())
-        if len(self._pending) >= OUTBOX_FRAMES:
+        if self._pending is not None and len(self._pending) >= OUTBOX_FRAMES:
             raise Backlogged
         self._write(data)
 
@@ -160,7 +164,7 @@ class ServerWebSocket:
             self._write(self._ws.send(Ping()))
 
     def _write(self, data: bytes) -> None:
-        if not self._pending and self._fd is not None:
+        if self._pending is None and self._fd is not None:
             try:
                 written = os.write(self._fd, data)
             except BlockingIOError:
@@ -171,36 +175,42 @@ class ServerWebSocket:
             if written == len(data):
                 return
             data = data[written:]
+        if self._pending is None:
+            self._pending = deque()
         self._pending.append(data)
         self.pending_bytes += len(data)
-        if not self._flushing and self._nursery is not None:
-            self._flushing = True
+        if self._flushed is None and self._nursery is not None:
             self._flushed = trio.Event()
             self._nursery.start_soon(self._flush)
 
     def _broken(self) -> None:
-        self._pending.clear()
+        if self._pending is not None:
+            self._pending.clear()
         self.pending_bytes = 0
         self._peer_gone = True
         self.closed = self.closed or WebSocketClosed(1006)
 
     async def _flush(self) -> None:
         """The writer task: alive only while something is queued."""
+        pending, flushed = self._pending, self._flushed
+        assert pending is not None and flushed is not None
         try:
-            while self._pending:
-                data = self._pending[0]
+            while pending:
+                data = pending[0]
                 await self.stream.send_all(data)
-                self._pending.popleft()
+                pending.popleft()
                 self.pending_bytes -= len(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             self._broken()
         finally:
-            self._flushing = False
-            self._flushed.set()
+            if not pending:
+                self._pending = None
+            self._flushed = None
+            flushed.set()
 
     async def drained(self) -> None:
         """Wait until everything queued has been taken by the kernel (or the stream broke)."""
-        if self._pending:
+        if self._flushed is not None:
             await self._flushed.wait()
         else:
             await trio.lowlevel.checkpoint()
@@ -218,18 +228,41 @@ class ServerWebSocket:
                     return message
             if self.closed is not None:
                 raise WebSocketClosed(*self._closed_args())
-            try:
-                data = await self.stream.receive_some(RECEIVE_CHUNK)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                data = b""
+            data = await self._receive()
             if not data:
                 self._broken()
                 raise WebSocketClosed(1006)
             try:
-                self._ws.receive_data(bytes(data))
+                self._ws.receive_data(data)
             except RemoteProtocolError:
                 self.closed = WebSocketClosed(PROTOCOL_ERROR)
                 raise self.closed from None
+
+    async def _receive(self) -> bytes:
+        """The next bytes from the peer; b"" once the stream ended, broke or was closed.
+        Cancelled before anything is read, never after (as trio's receive_some)."""
+        if self._fd is None:
+            try:
+                return bytes(await self.stream.receive_some(RECEIVE_CHUNK))
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return b""
+        assert isinstance(self.stream, trio.SocketStream)  # what a descriptor means here
+        sock = self.stream.socket
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            try:
+                # fileno() is -1 once the stream is closed: never read a reused descriptor.
+                data = os.read(sock.fileno(), RECEIVE_CHUNK)
+            except BlockingIOError:
+                try:
+                    await trio.lowlevel.wait_readable(sock)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return b""
+                continue
+            except OSError:
+                return b""
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return data
 
     def _on_event(self, event: object) -> str | bytes | None:
         if isinstance(event, TextMessage | BytesMessage):
@@ -279,11 +312,11 @@ class ServerWebSocket:
         except WebSocketClosed:
             return
         while not self._peer_gone:
+            data = await self._receive()
             try:
-                data = await self.stream.receive_some(RECEIVE_CHUNK)
-                self._ws.receive_data(bytes(data) if data else None)
+                self._ws.receive_data(data or None)
                 events = list(self._ws.events())
-            except (trio.BrokenResourceError, trio.ClosedResourceError, RemoteProtocolError):
+            except RemoteProtocolError:
                 return
             if not data or any(isinstance(e, CloseConnection) for e in events):
                 self._peer_gone = True
