@@ -187,8 +187,12 @@ async def measure_fanout(
         with ReceiptReader(fds, pattern, on_marker, [lis.buf for lis in held]):
             for r in range(rounds):
                 marker = f"fanout-{r}-{nonce}"
+                # One presence row, replaced each round (one source's events, as a node's):
+                # keyed by its text, every round would add a row and the frame would grow to
+                # the 200-row table, the old markers in it costing the reader, not the server.
+                event = {"text": marker, "instanceId": f"bench-fanout-{nonce}"}
                 started = time.monotonic_ns()
-                await send_request(trigger, f"f{r}", "system-event", {"text": marker})
+                await send_request(trigger, f"f{r}", "system-event", event)
                 if not await trio.to_thread.run_sync(complete[r].wait, ROUND_TIMEOUT_S):
                     got = len(receipts.get(r, []))
                     raise BenchError(f"fan-out round {r}: {got}/{listeners} listeners got it")

@@ -128,6 +128,123 @@ async def run_keepalive(hub: Hub, interval: float = KEEPALIVE_INTERVAL) -> None:
         hub.keepalive_round()
 
 
+class _Socket:
+    """One admitted socket's own state and callbacks: the hub's abort/keepalive/backlog hooks
+    and the request loop's helpers are its bound methods, not closures (an idle socket held
+    ~27 closure cells and 7 functions, every one walked by each full garbage collection)."""
+
+    __slots__ = (
+        "close",
+        "ctx",
+        "deps",
+        "ephemeral",
+        "nursery",
+        "pending",
+        "presence_key",
+        "stream_abort",
+        "sub",
+        "unauthorized_streak",
+        "ws",
+    )
+
+    def __init__(
+        self,
+        ws: ServerWebSocket,
+        deps: Deps,
+        ctx: CallContext,
+        nursery: trio.Nursery,
+        close: CloseCause,
+        stream_abort: Callable[[], Any],
+        presence_key: str,
+        ephemeral: bool,
+    ) -> None:
+        self.ws, self.deps, self.ctx, self.nursery, self.close = ws, deps, ctx, nursery, close
+        self.stream_abort = stream_abort
+        self.presence_key = presence_key
+        self.ephemeral = ephemeral
+        self.sub: Subscriber | None = None
+        self.pending = 0  # async handlers running
+        self.unauthorized_streak = 0
+
+    # -- the hub's hooks --------------------------------------------------------------------
+
+    def abort(self, code: int, reason: str) -> None:
+        close_cause(self.close, code, reason)
+        self.nursery.cancel_scope.cancel()
+
+    def keepalive(self) -> None:
+        if self.ws.pong_waiting:
+            # No pong for a whole round: terminate without a close frame (official).
+            self.close.dropped = True
+            self.nursery.start_soon(self.stream_abort)
+            self.nursery.cancel_scope.cancel()
+            return
+        state = self.deps.state
+        if not self.ephemeral and state.presence.get(self.presence_key) is not None:
+            state.presence.upsert(self.presence_key, {}, state.now_ms())
+        self.ws.ping()
+
+    def backlog(self) -> int:
+        return self.ws.pending_bytes
+
+    def send_to_node(self, frame: Any) -> bool:
+        """The node registry's way to this node: False when the frame could not be queued."""
+        assert self.sub is not None
+        return self.deps.hub.send(self.sub, frame)
+
+    # -- answers ----------------------------------------------------------------------------
+
+    def reply(
+        self, frame_id: str, payload: Any = None, error: dict[str, Any] | None = None
+    ) -> None:
+        sub = self.sub
+        assert sub is not None
+        if error is not None:
+            self.deps.hub.send(sub, codec.error_response(frame_id, error))
+        else:
+            self.deps.hub.send(sub, codec.response(frame_id, payload))
+        if sub.close_after_reply is not None:
+            # This request invalidated the socket's own credential: answer, then close (4001).
+            request_close(sub, sub.close_after_reply.code, sub.close_after_reply.reason)
+
+    def succeeded(self, frame: RequestFrame, result: Any, started: float) -> None:
+        self.reply(frame.id, result)
+        elapsed = time.perf_counter() - started
+        conn_id = self.ctx.caller.conn_id
+        self.deps.state.logger.ws_response(conn_id, frame.method, frame.id, True, elapsed * 1000)
+        self.deps.state.metrics.rpc(frame.method, True, elapsed)
+
+    def fail(self, frame: RequestFrame, error: dict[str, Any], started: float) -> None:
+        self.reply(frame.id, error=error)
+        elapsed = time.perf_counter() - started
+        self.deps.state.metrics.rpc(frame.method, False, elapsed)
+        self.deps.state.logger.ws_response(
+            self.ctx.caller.conn_id, frame.method, frame.id, False, elapsed * 1000, error
+        )
+
+    def handler_failed(self, frame: RequestFrame, exc: Exception, started: float) -> None:
+        # The exception text (paths, reprs) is for the operator's log, never for the caller.
+        self.deps.state.logger.error(
+            "gateway",
+            f"request handler failed method={frame.method} conn={self.ctx.caller.conn_id}: "
+            f"{type(exc).__name__}: {exc}",
+        )
+        self.fail(frame, HANDLER_FAILED, started)
+
+    async def run_async(
+        self, frame: RequestFrame, handler: Any, params: Any, started: float
+    ) -> None:
+        try:
+            result = await handler(attrs.evolve(self.ctx, request_id=frame.id), params)
+            self.succeeded(frame, result, started)
+        except RpcError as exc:
+            self.fail(frame, exc.to_shape(), started)
+        except Exception as exc:  # a handler bug must not kill the socket
+            self.handler_failed(frame, exc, started)
+        finally:
+            self.pending -= 1
+
+
 async def serve(
     ws: ServerWebSocket,
     peer: admission.Peer,
@@ -160,34 +277,20 @@ async def serve(
         presence_key = conn_id
 
     async with trio.open_nursery() as nursery:
-
-        def abort(code: int, reason: str) -> None:
-            close_cause(close, code, reason)
-            nursery.cancel_scope.cancel()
-
-        def keepalive() -> None:
-            if ws.pong_waiting:
-                # No pong for a whole round: terminate without a close frame (official).
-                close.dropped = True
-                nursery.start_soon(abort_stream)
-                nursery.cancel_scope.cancel()
-                return
-            if not ephemeral and state.presence.get(presence_key) is not None:
-                state.presence.upsert(presence_key, {}, state.now_ms())
-            ws.ping()
-
-        outbox = _SocketOutbox(ws, abort)
+        sock = _Socket(ws, deps, ctx, nursery, close, abort_stream, presence_key, ephemeral)
+        outbox = _SocketOutbox(ws, sock.abort)
         sub = Subscriber(
             conn_id,
             granted.role,
             granted.scopes,
             outbox,
-            abort,
+            sock.abort,
             device_id=granted.device_id,
         )
+        sock.sub = sub
         sub.writer = outbox
-        sub.backlog = lambda: ws.pending_bytes
-        sub.keepalive = keepalive
+        sub.backlog = sock.backlog
+        sub.keepalive = sock.keepalive
         sub.session_scoped = SESSION_SCOPED_EVENTS_CAP in request.params.caps
         sub.shared_auth = granted.method in ("token", "password")
         if peer.origin:
@@ -214,12 +317,12 @@ async def serve(
                     state,
                     granted.device_id,
                     conn_id,
-                    lambda frame: hub.send(sub, frame),
+                    sock.send_to_node,
                     client,
                     request.params.raw,
                     None if is_loopback(peer.remote_ip) else peer.remote_ip,
                 )
-            await _reader(ws, deps, ctx, sub, nursery, close)
+            await _reader(sock)
         finally:
             if sub.stalled:
                 close.stalled = True
@@ -259,68 +362,11 @@ def _control_plane_limited(deps: Deps, ctx: CallContext, method: str) -> dict[st
     }
 
 
-async def _reader(
-    ws: ServerWebSocket,
-    deps: Deps,
-    ctx: CallContext,
-    sub: Subscriber,
-    nursery: trio.Nursery,
-    close: CloseCause,
-) -> None:
-    hub, log = deps.hub, deps.state.logger
-    pending = 0
-    unauthorized_role_streak = 0
-
-    def reply(frame_id: str, payload: Any = None, error: dict[str, Any] | None = None) -> None:
-        if error is not None:
-            hub.send(sub, codec.error_response(frame_id, error))
-        else:
-            hub.send(sub, codec.response(frame_id, payload))
-        if sub.close_after_reply is not None:
-            # This request invalidated the socket's own credential: answer, then close (4001).
-            request_close(sub, sub.close_after_reply.code, sub.close_after_reply.reason)
-
-    async def run_async(frame: RequestFrame, handler: Any, params: Any, started: float) -> None:
-        nonlocal pending
-        try:
-            result = await handler(attrs.evolve(ctx, request_id=frame.id), params)
-            reply(frame.id, result)
-            log.ws_response(
-                ctx.caller.conn_id,
-                frame.method,
-                frame.id,
-                True,
-                (time.perf_counter() - started) * 1000,
-            )
-            deps.state.metrics.rpc(frame.method, True, time.perf_counter() - started)
-        except RpcError as exc:
-            _fail(frame, exc.to_shape(), started)
-        except Exception as exc:  # a handler bug must not kill the socket
-            _handler_failed(frame, exc, started)
-        finally:
-            pending -= 1
-
-    def _handler_failed(frame: RequestFrame, exc: Exception, started: float) -> None:
-        # The exception text (paths, reprs) is for the operator's log, never for the caller.
-        log.error(
-            "gateway",
-            f"request handler failed method={frame.method} conn={ctx.caller.conn_id}: "
-            f"{type(exc).__name__}: {exc}",
-        )
-        _fail(frame, HANDLER_FAILED, started)
-
-    def _fail(frame: RequestFrame, error: dict[str, Any], started: float) -> None:
-        reply(frame.id, error=error)
-        deps.state.metrics.rpc(frame.method, False, time.perf_counter() - started)
-        log.ws_response(
-            ctx.caller.conn_id,
-            frame.method,
-            frame.id,
-            False,
-            (time.perf_counter() - started) * 1000,
-            error,
-        )
-
+async def _reader(sock: _Socket) -> None:
+    """The request loop: this socket's task until the peer closes or the socket is closed."""
+    ws, deps, ctx, sub, close = sock.ws, sock.deps, sock.ctx, sock.sub, sock.close
+    assert sub is not None
+    log = deps.state.logger
     while True:
         try:
             message = await ws.get_message()
@@ -331,7 +377,7 @@ async def _reader(
         try:
             frame = codec.decode_request(message)
         except codec.InvalidFrameError as exc:
-            reply(
+            sock.reply(
                 exc.frame_id if exc.frame_id is not None else "invalid",
                 error={"code": "INVALID_REQUEST", "message": str(exc)},
             )
@@ -344,35 +390,32 @@ async def _reader(
         denied = authorize(spec, frame.method, ctx.caller.role, ctx.caller.scopes)
         if denied is not None:
             if not denied.message.startswith("unauthorized role:"):
-                _fail(frame, denied.to_shape(), started)
+                sock.fail(frame, denied.to_shape(), started)
                 continue
-            unauthorized_role_streak += 1
-            closing = unauthorized_role_streak > MAX_UNAUTHORIZED_ROLE_CALLS
+            sock.unauthorized_streak += 1
+            streak = sock.unauthorized_streak
+            closing = streak > MAX_UNAUTHORIZED_ROLE_CALLS
             # A looping client must not flood the log: the first, every 100th and the last
             # one are logged (official unauthorized-flood-guard.ts); every call is answered.
-            if (
-                unauthorized_role_streak == 1
-                or unauthorized_role_streak % UNAUTHORIZED_LOG_EVERY == 0
-                or closing
-            ):
-                _fail(frame, denied.to_shape(), started)
+            if streak == 1 or streak % UNAUTHORIZED_LOG_EVERY == 0 or closing:
+                sock.fail(frame, denied.to_shape(), started)
             else:
-                reply(frame.id, error=denied.to_shape())
+                sock.reply(frame.id, error=denied.to_shape())
             if closing:
                 request_close(sub, 1008, "repeated unauthorized calls")
                 return
             continue
-        unauthorized_role_streak = 0
+        sock.unauthorized_streak = 0
         assert spec is not None
         if spec.control_plane_write:
             limited = _control_plane_limited(deps, ctx, frame.method)
             if limited is not None:
-                _fail(frame, limited, started)
+                sock.fail(frame, limited, started)
                 continue
         params = frame.params if frame.params is not None else {}
         if spec.is_async:
-            if pending >= MAX_PENDING_REQUESTS:
-                _fail(
+            if sock.pending >= MAX_PENDING_REQUESTS:
+                sock.fail(
                     frame,
                     {
                         "code": "UNAVAILABLE",
@@ -382,19 +425,15 @@ async def _reader(
                     started,
                 )
                 continue
-            pending += 1
-            nursery.start_soon(run_async, frame, spec.handler, params, started)
+            sock.pending += 1
+            sock.nursery.start_soon(sock.run_async, frame, spec.handler, params, started)
             continue
         try:
             result = spec.handler(ctx, params)
         except RpcError as exc:
-            _fail(frame, exc.to_shape(), started)
+            sock.fail(frame, exc.to_shape(), started)
             continue
         except Exception as exc:  # a handler bug must not kill the socket
-            _handler_failed(frame, exc, started)
+            sock.handler_failed(frame, exc, started)
             continue
-        reply(frame.id, result)
-        log.ws_response(
-            ctx.caller.conn_id, frame.method, frame.id, True, (time.perf_counter() - started) * 1000
-        )
-        deps.state.metrics.rpc(frame.method, True, time.perf_counter() - started)
+        sock.succeeded(frame, result, started)

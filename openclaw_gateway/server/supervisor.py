@@ -366,7 +366,7 @@ async def run_gateway(
                     state.ready = True
                     log.info("gateway", f"listening on {settings.bind.mode} port {settings.port}")
                     log.info("gateway", "ready")
-                    gcpace.steady()  # start-up is over: the collector's usual pace again
+                    gcpace.steady()  # start-up is over: the usual pace, its survivors frozen
                     notifier.ready(f"listening on port {settings.port}")
                     task_status.started(addresses)
                     await shutdown.wait()

@@ -254,15 +254,18 @@ class ServerWebSocket:
                 # fileno() is -1 once the stream is closed: never read a reused descriptor.
                 data = os.read(sock.fileno(), RECEIVE_CHUNK)
             except BlockingIOError:
-                try:
-                    await trio.lowlevel.wait_readable(sock)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    return b""
-                continue
+                data = None
             except OSError:
                 return b""
-            await trio.lowlevel.cancel_shielded_checkpoint()
-            return data
+            if data is not None:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return data
+            # Waited outside the except clause: inside it, every idle socket would keep its
+            # BlockingIOError and traceback alive for as long as it waits.
+            try:
+                await trio.lowlevel.wait_readable(sock)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return b""
 
     def _on_event(self, event: object) -> str | bytes | None:
         if isinstance(event, TextMessage | BytesMessage):

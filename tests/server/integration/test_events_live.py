@@ -148,6 +148,25 @@ async def test_ephemeral_clients_create_no_presence(
     assert [r for r in rows if r.get("clientId") == client["id"]] == []
 
 
+async def test_system_event_presence_goes_out_before_its_answer_and_a_bad_key_changes_nothing(
+    nursery: trio.Nursery, gateway: RunningGateway
+) -> None:
+    with trio.fail_after(BOUND):
+        async with ws_connected(nursery, gateway.port, scopes=ADMIN_SCOPES) as admin:
+            bad = await admin.call(
+                "system-event",
+                {"text": "nope", "instanceId": "i-bad", "sessionKey": "agent:nobody:main"},
+            )
+            good = await admin.call("system-event", {"text": "deployed", "instanceId": "i-ok"})
+            rows = (await admin.call("system-presence"))["payload"]
+    assert not bad["ok"] and bad["error"]["code"] == "INVALID_REQUEST", bad
+    assert good["ok"], good
+    # The presence broadcast of the good event was already queued when its answer came.
+    assert [e["event"] for e in admin.events] == ["presence"]
+    assert _rows(admin.events[0], instanceId="i-ok")
+    assert [r for r in rows if r.get("instanceId") == "i-bad"] == []
+
+
 # -- tick -----------------------------------------------------------------------------------
 
 

@@ -263,9 +263,11 @@ def system_event(ctx: CallContext, params: Any) -> dict[str, Any]:
         raise RpcError("INVALID_REQUEST", "wake is not supported for node presence events")
     session_key = (p.get("sessionKey") or "").strip()
     main = ctx.state.require_main_session()
-    if wake and session_key:
+    if session_key:
+        # A bad key is refused before anything changes (presence included).
         conv = ctx.state.require_conversations()
-        if conv.book.get(str(conv.key(session_key))) is None:
+        target = conv.key(session_key)
+        if wake and conv.book.get(str(target)) is None:
             raise RpcError("INVALID_REQUEST", f'Unknown or archived session "{session_key}"')
     state = ctx.state
     parsed: dict[str, Any] = dict(parse_node_presence_text(text) or {})
@@ -283,6 +285,9 @@ def system_event(ctx: CallContext, params: Any) -> dict[str, Any]:
         or text[:64]
     )
     state.presence.upsert(str(key), fields, state.now_ms())
+    # The table changed in memory: every listener hears it now, not after the transcript
+    # line's commit below (a disk write the presence event does not depend on).
+    broadcast_presence(state)
     if not node_line:
         main.system_event(
             text,
@@ -290,7 +295,6 @@ def system_event(ctx: CallContext, params: Any) -> dict[str, Any]:
             wake_mode="now" if wake else "next-heartbeat",
             source="system-event",
         )
-    broadcast_presence(state)
     return {"ok": True}
 
 
