@@ -21,6 +21,7 @@ from openclaw_gateway.cli.params import GatewayFlags, command_env
 from openclaw_gateway.cli.rpc_cmds import target_for
 from openclaw_gateway.cli.target import CliFailure
 from openclaw_gateway.client.identity import IdentityStore
+from openclaw_gateway.core.errors import is_interrupt
 from openclaw_gateway.core.paths import resolve_paths
 
 _NO_FLAGS = GatewayFlags()
@@ -103,6 +104,8 @@ def run_agent_node(
     )
     try:
         trio.run(node.serve)
-    except KeyboardInterrupt:
-        return 130
+    except BaseException as exc:
+        if is_interrupt(exc):
+            return 130
+        raise
     return 0

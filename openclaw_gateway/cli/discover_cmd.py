@@ -18,7 +18,7 @@ import trio
 from openclaw_gateway.cli.rpc_cmds import parse_timeout
 from openclaw_gateway.cli.target import CliFailure
 from openclaw_gateway.core import config as cfg
-from openclaw_gateway.core.errors import ConfigError
+from openclaw_gateway.core.errors import ConfigError, is_interrupt
 from openclaw_gateway.core.paths import resolve_paths
 from openclaw_gateway.discovery import beacons as bc
 from openclaw_gateway.discovery.browse import LOCAL_DOMAIN, discover_beacons
@@ -84,5 +84,7 @@ def run_discover(
     """Sync entry point (its own trio loop)."""
     try:
         return trio.run(lambda: discover_main(opts, env, out or sys.stdout, err or sys.stderr))
-    except KeyboardInterrupt:
-        return 130
+    except BaseException as exc:
+        if is_interrupt(exc):
+            return 130
+        raise

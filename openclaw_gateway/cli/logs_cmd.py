@@ -46,7 +46,7 @@ from openclaw_gateway.cli.logs_format import (
 )
 from openclaw_gateway.cli.rpc_cmds import target_block_lines, target_for
 from openclaw_gateway.cli.target import CliFailure, generic_failure_lines
-from openclaw_gateway.core.errors import ConfigError
+from openclaw_gateway.core.errors import ConfigError, is_interrupt
 from openclaw_gateway.core.logs import Redactor
 
 MAX_FOLLOW_RETRIES = 8
@@ -281,8 +281,10 @@ def run_logs(
     )
     try:
         return trio.run(partial(tail_logs, options, fetch, Output(out, err)))
-    except KeyboardInterrupt:
-        return 0
+    except BaseException as exc:
+        if is_interrupt(exc):
+            return 0
+        raise
 
 
 def _cli_failed(message: str, err: TextIO) -> int:

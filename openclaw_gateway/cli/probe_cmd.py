@@ -64,7 +64,7 @@ from openclaw_gateway.cli.ssh_tunnel import (
 from openclaw_gateway.cli.target import CliFailure, emit_failure
 from openclaw_gateway.cli.tls_info import json_fields, local_certificate
 from openclaw_gateway.core import config as cfg
-from openclaw_gateway.core.errors import ConfigError
+from openclaw_gateway.core.errors import ConfigError, is_interrupt
 from openclaw_gateway.core.paths import Paths, parse_port, resolve_paths, resolve_port
 from openclaw_gateway.core.tls import normalize_fingerprint
 from openclaw_gateway.discovery import beacons
@@ -366,5 +366,7 @@ def run_probe(
                 opts, env, out or sys.stdout, err or sys.stderr, handle_signals=main_thread
             )
         )
-    except KeyboardInterrupt:
-        return 130
+    except BaseException as exc:
+        if is_interrupt(exc):
+            return 130
+        raise

@@ -37,7 +37,7 @@ from openclaw_gateway.cli.status_render import print_status
 from openclaw_gateway.cli.target import CliFailure, emit_failure
 from openclaw_gateway.cli.tls_info import json_fields, local_certificate
 from openclaw_gateway.core import config as cfg
-from openclaw_gateway.core.errors import ConfigError
+from openclaw_gateway.core.errors import ConfigError, is_interrupt
 from openclaw_gateway.core.logs import default_log_path
 from openclaw_gateway.core.paths import Paths, parse_port, resolve_paths, resolve_port
 from openclaw_gateway.host import netbind, ports
@@ -275,5 +275,7 @@ def run_status(
     """`openclaw gateway status` (sync entry point; runs its own trio loop)."""
     try:
         return trio.run(status_main, opts, env, out or sys.stdout, err or sys.stderr)
-    except KeyboardInterrupt:
-        return 130
+    except BaseException as exc:
+        if is_interrupt(exc):
+            return 130
+        raise

@@ -82,3 +82,12 @@ def invalid_request(message: str, details: Any = None) -> RpcError:
 
 def unavailable(message: str, details: Any = None, *, retryable: bool | None = None) -> RpcError:
     return RpcError("UNAVAILABLE", message, details=details, retryable=retryable)
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C, also when trio delivered it inside a background task: a KeyboardInterrupt
+    raised there leaves trio.run wrapped in a BaseExceptionGroup, and a command that only
+    caught KeyboardInterrupt printed a traceback and exited 1 instead of ending quietly."""
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    return isinstance(exc, BaseExceptionGroup) and exc.subgroup(KeyboardInterrupt) is not None
