@@ -16,7 +16,7 @@ from typing import Any
 import trio
 
 from openclaw_gateway.server import admission, dispatch
-from openclaw_gateway.server.dispatch import CLOSE_TIMEOUT, serve
+from openclaw_gateway.server.dispatch import CLOSE_TIMEOUT, admit
 from openclaw_gateway.server.handshake import (
     TICK_INTERVAL_MS,
     CloseCause,
@@ -54,7 +54,18 @@ async def handle_connection(
         request, granted = granted_pair
         if on_authenticated is not None:
             on_authenticated()
-        await serve(ws, peer, deps, conn_id, request, granted, close, abort_stream)
+        # The request loop runs here, in the socket's task, not in a coroutine of its own: an
+        # idle socket parks one frame fewer (dispatch._Socket.handle does the work).
+        async with trio.open_nursery() as handlers:
+            sock = admit(ws, peer, deps, conn_id, request, granted, close, abort_stream, handlers)
+            try:
+                while not sock.handle(await ws.get_message()):
+                    pass
+            except WebSocketClosed as exc:
+                if exc.code in (1009, 1002):  # our own size cap / a malformed frame
+                    close_cause(close, exc.code, "")
+            finally:
+                sock.leave()
     except WebSocketClosed as exc:
         if exc.code in (1009, 1002):  # our own size cap / a malformed frame (empty reason)
             close_cause(close, exc.code, "")

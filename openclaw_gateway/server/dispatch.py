@@ -1,7 +1,8 @@
 """An admitted socket: hello-ok, then requests and events until it closes.
 
-Task shape: one task per connection, the reader (the calling task): get_message -> authorize ->
-dispatch to the method handlers; async handlers run in the connection's nursery. Answers and
+Task shape: one task per connection, the reader (connection.py's, which feeds each message to
+`_Socket.handle`: decode -> authorize -> dispatch to the method handlers); async handlers run
+in the connection's nursery. Answers and
 events go out inline through the socket's outbox (server/wssocket.py; a writer task exists only
 while the kernel does not take everything). Keepalive is one shared timer for all sockets
 (`run_keepalive`): every 25 s each socket is pinged, and one whose previous ping got no pong is
@@ -12,6 +13,7 @@ dropped. A slow consumer's close waits SLOW_CONSUMER_GRACE for its queued frames
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -138,9 +140,12 @@ class _Socket:
         "ctx",
         "deps",
         "ephemeral",
+        "granted",
         "nursery",
+        "peer",
         "pending",
         "presence_key",
+        "request",
         "stream_abort",
         "sub",
         "unauthorized_streak",
@@ -163,6 +168,10 @@ class _Socket:
         self.presence_key = presence_key
         self.ephemeral = ephemeral
         self.sub: Subscriber | None = None
+        # What the presence `disconnect` row is made of (set by admit).
+        self.request: ConnectRequest | None = None
+        self.granted: admission.Admission | None = None
+        self.peer: admission.Peer | None = None
         self.pending = 0  # async handlers running
         self.unauthorized_streak = 0
 
@@ -244,8 +253,99 @@ class _Socket:
         finally:
             self.pending -= 1
 
+    # -- the request loop (connection.py feeds it, one message at a time) -------------------
 
-async def serve(
+    def handle(self, message: str | bytes) -> bool:
+        """Decode, authorize and dispatch one request; True when the socket must close now.
+        Synchronous: an async handler runs in the connection's nursery, so the reader is free
+        for the next message at once."""
+        deps, ctx, sub = self.deps, self.ctx, self.sub
+        assert sub is not None
+        try:
+            frame = codec.decode_request(message)
+        except codec.InvalidFrameError as exc:
+            self.reply(
+                exc.frame_id if exc.frame_id is not None else "invalid",
+                error={"code": "INVALID_REQUEST", "message": str(exc)},
+            )
+            return False
+        except codec.NotJsonError:
+            deps.state.logger.warn(
+                "ws", f"parse error conn={ctx.caller.conn_id}: message is not JSON"
+            )
+            return False
+        started = time.perf_counter()
+        spec = deps.registry.get(frame.method)
+        denied = authorize(spec, frame.method, ctx.caller.role, ctx.caller.scopes)
+        if denied is not None:
+            if not denied.message.startswith("unauthorized role:"):
+                self.fail(frame, denied.to_shape(), started)
+                return False
+            self.unauthorized_streak += 1
+            streak = self.unauthorized_streak
+            closing = streak > MAX_UNAUTHORIZED_ROLE_CALLS
+            # A looping client must not flood the log: the first, every 100th and the last
+            # one are logged (official unauthorized-flood-guard.ts); every call is answered.
+            if streak == 1 or streak % UNAUTHORIZED_LOG_EVERY == 0 or closing:
+                self.fail(frame, denied.to_shape(), started)
+            else:
+                self.reply(frame.id, error=denied.to_shape())
+            if closing:
+                request_close(sub, 1008, "repeated unauthorized calls")
+            return closing
+        self.unauthorized_streak = 0
+        assert spec is not None
+        if spec.control_plane_write:
+            limited = _control_plane_limited(deps, ctx, frame.method)
+            if limited is not None:
+                self.fail(frame, limited, started)
+                return False
+        params = frame.params if frame.params is not None else {}
+        if spec.is_async:
+            if self.pending >= MAX_PENDING_REQUESTS:
+                busy = {
+                    "code": "UNAVAILABLE",
+                    "message": "The server is busy. Please try again in a moment.",
+                    "retryable": True,
+                }
+                self.fail(frame, busy, started)
+                return False
+            self.pending += 1
+            self.nursery.start_soon(self.run_async, frame, spec.handler, params, started)
+            return False
+        try:
+            result = spec.handler(ctx, params)
+        except RpcError as exc:
+            self.fail(frame, exc.to_shape(), started)
+            return False
+        except Exception as exc:  # a handler bug must not kill the socket
+            self.handler_failed(frame, exc, started)
+            return False
+        self.succeeded(frame, result, started)
+        return False
+
+    def leave(self) -> None:
+        """Out of the hub and the node registry, presence `disconnect`; handlers cancelled."""
+        sub, state = self.sub, self.deps.state
+        assert sub is not None and self.request is not None
+        assert self.granted is not None and self.peer is not None
+        if sub.stalled:
+            self.close.stalled = True
+        conn_id = self.ctx.caller.conn_id
+        self.deps.hub.remove(conn_id)
+        if self.granted.role == "node":
+            detach_node(state, conn_id)
+        if not self.ephemeral and not state.shutting_down:
+            state.presence.upsert(
+                self.presence_key,
+                _presence_fields(self.request, self.granted, self.peer, "disconnect"),
+                state.now_ms(),
+            )
+            broadcast_presence(state)
+        self.nursery.cancel_scope.cancel()
+
+
+def admit(
     ws: ServerWebSocket,
     peer: admission.Peer,
     deps: Deps,
@@ -254,7 +354,11 @@ async def serve(
     granted: admission.Admission,
     close: CloseCause,
     abort_stream: Callable[[], Any],
-) -> None:
+    nursery: trio.Nursery,
+) -> _Socket:
+    """Register an admitted socket: hello-ok, the hub, presence `connect`, the node registry.
+    The caller (connection.py) then feeds it messages (`_Socket.handle`) in its own task and
+    calls `_Socket.leave` on the way out; an idle socket parks no coroutine of ours here."""
     state, hub = deps.state, deps.hub
     client = request.params.client
     # The official server raises the frame cap after hello-ok.
@@ -275,68 +379,60 @@ async def serve(
         presence_key = granted.device_id or client.instance_id or conn_id
     else:
         presence_key = conn_id
+    sock = _Socket(ws, deps, ctx, nursery, close, abort_stream, presence_key, ephemeral)
+    sock.request, sock.granted, sock.peer = request, granted, peer
+    outbox = _SocketOutbox(ws, sock.abort)
+    sub = Subscriber(
+        conn_id,
+        granted.role,
+        granted.scopes,
+        outbox,
+        sock.abort,
+        device_id=granted.device_id,
+    )
+    sock.sub = sub
+    sub.writer = outbox
+    sub.backlog = sock.backlog
+    sub.keepalive = sock.keepalive
+    sub.session_scoped = SESSION_SCOPED_EVENTS_CAP in request.params.caps
+    sub.shared_auth = granted.method in ("token", "password")
+    if peer.origin:
+        sub.origin_allowed = functools.partial(_origin_allowed, client.id, client.mode, peer)
+    hub.send(sub, codec.response(request.frame.id, build_hello(deps, conn_id, granted)))
+    hub.add(sub)
+    if state.shutting_down:
+        # Shutdown began while this socket was being admitted: close it like the rest.
+        request_close(sub, 1012, "service restart")
+    state.logger.ws_connect(conn_id, client.id, client.version, client.mode, granted.method)
+    try:
+        if not ephemeral:
+            state.presence.upsert(
+                presence_key,
+                _presence_fields(request, granted, peer, "connect"),
+                state.now_ms(),
+            )
+            broadcast_presence(state)
+        if granted.role == "node" and granted.device_id:
+            attach_node(
+                state,
+                granted.device_id,
+                conn_id,
+                sock.send_to_node,
+                client,
+                request.params.raw,
+                None if is_loopback(peer.remote_ip) else peer.remote_ip,
+            )
+    except BaseException:
+        sock.leave()
+        raise
+    return sock
 
-    async with trio.open_nursery() as nursery:
-        sock = _Socket(ws, deps, ctx, nursery, close, abort_stream, presence_key, ephemeral)
-        outbox = _SocketOutbox(ws, sock.abort)
-        sub = Subscriber(
-            conn_id,
-            granted.role,
-            granted.scopes,
-            outbox,
-            sock.abort,
-            device_id=granted.device_id,
-        )
-        sock.sub = sub
-        sub.writer = outbox
-        sub.backlog = sock.backlog
-        sub.keepalive = sock.keepalive
-        sub.session_scoped = SESSION_SCOPED_EVENTS_CAP in request.params.caps
-        sub.shared_auth = granted.method in ("token", "password")
-        if peer.origin:
-            sub.origin_allowed = lambda policy: origin.evaluate(
-                client.id, client.mode, peer.origin, peer.host, policy,
-                is_local_client=peer.direct_local,
-            ).ok  # fmt: skip
-        hub.send(sub, codec.response(request.frame.id, build_hello(deps, conn_id, granted)))
-        hub.add(sub)
-        if state.shutting_down:
-            # Shutdown began while this socket was being admitted: close it like the rest.
-            request_close(sub, 1012, "service restart")
-        state.logger.ws_connect(conn_id, client.id, client.version, client.mode, granted.method)
-        try:
-            if not ephemeral:
-                state.presence.upsert(
-                    presence_key,
-                    _presence_fields(request, granted, peer, "connect"),
-                    state.now_ms(),
-                )
-                broadcast_presence(state)
-            if granted.role == "node" and granted.device_id:
-                attach_node(
-                    state,
-                    granted.device_id,
-                    conn_id,
-                    sock.send_to_node,
-                    client,
-                    request.params.raw,
-                    None if is_loopback(peer.remote_ip) else peer.remote_ip,
-                )
-            await _reader(sock)
-        finally:
-            if sub.stalled:
-                close.stalled = True
-            hub.remove(conn_id)
-            if granted.role == "node":
-                detach_node(state, conn_id)
-            if not ephemeral and not state.shutting_down:
-                state.presence.upsert(
-                    presence_key,
-                    _presence_fields(request, granted, peer, "disconnect"),
-                    state.now_ms(),
-                )
-                broadcast_presence(state)
-            nursery.cancel_scope.cancel()
+
+def _origin_allowed(client_id: str, mode: str, peer: admission.Peer, policy: Any) -> bool:
+    assert peer.origin is not None  # only set for a socket that sent one
+    return origin.evaluate(
+        client_id, mode, peer.origin, peer.host, policy, is_local_client=peer.direct_local
+    ).ok
 
 
 def _control_plane_limited(deps: Deps, ctx: CallContext, method: str) -> dict[str, Any] | None:
@@ -360,80 +456,3 @@ def _control_plane_limited(deps: Deps, ctx: CallContext, method: str) -> dict[st
         "retryAfterMs": budget.retry_after_ms,
         "details": {"method": method, "limit": limiter.limit_text()},
     }
-
-
-async def _reader(sock: _Socket) -> None:
-    """The request loop: this socket's task until the peer closes or the socket is closed."""
-    ws, deps, ctx, sub, close = sock.ws, sock.deps, sock.ctx, sock.sub, sock.close
-    assert sub is not None
-    log = deps.state.logger
-    while True:
-        try:
-            message = await ws.get_message()
-        except WebSocketClosed as exc:
-            if exc.code in (1009, 1002):
-                close_cause(close, exc.code, "")
-            return
-        try:
-            frame = codec.decode_request(message)
-        except codec.InvalidFrameError as exc:
-            sock.reply(
-                exc.frame_id if exc.frame_id is not None else "invalid",
-                error={"code": "INVALID_REQUEST", "message": str(exc)},
-            )
-            continue
-        except codec.NotJsonError:
-            log.warn("ws", f"parse error conn={ctx.caller.conn_id}: message is not JSON")
-            continue
-        started = time.perf_counter()
-        spec = deps.registry.get(frame.method)
-        denied = authorize(spec, frame.method, ctx.caller.role, ctx.caller.scopes)
-        if denied is not None:
-            if not denied.message.startswith("unauthorized role:"):
-                sock.fail(frame, denied.to_shape(), started)
-                continue
-            sock.unauthorized_streak += 1
-            streak = sock.unauthorized_streak
-            closing = streak > MAX_UNAUTHORIZED_ROLE_CALLS
-            # A looping client must not flood the log: the first, every 100th and the last
-            # one are logged (official unauthorized-flood-guard.ts); every call is answered.
-            if streak == 1 or streak % UNAUTHORIZED_LOG_EVERY == 0 or closing:
-                sock.fail(frame, denied.to_shape(), started)
-            else:
-                sock.reply(frame.id, error=denied.to_shape())
-            if closing:
-                request_close(sub, 1008, "repeated unauthorized calls")
-                return
-            continue
-        sock.unauthorized_streak = 0
-        assert spec is not None
-        if spec.control_plane_write:
-            limited = _control_plane_limited(deps, ctx, frame.method)
-            if limited is not None:
-                sock.fail(frame, limited, started)
-                continue
-        params = frame.params if frame.params is not None else {}
-        if spec.is_async:
-            if sock.pending >= MAX_PENDING_REQUESTS:
-                sock.fail(
-                    frame,
-                    {
-                        "code": "UNAVAILABLE",
-                        "message": "The server is busy. Please try again in a moment.",
-                        "retryable": True,
-                    },
-                    started,
-                )
-                continue
-            sock.pending += 1
-            sock.nursery.start_soon(sock.run_async, frame, spec.handler, params, started)
-            continue
-        try:
-            result = spec.handler(ctx, params)
-        except RpcError as exc:
-            sock.fail(frame, exc.to_shape(), started)
-            continue
-        except Exception as exc:  # a handler bug must not kill the socket
-            sock.handler_failed(frame, exc, started)
-            continue
-        sock.succeeded(frame, result, started)

@@ -220,7 +220,8 @@ class ServerWebSocket:
     # -- receiving -----------------------------------------------------------------------------
 
     async def get_message(self) -> str | bytes:
-        """The next whole message; pings are answered and pongs noted on the way."""
+        """The next whole message; pings are answered and pongs noted on the way.
+        Cancelled before anything is read, never after (as trio's receive_some)."""
         while True:
             for event in self._ws.events():
                 message = self._on_event(event)
@@ -228,7 +229,25 @@ class ServerWebSocket:
                     return message
             if self.closed is not None:
                 raise WebSocketClosed(*self._closed_args())
-            data = await self._receive()
+            if self._fd is None:
+                data = await self._receive()
+            else:
+                # The plain socket's read, inline rather than through _receive: an idle socket
+                # waits right here, one coroutine frame fewer.
+                await trio.lowlevel.checkpoint_if_cancelled()
+                read = self._read_now()
+                if read is not None:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                while read is None:  # wait_readable is the checkpoint: none more after it
+                    # Waited outside an except clause: inside one, every idle socket would
+                    # keep its BlockingIOError and traceback alive for as long as it waits.
+                    try:
+                        await trio.lowlevel.wait_readable(self.stream.socket)  # type: ignore[attr-defined]
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        read = b""
+                        break
+                    read = self._read_now()
+                data = read
             if not data:
                 self._broken()
                 raise WebSocketClosed(1006)
@@ -238,6 +257,17 @@ class ServerWebSocket:
                 self.closed = WebSocketClosed(PROTOCOL_ERROR)
                 raise self.closed from None
 
+    def _read_now(self) -> bytes | None:
+        """What the peer sent, without waiting (a plain socket only): None when nothing is
+        there yet; b"" once the stream ended, broke or was closed."""
+        try:
+            # fileno() is -1 once the stream is closed: never read a reused descriptor.
+            return os.read(self.stream.socket.fileno(), RECEIVE_CHUNK)  # type: ignore[attr-defined]
+        except BlockingIOError:
+            return None
+        except OSError:
+            return b""
+
     async def _receive(self) -> bytes:
         """The next bytes from the peer; b"" once the stream ended, broke or was closed.
         Cancelled before anything is read, never after (as trio's receive_some)."""
@@ -246,26 +276,17 @@ class ServerWebSocket:
                 return bytes(await self.stream.receive_some(RECEIVE_CHUNK))
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 return b""
-        assert isinstance(self.stream, trio.SocketStream)  # what a descriptor means here
-        sock = self.stream.socket
         await trio.lowlevel.checkpoint_if_cancelled()
-        while True:
+        data = self._read_now()
+        if data is not None:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        while data is None:
             try:
-                # fileno() is -1 once the stream is closed: never read a reused descriptor.
-                data = os.read(sock.fileno(), RECEIVE_CHUNK)
-            except BlockingIOError:
-                data = None
-            except OSError:
-                return b""
-            if data is not None:
-                await trio.lowlevel.cancel_shielded_checkpoint()
-                return data
-            # Waited outside the except clause: inside it, every idle socket would keep its
-            # BlockingIOError and traceback alive for as long as it waits.
-            try:
-                await trio.lowlevel.wait_readable(sock)
+                await trio.lowlevel.wait_readable(self.stream.socket)  # type: ignore[attr-defined]
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 return b""
+            data = self._read_now()
+        return data
 
     def _on_event(self, event: object) -> str | bytes | None:
         if isinstance(event, TextMessage | BytesMessage):
