@@ -26,6 +26,9 @@ from openclaw_gateway.server.handshake import (
 )
 from openclaw_gateway.server.wssocket import ServerWebSocket, WebSocketClosed
 
+# Our size cap, a malformed frame, a text that is not UTF-8: closed with the code, an empty
+# reason (as the official server's `ws`).
+PEER_FAULT_CODES = (1009, 1002, 1007)
 # The supervisor builds a connection's Deps here, next to the handler that takes them.
 __all__ = ["TICK_INTERVAL_MS", "Deps", "handle_connection"]
 
@@ -62,12 +65,12 @@ async def handle_connection(
                 while not sock.handle(await ws.get_message()):
                     pass
             except WebSocketClosed as exc:
-                if exc.code in (1009, 1002):  # our own size cap / a malformed frame
+                if exc.code in PEER_FAULT_CODES:
                     close_cause(close, exc.code, "")
             finally:
                 sock.leave()
     except WebSocketClosed as exc:
-        if exc.code in (1009, 1002):  # our own size cap / a malformed frame (empty reason)
+        if exc.code in PEER_FAULT_CODES:
             close_cause(close, exc.code, "")
     finally:
         # A slow consumer gets longer: its queued frames go first, then the 1008 close.

@@ -129,11 +129,6 @@ def _start_follower(
         )
 
 
-@pytest.mark.xfail(
-    reason="known, under investigation (CHANGELOG Known): in full-suite runs only, the follower "
-    "has stayed idle in trio's epoll after SIGINT; alone it passes every time",
-    strict=False,
-)
 def test_ctrl_c_ends_a_follower_with_exit_0(tmp_path: Path) -> None:
     home, env, gateway, gw_out = _start_gateway(tmp_path)
     logs_out, logs_err = tmp_path / "logs.out", tmp_path / "logs.err"
@@ -142,7 +137,12 @@ def test_ctrl_c_ends_a_follower_with_exit_0(tmp_path: Path) -> None:
         follower = _start_follower(home, env, logs_out, logs_err)
         _wait(logs_out, '"message":"ready"', 1, gateway, follower)
         code, stuck = _interrupt(follower, logs_out)
-        assert code is not None, f"still running {INTERRUPT_BOUND}s after SIGINT:\n{stuck}"
+        if code is None:
+            # Known, under investigation (CHANGELOG Known): seen in full-suite runs only. The
+            # report (signal state, output growth, a second SIGINT) is the xfail's reason.
+            pytest.xfail(
+                f"still running {INTERRUPT_BOUND}s after SIGINT: " + stuck.replace("\n", " | ")
+            )
         assert code == 0, logs_err.read_text(errors="replace")[-2000:]
         assert "Traceback" not in logs_err.read_text(errors="replace")
     finally:
