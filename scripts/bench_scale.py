@@ -297,6 +297,10 @@ def _rate(r: dict[str, Any] | None) -> float | None:
     return r.get("per_s") if r else None
 
 
+def _cpu(r: dict[str, Any] | None) -> float | None:
+    return r.get("server_cpu_us") if r else None
+
+
 def scale_rows(res: dict[str, Any]) -> list[tuple[str, float | None, str, bool]]:
     """(label, value, unit, higher_is_better) for one target's results."""
     rows: list[tuple[str, float | None, str, bool]] = [
@@ -305,6 +309,10 @@ def scale_rows(res: dict[str, Any]) -> list[tuple[str, float | None, str, bool]]
         ("health c=10", _rate(res.get("health_c10")), "/s", True),
         ("system-presence c=1", _rate(res.get("system-presence_c1")), "/s", True),
         ("system-presence c=10", _rate(res.get("system-presence_c10")), "/s", True),
+        # The server's own CPU per unit of work: independent of the client's speed.
+        ("server CPU/handshake", _cpu(res.get("handshake")), "µs", False),
+        ("server CPU/health (c=10)", _cpu(res.get("health_c10")), "µs", False),
+        ("server CPU/system-presence (c=10)", _cpu(res.get("system-presence_c10")), "µs", False),
     ]
     for f in res.get("fanout", []):
         n = f["listeners"]
