@@ -113,6 +113,7 @@ class ServerWebSocket:
         self._peer_gone = False  # the peer's close frame came, or the stream ended or broke
         self.pong_waiting = False  # a ping went out and no pong came back yet
         self.pending_bytes = 0  # queued, not yet taken by the kernel (the hub's backlog)
+        self._drained = False  # the last read took less than asked: nothing was left
 
     # -- handshake -----------------------------------------------------------------------------
 
@@ -255,11 +256,15 @@ class ServerWebSocket:
                 data = await self._receive()
             else:
                 # The plain socket's read, inline rather than through _receive: an idle socket
-                # waits right here, one coroutine frame fewer.
-                await trio.lowlevel.checkpoint_if_cancelled()
-                read = self._read_now()
-                if read is not None:
-                    await trio.lowlevel.cancel_shielded_checkpoint()
+                # waits right here, one coroutine frame fewer. After a short read the kernel's
+                # buffer was empty: wait first (a request/answer client's next request is a
+                # round trip away, and the read would only say EAGAIN).
+                read = None
+                if not self._drained:
+                    await trio.lowlevel.checkpoint_if_cancelled()
+                    read = self._read_now()
+                    if read is not None:
+                        await trio.lowlevel.cancel_shielded_checkpoint()
                 while read is None:  # wait_readable is the checkpoint: none more after it
                     # Waited outside an except clause: inside one, every idle socket would
                     # keep its BlockingIOError and traceback alive for as long as it waits.
@@ -270,6 +275,7 @@ class ServerWebSocket:
                         break
                     read = self._read_now()
                 data = read
+                self._drained = len(data) < RECEIVE_CHUNK
             if not data:
                 self._broken()
                 raise WebSocketClosed(1006)

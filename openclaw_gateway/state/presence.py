@@ -34,6 +34,9 @@ class PresenceTable:
         self._self = dict(self_entry)
         self._self["ts"] = now_ms
         self._rows: dict[str, dict[str, Any]] = {}
+        # No row is older than this (a lower bound: exact after each scan): a read skips the
+        # scan for expired rows while none can be (system-presence is polled).
+        self._oldest_ts: float = float("inf")
         self.version = 1
         self._expired_unannounced = False
         # The rows other than self, newest first: sorted once per version (hot read path).
@@ -54,6 +57,7 @@ class PresenceTable:
             else:
                 row.pop(name, None)
         row["ts"] = now_ms
+        self._oldest_ts = min(self._oldest_ts, now_ms)
         self._rows.pop(key, None)
         self._rows[key] = row
         self.version += 1
@@ -65,11 +69,14 @@ class PresenceTable:
     def _expire(self, now_ms: int) -> None:
         """Drop expired rows and the oldest beyond the cap (a change: the version moves)."""
         before = len(self._rows)
+        if before < PRESENCE_MAX_ROWS and now_ms - self._oldest_ts <= PRESENCE_TTL_MS:
+            return
         fresh = {k: r for k, r in self._rows.items() if now_ms - r["ts"] <= PRESENCE_TTL_MS}
         if len(fresh) > PRESENCE_MAX_ROWS - 1:
             newest = sorted(fresh.items(), key=lambda kv: kv[1]["ts"], reverse=True)
             fresh = dict(newest[: PRESENCE_MAX_ROWS - 1])
         self._rows = fresh
+        self._oldest_ts = min((r["ts"] for r in fresh.values()), default=float("inf"))
         if len(fresh) != before:
             self.version += 1
             self._expired_unannounced = True

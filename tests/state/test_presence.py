@@ -168,6 +168,17 @@ def test_an_upsert_refreshes_the_ttl() -> None:
     assert _keys(table.entries(T0 + 450_000)) == ["gw-host", "h"]
 
 
+def test_a_row_written_with_an_earlier_clock_still_expires_on_time() -> None:
+    """Reads skip the expiry scan while no row can be old enough; a row upserted when the
+    wall clock had gone back is the oldest even though it is the newest in the table."""
+    t = _table()
+    t.upsert("a", {"host": "a"}, T0)
+    t.upsert("b", {"host": "b"}, T0 - 60_000)  # the clock stepped back a minute
+    assert _keys(t.entries(T0 + PRESENCE_TTL_MS - 60_000)) == ["gw-host", "a", "b"]
+    assert _keys(t.entries(T0 + PRESENCE_TTL_MS - 59_999)) == ["gw-host", "a"]
+    assert _keys(t.entries(T0 + PRESENCE_TTL_MS + 1)) == ["gw-host"]
+
+
 def test_prune_reports_whether_it_removed_anything() -> None:
     table = _table()
     table.upsert("k", {"host": "h"}, T0)

@@ -186,6 +186,7 @@ class _PresenceText:
     def __init__(self) -> None:
         self.version = -1
         self.rest = ""
+        self.me_head = ""  # the self row encoded without its `ts` (only `ts` ever changes)
 
 
 _presence_text: weakref.WeakKeyDictionary[PresenceTable, _PresenceText] = (
@@ -203,7 +204,9 @@ def system_presence(ctx: CallContext, params: Any) -> list[dict[str, Any]] | cod
     if cached.version != version:
         cached.rest = "".join("," + codec.encode(row) for row in others)
         cached.version = version
-    return codec.Encoded("[" + codec.encode(me) + cached.rest + "]")
+    if not cached.me_head:
+        cached.me_head = codec.encode({k: v for k, v in me.items() if k != "ts"})[:-1]
+    return codec.Encoded(f'[{cached.me_head},"ts":{me["ts"]}}}{cached.rest}]')
 
 
 SYSTEM_EVENT_SCHEMA = obj(
