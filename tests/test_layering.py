@@ -75,11 +75,12 @@ PURE_MODULES = (
 SOCKET_FACTS = ("host.netbind", "core.logs")
 # Third-party libraries and the only modules allowed to import them.
 HOMES: dict[str, tuple[str, ...]] = {
-    # The server drives wsproto itself (issue 17); trio-websocket is the client SDK's.
+    # The server speaks WebSocket by itself (issue 17: protocol/wsframe.py, wsupgrade.py);
+    # trio-websocket is the client SDK's.
     "trio_websocket": ("client",),
     "h11": ("server.http.reader",),
     # client.websocket builds trio-websocket's connection on a wsproto engine (#184 fix).
-    "wsproto": ("server.wssocket", "client.websocket"),
+    "wsproto": ("client.websocket",),
     "json5": ("core.config", "core.config_locate"),
     "cyclopts": ("cli",),
     "sqlite3": ("state.store",),

@@ -2,9 +2,9 @@
 
 The official gateway answers plain HTTP (`/healthz`, `/readyz`, 404/405, routes) and the
 WebSocket upgrade on the same port. We read the request head with h11 (bounded size and time),
-answer plain requests through the router, and hand an upgrade's head (the bytes already read)
-to wsproto in server/wssocket.py, which then owns the socket: no replaying stream wrapper. With gateway.tls all of
-this runs inside TLS: server/tls.py does the (bounded) handshake first, on the same port.
+answer plain requests through the router, check an upgrade on that same parsed head
+(protocol/wsupgrade.py) and hand the socket to server/wssocket.py, which then owns it: no
+replaying stream wrapper, no second parse. With gateway.tls all of this runs inside TLS: server/tls.py does the (bounded) handshake first, on the same port.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import trio
 
 from openclaw_gateway.core.errors import StartupError
 from openclaw_gateway.core.netaddr import is_loopback
+from openclaw_gateway.protocol import wsupgrade
 from openclaw_gateway.security import ingress
 from openclaw_gateway.security.ratelimit import PreauthBudget
 from openclaw_gateway.server.admission import Peer
@@ -217,15 +218,19 @@ async def _handle_stream(stream: trio.abc.Stream, conn: _Accepted, hooks: EdgeHo
         origin=head.headers.get("origin"),
         host=head.headers.get("host"),
     )
-    raw_head = head.raw
+    try:
+        switching = wsupgrade.switching_protocols(head.method, head.headers)
+    except wsupgrade.UpgradeRefused as refused:
+        await stream.send_all(render(text(refused.status, refused.reason, refused.headers)))
+        return
+    trailing = reader.trailing()
     # The socket may live for days: neither its HTTP parser (h11 state) nor the parsed head
     # (headers dict, attribution) is needed past here; this frame stays alive with it. The
     # upgrade is completed here rather than in a coroutine of its own (one frame fewer).
     del reader, head, attribution
     ws = ServerWebSocket(stream, PREAUTH_MAX_PAYLOAD)
-    if not await ws.accept(raw_head, conn.nursery):
-        return
-    del raw_head
+    await ws.accept(switching, trailing, conn.nursery)
+    del switching, trailing
     abort = functools.partial(trio.aclose_forcefully, stream)
     await hooks.on_websocket(ws, peer, abort, conn.keep)
 

@@ -21,7 +21,8 @@ recipient and ~27 KB per idle socket. Here:
 
 - The client's masked frames are read by protocol/wsframe.py (~5 µs a message where wsproto's
   frame engine took ~38, and one empty bytes object per idle socket where it held ~1.5 KB);
-  control frames go out framed by hand too. wsproto does the HTTP upgrade only, then is dropped.
+  control frames go out framed by hand too. The upgrade's checks and its 101 answer are
+  protocol/wsupgrade.py's, on the head the edge parsed once: wsproto is not used here at all.
 """
 
 from __future__ import annotations
@@ -32,9 +33,6 @@ from collections import deque
 from collections.abc import Sequence
 
 import trio
-import wsproto
-from wsproto.events import AcceptConnection, RejectConnection, Request
-from wsproto.utilities import RemoteProtocolError
 
 from openclaw_gateway.protocol.wsframe import (
     BINARY,
@@ -125,28 +123,13 @@ class ServerWebSocket:
     def max_message_size(self, size: int) -> None:
         self._frames.max_message_size = size
 
-    async def accept(self, raw_head: bytes, nursery: trio.Nursery) -> bool:
-        """Complete the upgrade whose head (and any bytes after it) is `raw_head`.
-        False: the request was refused (the answer is written)."""
+    async def accept(self, switching: bytes, trailing: bytes, nursery: trio.Nursery) -> None:
+        """Complete the upgrade: write the 101 answer (protocol/wsupgrade.py made it) and take
+        the bytes the client sent right behind its request head as its first frames."""
         self._nursery = nursery
-        # wsproto checks the upgrade request and writes the answer; it is not kept.
-        upgrade = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
-        try:
-            upgrade.receive_data(raw_head)
-            request = next((e for e in upgrade.events() if isinstance(e, Request)), None)
-        except RemoteProtocolError as exc:
-            hint = exc.event_hint if isinstance(exc.event_hint, RejectConnection) else None
-            await self.stream.send_all(upgrade.send(hint or RejectConnection(status_code=400)))
-            return False
-        if request is None:
-            await self.stream.send_all(upgrade.send(RejectConnection(status_code=400)))
-            return False
-        await self.stream.send_all(upgrade.send(AcceptConnection()))
-        # Frames the client sent right behind its request head were read with it.
-        trailing = raw_head[raw_head.index(b"\r\n\r\n") + 4 :]
+        await self.stream.send_all(switching)
         if trailing:
             self._frames.feed(trailing)
-        return True
 
     # -- sending -------------------------------------------------------------------------------
 

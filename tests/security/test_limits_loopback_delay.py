@@ -18,6 +18,7 @@ import trio
 import trio.testing
 from trio_websocket import WebSocketConnection, wrap_client_stream
 
+from openclaw_gateway.protocol import wsupgrade
 from openclaw_gateway.server.admission import Peer
 from openclaw_gateway.server.assembly import build_state
 from openclaw_gateway.server.connection import handle_connection
@@ -40,11 +41,13 @@ async def _connect_once(
 
     async def serve() -> None:
         # The edge's path on a stream without a descriptor (as under TLS): the writer task.
-        head = await RequestReader(server_stream).head()
+        reader = RequestReader(server_stream)
+        head = await reader.head()
         assert not isinstance(head, int)
         ws = ServerWebSocket(server_stream, PREAUTH_MAX_PAYLOAD)
         async with trio.open_nursery() as writer:
-            assert await ws.accept(head.raw, writer)
+            switching = wsupgrade.switching_protocols(head.method, head.headers)
+            await ws.accept(switching, reader.trailing(), writer)
             await handle_connection(ws, peer, deps, server_stream.aclose)
 
     nursery.start_soon(serve)

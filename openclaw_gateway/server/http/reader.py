@@ -67,6 +67,11 @@ class RequestReader:
                 return 400
         return 408
 
+    def trailing(self) -> bytes:
+        """What arrived after the head and was not read as a body: after an upgrade, the
+        first bytes of the new protocol."""
+        return bytes(self._conn.trailing_data[0])
+
     async def body(self, limit: int, time_limit: float) -> bytes:
         """The whole body (Content-Length or chunked), at most `limit` bytes, within `time_limit` s."""
         if self._body_read:

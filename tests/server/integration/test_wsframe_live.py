@@ -117,3 +117,41 @@ async def test_fragments_with_a_ping_between_them_make_one_request(
             # A close with no code is answered with none.
             await raw.stream.send_all(frame(0x88, b""))
             assert await raw.server_frame() == (0x8, b"")
+
+
+async def test_an_unsupported_version_is_told_the_one_we_speak(gateway: RunningGateway) -> None:
+    with trio.fail_after(BOUND):
+        async with await trio.open_tcp_stream("127.0.0.1", gateway.port) as stream:
+            await stream.send_all(
+                b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"Sec-WebSocket-Version: 8\r\n\r\n"
+            )
+            answer = b""
+            while data := await stream.receive_some(65536):
+                answer += data
+    assert answer.startswith(b"HTTP/1.1 426 ")
+    assert b"\r\nSec-WebSocket-Version: 13\r\n" in answer
+
+
+async def test_a_frame_sent_with_the_request_head_is_read(gateway: RunningGateway) -> None:
+    """A client that does not wait for the 101 (its first frame in the same packet as the
+    head): the frame is the connect, answered after the challenge."""
+    connect = json.dumps(
+        {"type": "req", "id": "c1", "method": "connect", "params": connect_params()}
+    )
+    with trio.fail_after(BOUND):
+        async with await trio.open_tcp_stream("127.0.0.1", gateway.port) as stream:
+            await stream.send_all(
+                b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n" + frame(0x81, connect.encode())
+            )
+            raw = Raw(stream)
+            while b"\r\n\r\n" not in raw.buf:
+                raw.buf += await stream.receive_some(65536)
+            assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n" in raw.buf
+            raw.buf = raw.buf[raw.buf.index(b"\r\n\r\n") + 4 :]
+            assert (await raw.text())["event"] == "connect.challenge"
+            hello = await raw.text()
+            assert (hello["id"], hello["ok"]) == ("c1", True)
