@@ -309,10 +309,13 @@ def scale_rows(res: dict[str, Any]) -> list[tuple[str, float | None, str, bool]]
         ("health c=10", _rate(res.get("health_c10")), "/s", True),
         ("system-presence c=1", _rate(res.get("system-presence_c1")), "/s", True),
         ("system-presence c=10", _rate(res.get("system-presence_c10")), "/s", True),
+        ("status c=1", _rate(res.get("status_c1")), "/s", True),
+        ("status c=10", _rate(res.get("status_c10")), "/s", True),
         # The server's own CPU per unit of work: independent of the client's speed.
         ("server CPU/handshake", _cpu(res.get("handshake")), "µs", False),
         ("server CPU/health (c=10)", _cpu(res.get("health_c10")), "µs", False),
         ("server CPU/system-presence (c=10)", _cpu(res.get("system-presence_c10")), "µs", False),
+        ("server CPU/status (c=10)", _cpu(res.get("status_c10")), "µs", False),
     ]
     for f in res.get("fanout", []):
         n = f["listeners"]
