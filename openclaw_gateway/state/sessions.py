@@ -146,6 +146,10 @@ class SessionBook:
     def listing(self, agent_id: str | None = None) -> list[Record]:
         return self.store.sessions(agent_id)
 
+    def index(self) -> list[tuple[str, str, int]]:
+        """(key, agentId, updatedAt), most recently updated first (Store.session_index)."""
+        return self.store.session_index()
+
     def count(self) -> int:
         return self.store.session_count()
 

@@ -349,6 +349,13 @@ class Store:
             "SELECT data FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, key", agent_id
         )
 
+    def session_index(self) -> list[tuple[str, str, int]]:
+        """(key, agentId, updatedAt) of every session, most recently updated first: what the
+        health/status summaries need, read from the columns (no record is decoded)."""
+        return self._db.execute(
+            "SELECT key, agent_id, updated_at FROM sessions ORDER BY updated_at DESC, key"
+        ).fetchall()
+
     def session_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
 

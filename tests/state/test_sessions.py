@@ -91,3 +91,15 @@ def test_unfinished_runs_close_as_interrupted(tmp_path: Path) -> None:
     session_key, status, meta = book.run_record("r1") or ("", "", {})
     assert (session_key, status, meta["error"]) == ("agent:main:main", "error", SB.INTERRUPTED)
     assert [m["role"] for m in book.history("agent:main:main", 10)[1]] == ["user"]
+
+
+def test_the_index_is_the_listing_without_decoding_records(tmp_path: Path) -> None:
+    """health/status read (key, agentId, updatedAt) from the columns: the same rows, in the
+    same order, as the decoded listing."""
+    book = SessionBook(Store(tmp_path / "db.sqlite"))
+    for name, at in (("main", 5), ("a", 9), ("b", 9), ("c", 1)):
+        book.ensure(K.parse(name), at)
+    book.append(K.parse("c"), text_message("user", "later", 12), 12)
+    listing = [(r["key"], r["agentId"], r["updatedAt"]) for r in book.listing()]
+    assert book.index() == listing
+    assert [key for key, _agent, _at in listing][:1] == ["agent:main:c"]

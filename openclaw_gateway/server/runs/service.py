@@ -86,17 +86,17 @@ def session_summary(state: GatewayState, *, admin: bool) -> tuple[Record, list[R
         return {"path": None, "count": 0, "recent": []}, []
     now = state.now_ms()
     path = str(conv.book.store.path) if admin else "[redacted]"
-    rows = conv.book.listing()
+    rows = conv.book.index()  # (key, agentId, updatedAt): no record decoded per call
 
-    def recent(of: list[Record]) -> list[Record]:
+    def recent(of: list[tuple[str, str, int]]) -> list[Record]:
         return [
-            {"key": r["key"], "updatedAt": r["updatedAt"], "age": max(0, now - r["updatedAt"])}
-            for r in of[:RECENT_SESSIONS]
+            {"key": key, "updatedAt": updated, "age": max(0, now - updated)}
+            for key, _agent, updated in of[:RECENT_SESSIONS]
         ]
 
     agents = []
     for agent in conv.agents.agents:
-        own = [r for r in rows if r["agentId"] == agent.id]
+        own = [r for r in rows if r[1] == agent.id]
         agents.append(
             {
                 "agentId": agent.id,

@@ -24,13 +24,24 @@ from openclaw_gateway.server.runs.service import session_defaults, session_summa
 from openclaw_gateway.state import session_keys as K
 from openclaw_gateway.state.presence import PresenceTable, parse_node_presence_text
 
+# `status` is polled (dashboards, monitors): the resident size is read from /proc at most
+# once per RSS_SAMPLE_S, not opened and parsed on the loop for every call.
+RSS_SAMPLE_S = 1.0
+_rss_sample: list[Any] = [-RSS_SAMPLE_S, None]  # [monotonic time read, bytes]
+
 
 def _rss_bytes() -> int | None:
+    now = time.monotonic()
+    if now - _rss_sample[0] < RSS_SAMPLE_S:
+        rss: int | None = _rss_sample[1]
+        return rss
     try:
         with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
-        return None
+        rss = None
+    _rss_sample[:] = [now, rss]
+    return rss
 
 
 def collect_health(state: GatewayState) -> dict[str, Any]:
