@@ -64,22 +64,27 @@ def close_payload(payload: bytes) -> tuple[int, str]:
 class ClientFrames:
     """The decoding state of one socket's incoming frames (see the module docstring)."""
 
-    __slots__ = ("_buffer", "_opcode", "_parts", "_size", "max_message_size")
+    __slots__ = ("_buffer", "_opcode", "_parts", "_pos", "_size", "max_message_size")
 
     def __init__(self, max_message_size: int) -> None:
         self.max_message_size = max_message_size
-        self._buffer: bytes | bytearray = b""  # received, not yet decoded
+        self._buffer: bytes | bytearray = b""  # received; decoded up to _pos
+        # Frames are taken by moving this offset, never by copying what follows them: many
+        # small frames in one read would otherwise copy the rest of the read once per frame.
+        self._pos = 0
         self._opcode: int | None = None  # TEXT/BINARY while a fragmented message is open
         self._parts: list[bytes] | None = None  # its fragments so far
         self._size = 0  # their total size
 
     def feed(self, data: bytes) -> None:
-        if not self._buffer:
+        buffer, pos = self._buffer, self._pos
+        if pos >= len(buffer):
             self._buffer = data
-        elif isinstance(self._buffer, bytearray):
-            self._buffer += data
+        elif isinstance(buffer, bytearray) and pos == 0:
+            buffer += data  # a frame still arriving: amortised growth, no copy of the head
         else:
-            self._buffer = bytearray(self._buffer) + data
+            self._buffer = bytearray(memoryview(buffer)[pos:]) + data
+        self._pos = 0
 
     def next(self) -> tuple[int, str | bytes] | None:
         """The next (opcode, payload): TEXT with str, BINARY, PING, PONG or CLOSE with bytes.
@@ -111,10 +116,13 @@ class ClientFrames:
                 raise FrameError(INVALID_PAYLOAD, "text message is not UTF-8") from None
 
     def _next_frame(self) -> tuple[int, bool, bytes] | None:
-        buffer = self._buffer
-        available = len(buffer)
+        pos = self._pos
+        buffer: bytes | bytearray | memoryview = self._buffer
+        available = len(buffer) - pos
         if available < 2:
             return None
+        if pos:
+            buffer = memoryview(buffer)[pos:]  # a view: no copy
         first, second = buffer[0], buffer[1]
         if first & 0x70:
             raise FrameError(PROTOCOL_ERROR, "reserved bits set (no extension was negotiated)")
@@ -152,5 +160,8 @@ class ClientFrames:
         key = bytes(buffer[start : start + 4])
         payload = unmask(memoryview(buffer)[start + 4 : end], key)
         self._size += size if opcode == CONTINUATION else 0
-        self._buffer = b"" if available == end else bytearray(buffer[end:])
+        if available == end:
+            self._buffer, self._pos = b"", 0
+        else:
+            self._pos = pos + end
         return opcode, final, payload

@@ -190,3 +190,21 @@ def test_the_cap_can_be_raised_between_messages() -> None:
     frames.max_message_size = 1000
     frames.feed(masked(0x82, b"z" * 500))
     assert frames.next() == (BINARY, b"z" * 500)
+
+
+def test_many_frames_in_one_read_then_a_frame_split_across_reads() -> None:
+    """Frames are taken by an offset into the read (not by copying the rest of it per frame),
+    and a frame cut at the read's end is completed by the next one."""
+    frames = ClientFrames(CAP)
+    wire = b"".join(masked(0x81, f"m{i}".encode()) for i in range(3000))
+    last = masked(0x82, b"tail" * 40)
+    frames.feed(wire + last[:7])
+    got = []
+    while (item := frames.next()) is not None:
+        got.append(item)
+    assert got == [(TEXT, f"m{i}") for i in range(3000)]
+    frames.feed(last[7:50])
+    assert frames.next() is None
+    frames.feed(last[50:])
+    assert frames.next() == (BINARY, b"tail" * 40)
+    assert frames.next() is None
