@@ -25,22 +25,14 @@ from openclaw_gateway.protocol.wsframe import (
     close_payload,
     unmask,
 )
+from tests.rawws import client_frame
 
 CAP = 1 << 20
 
 
-def masked(
-    first: int, payload: bytes, key: bytes = b"\x01\x02\x03\x04", size: int | None = None
-) -> bytes:
-    """One client frame by hand: `first` is FIN/RSV/opcode, `size` overrides the length."""
-    n = len(payload) if size is None else size
-    if n < 126:
-        head = bytes((first, 0x80 | n))
-    elif n < 65_536:
-        head = bytes((first, 0x80 | 126)) + struct.pack("!H", n)
-    else:
-        head = bytes((first, 0x80 | 127)) + struct.pack("!Q", n)
-    return head + key + unmask(payload, key)
+def masked(first: int, payload: bytes, size: int | None = None) -> bytes:
+    """One client frame by hand (tests/rawws), with a real mask; `size` overrides the length."""
+    return client_frame(first, payload, key=b"\x01\x02\x03\x04", length=size)
 
 
 def decode_all(

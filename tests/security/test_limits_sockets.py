@@ -29,6 +29,7 @@ from openclaw_gateway.server.handshake import MAX_PAYLOAD
 from openclaw_gateway.server.rpc.context import CallContext
 from openclaw_gateway.server.rpc.registry import EXEMPT, Registry
 from tests.helpers import TOKEN, RawClient, RunningGateway
+from tests.rawws import RawWs, client_frame
 from tests.server.integration.conftest import _start as _start  # the `start` fixture
 from tests.server.integration.support import (
     ADMIN_SCOPES,
@@ -151,61 +152,6 @@ async def test_a_20_mb_frame_after_auth_is_accepted(
             assert reply["ok"], reply
 
 
-def _client_frame(opcode: int, payload: bytes, length: int | None = None) -> bytes:
-    """A masked, final client frame (mask key 0: the payload goes as is). `length` may
-    announce more than `payload` holds; the rest is streamed by the caller."""
-    size = len(payload) if length is None else length
-    if size < 126:
-        head = bytes([0x80 | opcode, 0x80 | size])
-    elif size < 65536:
-        head = bytes([0x80 | opcode, 0x80 | 126]) + struct.pack("!H", size)
-    else:
-        head = bytes([0x80 | opcode, 0x80 | 127]) + struct.pack("!Q", size)
-    return head + b"\x00\x00\x00\x00" + payload
-
-
-class _RawWs:
-    """Just enough of a WebSocket client to stream one frame by hand and see the close."""
-
-    def __init__(self, stream: trio.SocketStream) -> None:
-        self.stream = stream
-        self.buffer = b""
-
-    async def _need(self, n: int) -> bytes:
-        while len(self.buffer) < n:
-            data = await self.stream.receive_some(65536)
-            if not data:
-                raise EOFError
-            self.buffer += data
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
-        return out
-
-    async def upgrade(self, port: int) -> None:
-        await self.stream.send_all(
-            (
-                f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        while b"\r\n\r\n" not in self.buffer:
-            self.buffer += await self.stream.receive_some(65536)
-        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-        assert head.startswith(b"HTTP/1.1 101"), head
-
-    async def frame(self) -> tuple[int, bytes]:
-        first, second = await self._need(2)
-        size = second & 0x7F
-        if size == 126:
-            (size,) = struct.unpack("!H", await self._need(2))
-        elif size == 127:
-            (size,) = struct.unpack("!Q", await self._need(8))
-        return first & 0x0F, await self._need(size)
-
-    async def send_text(self, value: Any) -> None:
-        await self.stream.send_all(_client_frame(1, json.dumps(value).encode()))
-
-
 async def test_an_oversized_frame_is_closed_1009_without_buffering_it(
     start: StartGateway,
 ) -> None:
@@ -218,7 +164,7 @@ async def test_an_oversized_frame_is_closed_1009_without_buffering_it(
     close_code: list[int] = []
     with trio.fail_after(TIMEOUT):
         async with await trio.open_tcp_stream("127.0.0.1", gw.port) as stream:
-            ws = _RawWs(stream)
+            ws = RawWs(stream)
             await ws.upgrade(gw.port)
             await ws.frame()  # connect.challenge
             await ws.send_text(
@@ -254,7 +200,9 @@ async def test_an_oversized_frame_is_closed_1009_without_buffering_it(
                 async with trio.open_nursery() as inner:
                     inner.start_soon(read_close)
                     try:
-                        await stream.send_all(_client_frame(1, b'{"type":"req","pad":"', announced))
+                        await stream.send_all(
+                            client_frame(0x81, b'{"type":"req","pad":"', length=announced)
+                        )
                         while sent < 40 * MIB and not close_code:
                             await stream.send_all(chunk)
                             sent += len(chunk)

@@ -11,64 +11,20 @@ import struct
 import pytest
 import trio
 
-from openclaw_gateway.protocol.wsframe import unmask
 from tests.helpers import RunningGateway, connect_params
+from tests.rawws import RawWs, client_frame
 
 BOUND = 5  # seconds for each exchange
 KEY = b"\x11\x22\x33\x44"
 
 
 def frame(first: int, payload: bytes) -> bytes:
-    n = len(payload)
-    head = bytes((first, 0x80 | n)) if n < 126 else bytes((first, 0xFE)) + struct.pack("!H", n)
-    return head + KEY + unmask(payload, KEY)
+    return client_frame(first, payload, key=KEY)  # a real mask: the server must unmask
 
 
-class Raw:
-    def __init__(self, stream: trio.SocketStream) -> None:
-        self.stream = stream
-        self.buf = b""
-
-    async def fill(self, size: int) -> bool:
-        while len(self.buf) < size:
-            data = await self.stream.receive_some(65536)
-            if not data:
-                return False
-            self.buf += data
-        return True
-
-    async def server_frame(self) -> tuple[int, bytes] | None:
-        """(opcode, payload) of the server's next (unmasked) frame; None at EOF."""
-        if not await self.fill(2):
-            return None
-        size, start = self.buf[1] & 0x7F, 2
-        if size == 126:
-            await self.fill(4)
-            size, start = struct.unpack("!H", self.buf[2:4])[0], 4
-        await self.fill(start + size)
-        opcode, payload = self.buf[0] & 0x0F, self.buf[start : start + size]
-        self.buf = self.buf[start + size :]
-        return opcode, payload
-
-    async def text(self) -> dict[str, object]:
-        while True:
-            got = await self.server_frame()
-            assert got is not None, "closed"
-            if got[0] == 0x1:
-                return json.loads(got[1])  # type: ignore[no-any-return]
-
-
-async def _upgraded(port: int) -> Raw:
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    await stream.send_all(
-        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    raw = Raw(stream)
-    while b"\r\n\r\n" not in raw.buf:
-        raw.buf += await stream.receive_some(65536)
-    assert raw.buf.startswith(b"HTTP/1.1 101")
-    raw.buf = raw.buf[raw.buf.index(b"\r\n\r\n") + 4 :]
+async def _upgraded(port: int) -> RawWs:
+    raw = RawWs(await trio.open_tcp_stream("127.0.0.1", port))
+    await raw.upgrade(port)
     assert (await raw.text())["event"] == "connect.challenge"
     return raw
 
@@ -91,11 +47,11 @@ async def test_a_bad_frame_closes_with_the_code_owed_and_an_empty_reason(
         raw = await _upgraded(gateway.port)
         async with raw.stream:
             await raw.stream.send_all(bad)
-            got = await raw.server_frame()
-            assert got == (0x8, struct.pack("!H", code))  # the code, no reason
+            assert await raw.frame() == (0x8, struct.pack("!H", code))  # the code, no reason
             # Our close answered, the server hangs up (EOF) instead of reading on.
             await raw.stream.send_all(frame(0x88, struct.pack("!H", 1000)))
-            assert await raw.server_frame() is None
+            with pytest.raises(EOFError):
+                await raw.frame()
 
 
 async def test_fragments_with_a_ping_between_them_make_one_request(
@@ -111,12 +67,12 @@ async def test_fragments_with_a_ping_between_them_make_one_request(
             await raw.stream.send_all(
                 frame(0x01, body[:10]) + frame(0x89, b"hi") + frame(0x80, body[10:])
             )
-            assert await raw.server_frame() == (0xA, b"hi")  # the pong, at once
+            assert await raw.frame() == (0xA, b"hi")  # the pong, at once
             hello = await raw.text()
             assert (hello["id"], hello["ok"]) == ("c1", True)
             # A close with no code is answered with none.
             await raw.stream.send_all(frame(0x88, b""))
-            assert await raw.server_frame() == (0x8, b"")
+            assert await raw.frame() == (0x8, b"")
 
 
 async def test_an_unsupported_version_is_told_the_one_we_speak(gateway: RunningGateway) -> None:
@@ -142,16 +98,9 @@ async def test_a_frame_sent_with_the_request_head_is_read(gateway: RunningGatewa
     )
     with trio.fail_after(BOUND):
         async with await trio.open_tcp_stream("127.0.0.1", gateway.port) as stream:
-            await stream.send_all(
-                b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                b"Sec-WebSocket-Version: 13\r\n\r\n" + frame(0x81, connect.encode())
-            )
-            raw = Raw(stream)
-            while b"\r\n\r\n" not in raw.buf:
-                raw.buf += await stream.receive_some(65536)
-            assert b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n" in raw.buf
-            raw.buf = raw.buf[raw.buf.index(b"\r\n\r\n") + 4 :]
+            raw = RawWs(stream)
+            head = await raw.upgrade(gateway.port, behind_head=frame(0x81, connect.encode()))
+            assert b"\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head
             assert (await raw.text())["event"] == "connect.challenge"
             hello = await raw.text()
             assert (hello["id"], hello["ok"]) == ("c1", True)
