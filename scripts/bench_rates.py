@@ -19,9 +19,7 @@ socket in a worker thread (the same key for every upgrade). Every wait is bounde
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import socket
 import struct
 import time
@@ -29,7 +27,7 @@ from typing import Any
 
 import trio
 from bench_common import HOST, BenchError, connect_frame, summary
-from bench_scale import RawListener, client_frame, open_listener, tree_cpu_s
+from bench_scale import RawListener, client_frame, open_listener, tree_cpu_s, upgrade_request
 
 REPLY_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 5.0
@@ -103,11 +101,7 @@ async def handshakes(
     """Sequential handshakes from blocking sockets in one thread: each step a plain syscall,
     no event loop in between. The trio client cost ~490 µs of CPU per handshake, close to our
     server's own (~560 µs): the rate measured the client as much as the servers."""
-    upgrade = (
-        b"GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        % (HOST.encode(), port, base64.b64encode(os.urandom(16)))
-    )
+    upgrade = upgrade_request(port)
     connect = client_frame(connect_frame(token))
 
     def run() -> list[float]:

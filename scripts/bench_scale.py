@@ -137,15 +137,20 @@ class RawListener:
                     dup.send(PONG * data.count(PING))
 
 
+def upgrade_request(port: int) -> bytes:
+    """The client's upgrade request, with a fresh Sec-WebSocket-Key."""
+    key = base64.b64encode(os.urandom(16))
+    return (
+        b"GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (HOST.encode(), port, key)
+    )
+
+
 async def open_listener(
     port: int, token: str, scopes: Sequence[str] = ("operator.read",), caps: Sequence[str] = ()
 ) -> RawListener:
     stream = await trio.open_tcp_stream(HOST, port)
-    key = base64.b64encode(os.urandom(16))
-    await stream.send_all(
-        b"GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (HOST.encode(), port, key)
-    )
+    await stream.send_all(upgrade_request(port))
     listener = RawListener(stream)
     await listener.read_until(b"\r\n\r\n")
     await listener.read_until(b"connect.challenge")
