@@ -162,16 +162,17 @@ class _Socket:
         stream_abort: Callable[[], Any],
         presence_key: str,
         ephemeral: bool,
+        request: ConnectRequest,
+        granted: admission.Admission,
+        peer: admission.Peer,
     ) -> None:
         self.ws, self.deps, self.ctx, self.nursery, self.close = ws, deps, ctx, nursery, close
         self.stream_abort = stream_abort
         self.presence_key = presence_key
         self.ephemeral = ephemeral
         self.sub: Subscriber | None = None
-        # What the presence `disconnect` row is made of (set by admit).
-        self.request: ConnectRequest | None = None
-        self.granted: admission.Admission | None = None
-        self.peer: admission.Peer | None = None
+        # What the presence `disconnect` row is made of.
+        self.request, self.granted, self.peer = request, granted, peer
         self.pending = 0  # async handlers running
         self.unauthorized_streak = 0
 
@@ -327,8 +328,7 @@ class _Socket:
     def leave(self) -> None:
         """Out of the hub and the node registry, presence `disconnect`; handlers cancelled."""
         sub, state = self.sub, self.deps.state
-        assert sub is not None and self.request is not None
-        assert self.granted is not None and self.peer is not None
+        assert sub is not None
         if sub.stalled:
             self.close.stalled = True
         conn_id = self.ctx.caller.conn_id
@@ -379,8 +379,10 @@ def admit(
         presence_key = granted.device_id or client.instance_id or conn_id
     else:
         presence_key = conn_id
-    sock = _Socket(ws, deps, ctx, nursery, close, abort_stream, presence_key, ephemeral)
-    sock.request, sock.granted, sock.peer = request, granted, peer
+    sock = _Socket(
+        ws, deps, ctx, nursery, close, abort_stream, presence_key, ephemeral,
+        request, granted, peer,
+    )  # fmt: skip
     outbox = _SocketOutbox(ws, sock.abort)
     sub = Subscriber(
         conn_id,
