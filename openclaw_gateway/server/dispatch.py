@@ -46,6 +46,7 @@ from openclaw_gateway.server.wssocket import (
     Backlogged,
     ServerWebSocket,
     WebSocketClosed,
+    frame_text,
     frame_texts,
 )
 
@@ -112,6 +113,9 @@ class _SocketOutbox:
     def frame(self, frames: Sequence[bytes], /) -> bytes:
         """A hub batch framed for one write (hub.FramedWriter)."""
         return frame_texts(frames)
+
+    def frame_one(self, frame: bytes, /) -> bytes:
+        return frame_text(frame)
 
     def write(self, data: bytes, /) -> None:
         """Bytes from frame(), written inline or queued; the same errors as send_nowait."""

@@ -84,10 +84,15 @@ def close_frame(code: int | None, reason: str = "") -> bytes:
     return frame_header(len(payload), CLOSE) + payload
 
 
+def frame_text(payload: bytes) -> bytes:
+    """One text frame of UTF-8 `payload`, ready for write_framed."""
+    return frame_header(len(payload)) + payload
+
+
 def frame_texts(payloads: Sequence[bytes]) -> bytes:
     """Text frames of UTF-8 `payloads`, back to back, ready for write_framed."""
     if len(payloads) == 1:
-        return frame_header(len(payloads[0])) + payloads[0]
+        return frame_text(payloads[0])
     if len(payloads) == 2:  # a chat delta and its agent event: the common batch
         first, second = payloads
         return b"".join((frame_header(len(first)), first, frame_header(len(second)), second))

@@ -32,6 +32,9 @@ class Socket:
     def frame(self, frames: Sequence[bytes], /) -> bytes:
         return b"\0".join(frames)  # JSON text never holds a raw NUL
 
+    def frame_one(self, frame: bytes, /) -> bytes:
+        return frame
+
     def write(self, data: bytes, /) -> None:
         if self.full:
             raise trio.WouldBlock
@@ -125,3 +128,17 @@ def test_a_broadcast_may_make_its_frame_droppable() -> None:
     assert hub.events_dropped == 1 and not slow.closing
     hub.broadcast("chat", {"state": "final"})  # a terminal event is never dropped
     assert sock.frames == [CloseRequest(1008, "slow consumer")] and slow.seq == 2
+
+
+def test_a_broadcast_outside_a_block_writes_each_socket_at_once() -> None:
+    hub = Hub(max_buffered_bytes=120)
+    _a, sock_a = subscriber(hub, "a")
+    _b, sock_b = subscriber(hub, "b", batches=False)
+    over, sock_over = subscriber(hub, "over")
+    over.backlog = lambda: 100  # with this frame over the byte budget: the frame-by-frame rule
+    assert hub.broadcast("presence", {"n": 1}) == 2  # queued: not the dropped one
+    assert [seqs(batch) for batch in sock_a.batches] == [[("presence", 1)]]
+    assert seqs(sock_b.frames) == [("presence", 1)]
+    assert sock_over.frames == [] and sock_over.batches == [] and over.seq == 1
+    assert hub.events_dropped == 1  # presence is droppable: dropped, its seq consumed
+    assert hub.events_fanned_out == {"presence": 2}

@@ -44,6 +44,9 @@ class Recorder:
     def frame(self, frames: Any, /) -> bytes:
         return b"\0".join(frames)
 
+    def frame_one(self, frame: bytes, /) -> bytes:
+        return frame
+
     def write(self, data: bytes, /) -> None:
         for frame in data.split(b"\0"):
             self.send_nowait(frame)
