@@ -50,6 +50,7 @@ from openclaw_gateway.server.cron.service import run_cron_service
 from openclaw_gateway.server.discovery_service import run_discovery_service
 from openclaw_gateway.server.dispatch import run_keepalive
 from openclaw_gateway.server.edge import EdgeHooks, open_listeners, run_server
+from openclaw_gateway.server.gc_pacer import run_gc_pacer
 from openclaw_gateway.server.hub import Hub
 from openclaw_gateway.server.loop_monitor import run_loop_monitor
 from openclaw_gateway.server.mainsession.service import run_main_session
@@ -366,7 +367,11 @@ async def run_gateway(
                     state.ready = True
                     log.info("gateway", f"listening on {settings.bind.mode} port {settings.port}")
                     log.info("gateway", "ready")
-                    gcpace.steady()  # start-up is over: the usual pace, its survivors frozen
+                    # Start-up is over: the usual pace, its survivors frozen, and full
+                    # collections from a timer (server/gc_pacer.py) when the CLI started us.
+                    full_pace = gcpace.steady()
+                    if full_pace is not None:
+                        edge.start_soon(run_gc_pacer, full_pace)
                     notifier.ready(f"listening on port {settings.port}")
                     task_status.started(addresses)
                     await shutdown.wait()
