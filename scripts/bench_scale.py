@@ -324,6 +324,7 @@ def scale_rows(res: dict[str, Any]) -> list[tuple[str, float | None, str, bool]]
     ]
     for f in res.get("fanout", []):
         n = f["listeners"]
+        rows.append((f"fan-out {n}: last receipt p50", f["last_receipt_p50_ms"], "ms", False))
         rows.append((f"fan-out {n}: last receipt p99", f["last_receipt_p99_ms"], "ms", False))
         rows.append((f"fan-out {n}: server CPU/recipient", f["cpu_per_recipient_us"], "µs", False))
     for rung in (res.get("ladder") or {}).get("rungs", []):

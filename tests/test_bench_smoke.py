@@ -56,9 +56,13 @@ def test_bench_smoke_scale_scenario() -> None:
     ]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, timeout=TIMEOUT_S, check=False)
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
-    ours = json.loads(done.stdout)["gateway"]
+    out = json.loads(done.stdout)
+    ours = out["gateway"]
     assert "errors" not in ours, ours["errors"]
     assert ours["exit_code"] == 0
+    (kernel,) = out["kernel_fanout"]  # the bare-write floor of the same rounds
+    assert (kernel["listeners"], kernel["rounds"]) == (3, 2)
+    assert 0 < kernel["last_receipt_p50_ms"] <= kernel["last_receipt_p99_ms"]
     (fanout,) = ours["fanout"]
     assert (fanout["listeners"], fanout["rounds"]) == (3, 2)
     assert 0 < fanout["last_receipt_p50_ms"] <= fanout["last_receipt_p99_ms"]
