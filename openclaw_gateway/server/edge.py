@@ -41,7 +41,7 @@ from openclaw_gateway.server.socket_limits import (
     accept_loop,
 )
 from openclaw_gateway.server.tls import TlsAcceptor
-from openclaw_gateway.server.wssocket import ServerWebSocket
+from openclaw_gateway.server.wssocket import ServerWebSocket, WebSocketClosed
 
 LISTEN_RETRIES = 20
 LISTEN_RETRY_DELAY = 0.5
@@ -229,7 +229,10 @@ async def _handle_stream(stream: trio.abc.Stream, conn: _Accepted, hooks: EdgeHo
     # upgrade is completed here rather than in a coroutine of its own (one frame fewer).
     del reader, head, attribution
     ws = ServerWebSocket(stream, PREAUTH_MAX_PAYLOAD)
-    await ws.accept(switching, trailing, conn.nursery)
+    try:
+        await ws.accept(switching, trailing, conn.nursery)
+    except WebSocketClosed:  # the peer went away before the upgrade's answer
+        return
     del switching, trailing
     abort = functools.partial(trio.aclose_forcefully, stream)
     await hooks.on_websocket(ws, peer, abort, conn.keep)

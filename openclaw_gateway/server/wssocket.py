@@ -130,9 +130,12 @@ class ServerWebSocket:
 
     async def accept(self, switching: bytes, trailing: bytes, nursery: trio.Nursery) -> None:
         """Complete the upgrade: write the 101 answer (protocol/wsupgrade.py made it) and take
-        the bytes the client sent right behind its request head as its first frames."""
+        the bytes the client sent right behind its request head as its first frames. The
+        answer goes out like any frame: inline (no turn of the run loop), or through the
+        writer task, waited for (TLS)."""
         self._nursery = nursery
-        await self.stream.send_all(switching)
+        self._write(switching)
+        await self.drained()
         if trailing:
             self._frames.feed(trailing)
 
@@ -210,11 +213,12 @@ class ServerWebSocket:
             flushed.set()
 
     async def drained(self) -> None:
-        """Wait until everything queued has been taken by the kernel (or the stream broke)."""
+        """Wait until everything queued has been taken by the kernel (or the stream broke).
+        With nothing queued it returns at once, without a checkpoint: each caller (a frame
+        sent before reading the peer, the close) reads next, and that read waits. A yield
+        here was one more turn of the run loop in every handshake, twice."""
         if self._flushed is not None:
             await self._flushed.wait()
-        else:
-            await trio.lowlevel.checkpoint()
         if self._peer_gone and self.closed is not None and self.closed.code == 1006:
             raise WebSocketClosed(1006)
 
