@@ -121,7 +121,7 @@ async def handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
                 await trio.aclose_forcefully(stream)
                 return
             try:
-                async with stream:
+                try:
                     peer_ip = str(stream.socket.getpeername()[0])
                     claim = PreauthClaim(hooks.preauth, peer_ip)
                     conn = _Accepted(peer_ip, claim, slots, slot, nursery)
@@ -134,6 +134,10 @@ async def handle_stream(stream: trio.SocketStream, hooks: EdgeHooks) -> None:
                             )
                     finally:
                         claim.release()
+                finally:
+                    # SocketStream.aclose is this close plus a checkpoint: one more turn of the
+                    # run loop per connection, right before the nursery's exit makes one.
+                    stream.socket.close()
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 pass
             except Exception as exc:
