@@ -114,8 +114,8 @@ class _SocketOutbox:
         """A hub batch framed for one write (hub.FramedWriter)."""
         return frame_texts(frames)
 
-    def frame_one(self, frame: bytes, /) -> bytes:
-        return frame_text(frame)
+    # One frame of a broadcast: the framing function itself (one call fewer per recipient).
+    frame_one = staticmethod(frame_text)
 
     def write(self, data: bytes, /) -> None:
         """Bytes from frame(), written inline or queued; the same errors as send_nowait."""

@@ -94,6 +94,12 @@ class Subscriber:
     origin_allowed: Callable[[Any], bool] | None = None
     # Frames a batch for one write, then writes it (see Hub.corked); None: frame by frame.
     writer: FramedWriter | None = None
+    # (role, scopes): what a broadcast decides once per distinct grant, made once here (a
+    # tuple per recipient per broadcast otherwise).
+    grant: tuple[str, tuple[str, ...]] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.grant = (self.role, self.scopes)
 
 
 class Hub:
@@ -306,10 +312,9 @@ class Hub:
         for sub in recipients:
             if sub.closing:
                 continue
-            grant = (sub.role, sub.scopes)
-            ok = allowed.get(grant)
+            ok = allowed.get(sub.grant)
             if ok is None:
-                ok = allowed[grant] = may_receive(event, sub.role, sub.scopes)
+                ok = allowed[sub.grant] = may_receive(event, sub.role, sub.scopes)
             if not ok:
                 continue
             if per_session and sub.session_scoped:

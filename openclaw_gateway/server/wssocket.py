@@ -65,11 +65,14 @@ class Backlogged(Exception):
 
 _HEADER = struct.Struct("!BBH")
 _PING = bytes((0x80 | PING, 0))  # empty, as the official server's
+_SHORT_TEXT = [bytes((0x81, size)) for size in range(126)]  # the headers of short text frames
 
 
 def frame_header(size: int, opcode: int = 0x1) -> bytes:
     """A final, unmasked server frame header for a `size`-byte payload."""
     if size < 126:
+        if opcode == 0x1:
+            return _SHORT_TEXT[size]
         return bytes((0x80 | opcode, size))
     if size < 65_536:
         return _HEADER.pack(0x80 | opcode, 126, size)
