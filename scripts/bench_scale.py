@@ -213,6 +213,7 @@ async def measure_fanout(
         "last_receipt_p50_ms": round(percentile(last, 50), 2),
         "last_receipt_p99_ms": round(percentile(last, 99), 2),
         "cpu_per_recipient_us": round(cpu / (rounds * listeners) * 1e6, 1) if cpu else None,
+        "last_receipt_ms": [round(ms, 3) for ms in last],  # every round (bench_compare pools)
     }
 
 
@@ -345,7 +346,13 @@ def render_compare(ours: dict[str, Any], floor: dict[str, Any] | None, other: di
     """One table; the ratio says how many times better ours is (>1 = ours ahead)."""
     theirs = {label: value for label, value, _u, _h in scale_rows(other)}
     floors = {label: value for label, value, _u, _h in scale_rows(floor)} if floor else {}
-    header = ("figure (same client, one run)", "ours", other_name, "ours vs " + other_name, "floor")
+    header = (
+        "figure (all up at once, 3 blocks)",
+        "ours",
+        other_name,
+        "ours vs " + other_name,
+        "floor",
+    )
     rows = [header]
     for label, value, unit, higher in scale_rows(ours):
         them = theirs.get(label)
