@@ -1,6 +1,6 @@
 """The rate rows of scripts/bench (handshakes, `health`, `system-presence`, `status`), measured
-with the raw client of bench_scale: WebSocket by hand on trio sockets, a byte search for the
-response's id.
+with a raw client: WebSocket by hand (bench_scale's frames; blocking sockets in a worker thread
+for handshakes and c=1, trio sockets for c=10), a byte search for the response's id.
 
 Why not trio-websocket here (it was the rate client until issue 17's figures were taken on a
 faster machine): at c=10 the floor server, ours and the official all landed at 11-14k req/s,
@@ -32,6 +32,9 @@ from bench_scale import RawListener, client_frame, open_listener, tree_cpu_s, up
 REPLY_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 5.0
 CLOSE_1000 = bytes((0x88, 0x82)) + b"\0\0\0\0" + struct.pack("!H", 1000)  # masked, zero key
+PING = b"\x89\x00"  # the servers' keepalive: an empty, unmasked ping
+PONG = b"\x8a\x80\x00\x00\x00\x00"  # an empty pong, masked with a zero key
+OK = b',"ok":true'  # what follows a successful response's id
 
 
 async def close(listener: RawListener) -> None:
@@ -59,7 +62,7 @@ async def call(listener: RawListener, rid: str, method: str, params: Any = None)
             if not data:
                 raise BenchError(f"{method}: closed before its response")
             listener.buf += data
-    if not listener.buf.startswith(b',"ok":true'):
+    if not listener.buf.startswith(OK):
         raise BenchError(f"{method} failed: {listener.buf[:300]!r}")
 
 
@@ -86,13 +89,52 @@ def _one_handshake(port: int, upgrade: bytes, connect: bytes) -> None:
 
 
 def _recv_until(sock: socket.socket, buf: bytes, marker: bytes) -> bytes:
-    """Read until `marker` has arrived; what follows it."""
+    """Read until `marker` has arrived; what follows it. A keepalive ping is answered."""
     while (at := buf.find(marker)) < 0:
         data = sock.recv(65_536)
         if not data:
             raise BenchError(f"closed before {marker!r}")
+        if PING in data:  # no 0x00 byte in JSON text: this is the server's empty ping
+            sock.sendall(PONG * data.count(PING))
         buf = buf[-len(marker) :] + data
     return buf[at + len(marker) :]
+
+
+def _sequential_calls(
+    port: int, upgrade: bytes, connect: bytes, method: str, total: int, cap_s: float
+) -> list[float]:
+    """`total` calls one after the other on one blocking socket (see `requests`)."""
+    lat: list[float] = []
+    with socket.create_connection((HOST, port), timeout=REPLY_TIMEOUT_S) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(upgrade)
+        buf = _recv_until(sock, b"", b"connect.challenge")
+        sock.sendall(connect)
+        buf = _recv_until(sock, buf, b'"hello-ok"')
+        deadline = time.perf_counter() + cap_s
+        for n in range(total):
+            rid = f"s{n}"
+            request = {"type": "req", "id": rid, "method": method, "params": {}}
+            frame = client_frame(json.dumps(request))
+            marker = b'"id":"%s"' % rid.encode()
+            if time.perf_counter() > deadline:
+                break
+            t = time.perf_counter()
+            sock.sendall(frame)
+            buf = _recv_until(sock, buf, marker)
+            while len(buf) < len(OK):
+                more = sock.recv(65_536)
+                if not more:
+                    raise BenchError(f"{method}: closed before its response")
+                buf += more
+            lat.append((time.perf_counter() - t) * 1000)
+            if not buf.startswith(OK):
+                raise BenchError(f"{method} failed: {buf[:300]!r}")
+        sock.sendall(CLOSE_1000)
+        sock.settimeout(CLOSE_TIMEOUT_S)
+        while sock.recv(65_536):
+            pass
+    return lat
 
 
 async def handshakes(
@@ -128,8 +170,22 @@ async def requests(
     cap_s: float,
     pid: int | None = None,
 ) -> dict[str, Any]:
-    """`total` calls of `method` from `concurrency` connections opened first (not timed)."""
-    lat: list[float] = []
+    """`total` calls of `method` from `concurrency` connections opened first (not timed).
+
+    One connection (c=1, what a CLI or a script does) is driven from a blocking socket in a
+    worker thread, as the handshakes: through this process's trio loop each round trip paid
+    ~20-30 µs of client wake-ups, the same for every server, which pulled a fast server's rate
+    towards a slow one's. More connections are trio tasks over raw sockets."""
+    lat: list[float]
+    if concurrency == 1:
+        upgrade, connect = upgrade_request(port), client_frame(connect_frame(token))
+        cpu0 = tree_cpu_s(pid) if pid is not None else None
+        start = time.perf_counter()
+        lat = await trio.to_thread.run_sync(
+            _sequential_calls, port, upgrade, connect, method, total, cap_s
+        )
+        return _with_cpu(summary(lat, time.perf_counter() - start), pid, cpu0, len(lat))
+    lat = []
     issued = 0
     with trio.fail_after(30):
         conns = [await open_listener(port, token) for _ in range(concurrency)]
