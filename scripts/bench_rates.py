@@ -1,12 +1,14 @@
 """The rate rows of scripts/bench (handshakes, `health`, `system-presence`, `status`), measured
-with a raw client: WebSocket by hand (bench_scale's frames; blocking sockets in a worker thread
-for handshakes and c=1, trio sockets for c=10), a byte search for the response's id.
+with a raw client in a worker thread: WebSocket by hand (bench_scale's frames) on blocking
+sockets (handshakes, c=1) or one epoll loop over non-blocking ones (c=10), a byte search for
+the response's id.
 
 Why not trio-websocket here (it was the rate client until issue 17's figures were taken on a
 faster machine): at c=10 the floor server, ours and the official all landed at 11-14k req/s,
 which was this process's CPU (a reader task, wsproto framing and `json.loads` of every frame),
-not theirs. The raw client costs a fraction of that per request, the same for every server of
-a run, so the ratios are the servers'.
+not theirs. Raw frames on trio sockets still cost ~20-30 µs of wake-ups and task switches per
+round trip; without an event loop the client costs a fraction of that, the same for every
+server of a run, so the ratios are the servers'.
 
 With the server's process id, each row also says the server's CPU (its process tree's
 utime+stime) per handshake or request: that ratio does not depend on how fast the client is.
@@ -20,6 +22,7 @@ socket in a worker thread (the same key for every upgrade). Every wait is bounde
 from __future__ import annotations
 
 import json
+import select
 import socket
 import struct
 import time
@@ -27,7 +30,7 @@ from typing import Any
 
 import trio
 from bench_common import HOST, BenchError, connect_frame, summary
-from bench_scale import RawListener, client_frame, open_listener, tree_cpu_s, upgrade_request
+from bench_scale import client_frame, tree_cpu_s, upgrade_request
 
 REPLY_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 5.0
@@ -35,35 +38,6 @@ CLOSE_1000 = bytes((0x88, 0x82)) + b"\0\0\0\0" + struct.pack("!H", 1000)  # mask
 PING = b"\x89\x00"  # the servers' keepalive: an empty, unmasked ping
 PONG = b"\x8a\x80\x00\x00\x00\x00"  # an empty pong, masked with a zero key
 OK = b',"ok":true'  # what follows a successful response's id
-
-
-async def close(listener: RawListener) -> None:
-    """Our close frame, then read to the server's EOF (bounded), then the TCP close."""
-    try:
-        with trio.move_on_after(CLOSE_TIMEOUT_S):
-            await listener.stream.send_all(CLOSE_1000)
-            while await listener.receive():
-                pass
-    except (trio.BrokenResourceError, OSError):
-        pass
-    finally:
-        await trio.aclose_forcefully(listener.stream)
-
-
-async def call(listener: RawListener, rid: str, method: str, params: Any = None) -> None:
-    """One request; returns once its response arrived, BenchError if it failed."""
-    frame = {"type": "req", "id": rid, "method": method, "params": params or {}}
-    await listener.stream.send_all(client_frame(json.dumps(frame)))
-    marker = b'"id":"%s"' % rid.encode()
-    with trio.fail_after(REPLY_TIMEOUT_S):
-        await listener.read_until(marker)
-        while len(listener.buf) < 12:
-            data = await listener.receive()
-            if not data:
-                raise BenchError(f"{method}: closed before its response")
-            listener.buf += data
-    if not listener.buf.startswith(OK):
-        raise BenchError(f"{method} failed: {listener.buf[:300]!r}")
 
 
 def _with_cpu(
@@ -76,16 +50,8 @@ def _with_cpu(
 
 def _one_handshake(port: int, upgrade: bytes, connect: bytes) -> None:
     """One whole handshake on a blocking socket (see `handshakes`)."""
-    with socket.create_connection((HOST, port), timeout=REPLY_TIMEOUT_S) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.sendall(upgrade)
-        buf = _recv_until(sock, b"", b"connect.challenge")
-        sock.sendall(connect)
-        _recv_until(sock, buf, b'"hello-ok"')
-        sock.sendall(CLOSE_1000)
-        sock.settimeout(CLOSE_TIMEOUT_S)
-        while sock.recv(65_536):  # to the server's EOF, after its close frame
-            pass
+    sock, _rest = _open_raw(port, upgrade, connect)
+    _close_raw(sock)
 
 
 def _recv_until(sock: socket.socket, buf: bytes, marker: bytes) -> bytes:
@@ -100,40 +66,121 @@ def _recv_until(sock: socket.socket, buf: bytes, marker: bytes) -> bytes:
     return buf[at + len(marker) :]
 
 
+def _open_raw(port: int, upgrade: bytes, connect: bytes) -> tuple[socket.socket, bytes]:
+    """A blocking socket through hello-ok; what came after it."""
+    sock = socket.create_connection((HOST, port), timeout=REPLY_TIMEOUT_S)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(upgrade)
+    buf = _recv_until(sock, b"", b"connect.challenge")
+    sock.sendall(connect)
+    return sock, _recv_until(sock, buf, b'"hello-ok"')
+
+
+def _close_raw(sock: socket.socket) -> None:
+    with sock:
+        try:
+            sock.setblocking(True)
+            sock.settimeout(CLOSE_TIMEOUT_S)
+            sock.sendall(CLOSE_1000)
+            while sock.recv(65_536):  # to the server's EOF, after its close frame
+                pass
+        except OSError:
+            pass
+
+
+def _request(method: str, rid: str) -> tuple[bytes, bytes]:
+    """The frame of one request and the marker its response carries."""
+    frame = client_frame(json.dumps({"type": "req", "id": rid, "method": method, "params": {}}))
+    return frame, b'"id":"%s"' % rid.encode()
+
+
+def _answered(buf: bytes, marker: bytes, method: str) -> bytes | None:
+    """What follows the response to `marker` in `buf` (None: not all there yet)."""
+    at = buf.find(marker)
+    if at < 0 or len(buf) < at + len(marker) + len(OK):
+        return None
+    rest = buf[at + len(marker) :]
+    if not rest.startswith(OK):
+        raise BenchError(f"{method} failed: {rest[:300]!r}")
+    return rest[len(OK) :]
+
+
 def _sequential_calls(
-    port: int, upgrade: bytes, connect: bytes, method: str, total: int, cap_s: float
+    sock: socket.socket, buf: bytes, method: str, total: int, cap_s: float
 ) -> list[float]:
     """`total` calls one after the other on one blocking socket (see `requests`)."""
     lat: list[float] = []
-    with socket.create_connection((HOST, port), timeout=REPLY_TIMEOUT_S) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.sendall(upgrade)
-        buf = _recv_until(sock, b"", b"connect.challenge")
-        sock.sendall(connect)
-        buf = _recv_until(sock, buf, b'"hello-ok"')
+    deadline = time.perf_counter() + cap_s
+    for n in range(total):
+        frame, marker = _request(method, f"s{n}")
+        if time.perf_counter() > deadline:
+            break
+        t = time.perf_counter()
+        sock.sendall(frame)
+        while (rest := _answered(buf, marker, method)) is None:
+            data = sock.recv(65_536)
+            if not data:
+                raise BenchError(f"{method}: closed before its response")
+            if PING in data:
+                sock.sendall(PONG * data.count(PING))
+            buf += data
+        buf = rest
+        lat.append((time.perf_counter() - t) * 1000)
+    return lat
+
+
+def _concurrent_calls(
+    conns: list[tuple[socket.socket, bytes]], method: str, total: int, cap_s: float
+) -> list[float]:
+    """`total` calls over several sockets, each sending its next call when its last one was
+    answered, all driven by one epoll loop in this thread (see `requests`)."""
+    lat: list[float] = []
+    socks = [sock for sock, _buf in conns]
+    bufs = [buf for _sock, buf in conns]
+    markers: list[bytes] = [b""] * len(socks)
+    sent_at = [0.0] * len(socks)
+    issued = 0
+
+    def send_next(i: int) -> None:
+        nonlocal issued
+        issued += 1
+        frame, markers[i] = _request(method, f"{i}:{issued}")
+        sent_at[i] = time.perf_counter()
+        socks[i].sendall(frame)  # a small frame into an idle socket's buffer: never waits
+
+    poller = select.epoll()
+    by_fd = {sock.fileno(): i for i, sock in enumerate(socks)}
+    try:
+        for i, sock in enumerate(socks):
+            sock.setblocking(False)
+            poller.register(sock.fileno(), select.EPOLLIN)
+            if issued < total:
+                send_next(i)
+        waiting = min(len(socks), total)
         deadline = time.perf_counter() + cap_s
-        for n in range(total):
-            rid = f"s{n}"
-            request = {"type": "req", "id": rid, "method": method, "params": {}}
-            frame = client_frame(json.dumps(request))
-            marker = b'"id":"%s"' % rid.encode()
-            if time.perf_counter() > deadline:
-                break
-            t = time.perf_counter()
-            sock.sendall(frame)
-            buf = _recv_until(sock, buf, marker)
-            while len(buf) < len(OK):
-                more = sock.recv(65_536)
-                if not more:
+        while waiting and time.perf_counter() < deadline:
+            for fd, _events in poller.poll(REPLY_TIMEOUT_S):
+                i = by_fd[fd]
+                try:
+                    data = socks[i].recv(65_536)
+                except BlockingIOError:
+                    continue
+                if not data:
                     raise BenchError(f"{method}: closed before its response")
-                buf += more
-            lat.append((time.perf_counter() - t) * 1000)
-            if not buf.startswith(OK):
-                raise BenchError(f"{method} failed: {buf[:300]!r}")
-        sock.sendall(CLOSE_1000)
-        sock.settimeout(CLOSE_TIMEOUT_S)
-        while sock.recv(65_536):
-            pass
+                if PING in data:
+                    socks[i].sendall(PONG * data.count(PING))
+                bufs[i] += data
+                rest = _answered(bufs[i], markers[i], method)
+                if rest is None:
+                    continue
+                lat.append((time.perf_counter() - sent_at[i]) * 1000)
+                bufs[i] = rest
+                if issued < total and time.perf_counter() < deadline:
+                    send_next(i)
+                else:
+                    waiting -= 1
+    finally:
+        poller.close()
     return lat
 
 
@@ -172,44 +219,25 @@ async def requests(
 ) -> dict[str, Any]:
     """`total` calls of `method` from `concurrency` connections opened first (not timed).
 
-    One connection (c=1, what a CLI or a script does) is driven from a blocking socket in a
-    worker thread, as the handshakes: through this process's trio loop each round trip paid
-    ~20-30 µs of client wake-ups, the same for every server, which pulled a fast server's rate
-    towards a slow one's. More connections are trio tasks over raw sockets."""
-    lat: list[float]
-    if concurrency == 1:
-        upgrade, connect = upgrade_request(port), client_frame(connect_frame(token))
-        cpu0 = tree_cpu_s(pid) if pid is not None else None
-        start = time.perf_counter()
-        lat = await trio.to_thread.run_sync(
-            _sequential_calls, port, upgrade, connect, method, total, cap_s
-        )
-        return _with_cpu(summary(lat, time.perf_counter() - start), pid, cpu0, len(lat))
-    lat = []
-    issued = 0
-    with trio.fail_after(30):
-        conns = [await open_listener(port, token) for _ in range(concurrency)]
+    Driven from a worker thread on blocking sockets (one connection) or one epoll loop (more),
+    as the handshakes: through this process's trio loop each round trip had paid ~20-30 µs of
+    client wake-ups and task switches, the same for every server, and at c=10 the client was
+    as busy as our server (2 cores): a fast server's rate was pulled towards a slow one's."""
+    upgrade, connect = upgrade_request(port), client_frame(connect_frame(token))
 
-    async def worker(listener: RawListener, wid: int) -> None:
-        nonlocal issued
-        n = 0
-        while issued < total:
-            issued += 1
-            n += 1
-            t = time.perf_counter()
-            await call(listener, f"{wid}:{n}", method)
-            lat.append((time.perf_counter() - t) * 1000)
+    def run() -> dict[str, Any]:
+        conns = [_open_raw(port, upgrade, connect) for _ in range(concurrency)]
+        try:
+            cpu0 = tree_cpu_s(pid) if pid is not None else None
+            start = time.perf_counter()
+            if concurrency == 1:
+                ((sock, buf),) = conns
+                lat = _sequential_calls(sock, buf, method, total, cap_s)
+            else:
+                lat = _concurrent_calls(conns, method, total, cap_s)
+            return _with_cpu(summary(lat, time.perf_counter() - start), pid, cpu0, len(lat))
+        finally:
+            for sock, _buf in conns:
+                _close_raw(sock)
 
-    cpu0 = tree_cpu_s(pid) if pid is not None else None
-    start = time.perf_counter()
-    try:
-        with trio.move_on_after(cap_s):
-            async with trio.open_nursery() as workers:
-                for wid, listener in enumerate(conns):
-                    workers.start_soon(worker, listener, wid)
-        elapsed = time.perf_counter() - start
-        result = _with_cpu(summary(lat, elapsed), pid, cpu0, len(lat))
-    finally:
-        for listener in conns:
-            await close(listener)
-    return result
+    return await trio.to_thread.run_sync(run)
