@@ -274,10 +274,11 @@ class Hub:
             framed.append(None)
             queued += self._send_now(sub, frame, drop)
         for sub, frame, ready in zip(subs, frames, framed, strict=True):
-            if ready is None:
+            writer = sub.writer
+            if ready is None or writer is None:  # (framed only when it has a writer)
                 continue
             try:
-                sub.writer.write(ready)  # type: ignore[union-attr]  # framed: it has one
+                writer.write(ready)
                 queued += 1
             except trio.WouldBlock:
                 queued += self._send_now(sub, frame, drop)
