@@ -107,7 +107,17 @@ def decode_request(text: str | bytes) -> RequestFrame:
     return request_from_value(value)
 
 
+# The keys of the common request frame: for exactly these, the check below is the schema's.
+_PLAIN_REQUEST_KEYS = frozenset(("type", "id", "method", "params"))
+
+
 def request_from_value(value: Any) -> RequestFrame:
+    # The common frame checked by hand (the schema walk was ~1.5 µs of every request); any
+    # other shape, valid or not, goes through the schema and its error messages.
+    if type(value) is dict and value.keys() <= _PLAIN_REQUEST_KEYS and value.get("type") == "req":
+        frame_id, method = value.get("id"), value.get("method")
+        if type(frame_id) is str and frame_id and type(method) is str and method:
+            return RequestFrame(frame_id, method, value.get("params"), "params" in value)
     errors = validate(REQUEST_FRAME_SCHEMA, value)
     if errors:
         frame_id = value.get("id") if isinstance(value, dict) else None

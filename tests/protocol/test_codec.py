@@ -6,10 +6,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openclaw_gateway.core.errors import RemoteProtocolError
 from openclaw_gateway.protocol import codec
-from openclaw_gateway.protocol.frames import RequestFrame
+from openclaw_gateway.protocol.frames import REQUEST_FRAME_SCHEMA, RequestFrame
+from openclaw_gateway.protocol.schema import validate
 
 
 def test_decode_request_with_params() -> None:
@@ -159,3 +162,30 @@ def test_event_seq_zero_is_kept() -> None:
 def test_round_trip_through_decode() -> None:
     text = codec.encode({"type": "req", "id": "9", "method": "wake", "params": {"text": "ünï"}})
     assert codec.decode_request(text).params == {"text": "ünï"}
+
+
+_FRAME_PARTS = {
+    "type": st.sampled_from(["req", "res", "event", "", 1, None]),
+    "id": st.one_of(st.text(max_size=3), st.integers(), st.none()),
+    "method": st.one_of(st.text(max_size=3), st.integers(), st.none()),
+    "params": st.one_of(
+        st.none(), st.integers(), st.dictionaries(st.text(max_size=2), st.integers())
+    ),
+    "traceparent": st.one_of(st.text(max_size=3), st.integers()),
+    "other": st.integers(),
+}
+
+
+@given(st.fixed_dictionaries({}, optional=_FRAME_PARTS))
+def test_the_common_frame_shortcut_accepts_exactly_what_the_schema_accepts(
+    value: dict[str, object],
+) -> None:
+    expected_valid = validate(REQUEST_FRAME_SCHEMA, value) == []
+    try:
+        frame = codec.request_from_value(value)
+    except codec.InvalidFrameError:
+        assert not expected_valid
+        return
+    assert expected_valid
+    assert (frame.id, frame.method) == (value["id"], value["method"])
+    assert (frame.params, frame.params_present) == (value.get("params"), "params" in value)
