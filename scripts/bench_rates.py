@@ -30,13 +30,12 @@ from typing import Any
 
 import trio
 from bench_common import HOST, BenchError, connect_frame, summary
+from bench_reader import pongs_owed
 from bench_scale import client_frame, tree_cpu_s, upgrade_request
 
 REPLY_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 5.0
 CLOSE_1000 = bytes((0x88, 0x82)) + b"\0\0\0\0" + struct.pack("!H", 1000)  # masked, zero key
-PING = b"\x89\x00"  # the servers' keepalive: an empty, unmasked ping
-PONG = b"\x8a\x80\x00\x00\x00\x00"  # an empty pong, masked with a zero key
 OK = b',"ok":true'  # what follows a successful response's id
 
 
@@ -60,8 +59,8 @@ def _recv_until(sock: socket.socket, buf: bytes, marker: bytes) -> bytes:
         data = sock.recv(65_536)
         if not data:
             raise BenchError(f"closed before {marker!r}")
-        if PING in data:  # no 0x00 byte in JSON text: this is the server's empty ping
-            sock.sendall(PONG * data.count(PING))
+        if owed := pongs_owed(data):
+            sock.sendall(owed)
         buf = buf[-len(marker) :] + data
     return buf[at + len(marker) :]
 
@@ -121,8 +120,8 @@ def _sequential_calls(
             data = sock.recv(65_536)
             if not data:
                 raise BenchError(f"{method}: closed before its response")
-            if PING in data:
-                sock.sendall(PONG * data.count(PING))
+            if owed := pongs_owed(data):
+                sock.sendall(owed)
             buf += data
         buf = rest
         lat.append((time.perf_counter() - t) * 1000)
@@ -167,8 +166,8 @@ def _concurrent_calls(
                     continue
                 if not data:
                     raise BenchError(f"{method}: closed before its response")
-                if PING in data:
-                    socks[i].sendall(PONG * data.count(PING))
+                if owed := pongs_owed(data):
+                    socks[i].sendall(owed)
                 bufs[i] += data
                 rest = _answered(bufs[i], markers[i], method)
                 if rest is None:

@@ -21,9 +21,16 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-PING = b"\x89\x00"  # the gateway's keepalive: an empty, unmasked ping
+# The servers' keepalive: an empty, unmasked ping. 0x89 followed by 0x00 never occurs in JSON
+# text sent as UTF-8 (no raw NUL), so a byte search finds exactly the pings.
+PING = b"\x89\x00"
 PONG = b"\x8a\x80\x00\x00\x00\x00"  # an empty pong, masked with a zero key (clients must mask)
 KEEP = 4096  # bytes kept per listener for a match split across two reads
+
+
+def pongs_owed(data: bytes) -> bytes:
+    """The pongs that answer the pings in `data` (b"" when there are none)."""
+    return PONG * data.count(PING) if PING in data else b""
 
 
 class ReceiptReader:
@@ -87,8 +94,8 @@ class ReceiptReader:
                         poller.unregister(fd)
                         self.closed += 1
                         continue
-                    if PING in data:
-                        self._socks[index].send(PONG * data.count(PING))
+                    if owed := pongs_owed(data):
+                        self._socks[index].send(owed)
                     self._scan(index, data, now)
         finally:
             poller.close()

@@ -29,7 +29,7 @@ from typing import Any
 import trio
 import trio.lowlevel
 from bench_common import HOST, BenchError, connect_frame, percentile
-from bench_reader import ReceiptReader
+from bench_reader import ReceiptReader, pongs_owed
 
 HANDSHAKE_TIMEOUT_S = 20.0
 ROUND_TIMEOUT_S = 20.0
@@ -86,12 +86,6 @@ def client_frame(text: str) -> bytes:
     return head + b"\0\0\0\0" + payload
 
 
-# An empty ping frame, as both servers send them. 0x89 followed by 0x00 never occurs in JSON
-# text sent as UTF-8 (no raw NUL), so a byte search finds exactly the pings.
-PING = b"\x89\x00"
-PONG = b"\x8a\x80\0\0\0\0"  # masked (zero key), empty
-
-
 class RawListener:
     """One authenticated WebSocket, read as a byte stream; pings are answered (an idle
     listener that never pongs is rightly dropped by a keepalive)."""
@@ -104,8 +98,8 @@ class RawListener:
     async def receive(self) -> bytes:
         """The next bytes from the server, its pings answered; b"" once it closed."""
         data = await self.stream.receive_some(65_536)
-        if PING in data:
-            await self.stream.send_all(PONG * data.count(PING))
+        if owed := pongs_owed(data):
+            await self.stream.send_all(owed)
         return data
 
     async def read_until(self, marker: bytes) -> None:
@@ -133,8 +127,8 @@ class RawListener:
                 if not data:
                     self.open = False
                     return
-                if PING in data:
-                    dup.send(PONG * data.count(PING))
+                if owed := pongs_owed(data):
+                    dup.send(owed)
 
 
 def upgrade_request(port: int) -> bytes:
