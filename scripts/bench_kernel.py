@@ -11,17 +11,14 @@ reader, which no server on this machine can go below.
 from __future__ import annotations
 
 import os
-import re
-import secrets
 import socket
 import subprocess
 import sys
-import threading
 import time
 from typing import Any
 
-from bench_common import HOST, BenchError, percentile
-from bench_reader import ReceiptReader
+from bench_common import HOST, BenchError
+from bench_reader import ReceiptReader, RoundReceipts
 from bench_scale import ROUND_TIMEOUT_S, tree_cpu_s
 
 FRAME_BYTES = 470
@@ -64,28 +61,15 @@ def measure_kernel_fanout(listeners: int, rounds: int, gap_s: float) -> dict[str
             raise BenchError("kernel floor: the writer did not start")
         for _ in range(listeners):
             socks.append(socket.create_connection((HOST, port), timeout=ACCEPT_TIMEOUT_S))
-        nonce = secrets.token_hex(4)
-        receipts: dict[int, dict[int, int]] = {}
-        complete = {r: threading.Event() for r in range(rounds)}
-
-        def on_marker(round_: bytes, index: int, now: int) -> None:
-            seen = receipts.setdefault(int(round_), {})
-            seen.setdefault(index, now)
-            if len(seen) == listeners:
-                complete[int(round_)].set()
-
-        pattern = re.compile(rb"fanout-(\d+)-" + nonce.encode())
-        last: list[float] = []
+        rounds_seen = RoundReceipts(listeners, rounds)
         time.sleep(0.2)  # every accept done on the writer's side
         cpu0 = tree_cpu_s(writer.pid)
-        with ReceiptReader([s.fileno() for s in socks], pattern, on_marker):
+        fds = [s.fileno() for s in socks]
+        with ReceiptReader(fds, rounds_seen.pattern, rounds_seen.on_match):
             for r in range(rounds):
                 started = time.monotonic_ns()
-                os.write(writer.stdin.fileno(), f"fanout-{r}-{nonce}\n".encode())
-                if not complete[r].wait(ROUND_TIMEOUT_S):
-                    got = len(receipts.get(r, {}))
-                    raise BenchError(f"kernel floor round {r}: {got}/{listeners} listeners")
-                last.append((max(receipts[r].values()) - started) / 1e6)
+                os.write(writer.stdin.fileno(), f"{rounds_seen.marker(r)}\n".encode())
+                rounds_seen.finish(r, started, ROUND_TIMEOUT_S, "kernel floor")
                 time.sleep(gap_s)
         cpu = tree_cpu_s(writer.pid) - cpu0
     finally:
@@ -98,13 +82,7 @@ def measure_kernel_fanout(listeners: int, rounds: int, gap_s: float) -> dict[str
         except subprocess.TimeoutExpired:
             writer.kill()
             writer.wait()
-    return {
-        "listeners": listeners,
-        "rounds": rounds,
-        "last_receipt_p50_ms": round(percentile(last, 50), 2),
-        "last_receipt_p99_ms": round(percentile(last, 99), 2),
-        "cpu_per_recipient_us": round(cpu / (rounds * listeners) * 1e6, 1),
-    }
+    return rounds_seen.summary(cpu)
 
 
 if __name__ == "__main__":  # a quick look: bench_kernel.py N ROUNDS

@@ -15,11 +15,15 @@ of their descriptors. Bounded: it stops when told, or after `cap_s`.
 from __future__ import annotations
 
 import re
+import secrets
 import select
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
+
+from bench_common import BenchError, percentile
 
 # The servers' keepalive: an empty, unmasked ping. 0x89 followed by 0x00 never occurs in JSON
 # text sent as UTF-8 (no raw NUL), so a byte search finds exactly the pings.
@@ -131,3 +135,46 @@ def _literal_prefix(pattern: re.Pattern[bytes]) -> bytes:
     if not out:
         raise ValueError(f"pattern {source!r} must start with a literal")
     return bytes(out)
+
+
+class RoundReceipts:
+    """The fan-out rounds' bookkeeping: when each listener first saw round r's marker
+    (`fanout-<r>-<nonce>`), fed by a ReceiptReader (`pattern`, `on_match`), and each round's
+    time from its start to the last listener's receipt."""
+
+    def __init__(self, listeners: int, rounds: int) -> None:
+        self._listeners = listeners
+        self.nonce = secrets.token_hex(4)
+        self.pattern = re.compile(rb"fanout-(\d+)-" + self.nonce.encode())
+        self._seen: dict[int, dict[int, int]] = {}  # round -> listener -> first receipt ns
+        self._complete = {r: threading.Event() for r in range(rounds)}
+        self.last_ms: list[float] = []  # per finished round
+
+    def marker(self, round_: int) -> str:
+        return f"fanout-{round_}-{self.nonce}"
+
+    def on_match(self, round_: bytes, index: int, now: int) -> None:  # in the reader thread
+        seen = self._seen.setdefault(int(round_), {})
+        seen.setdefault(index, now)
+        if len(seen) == self._listeners:
+            self._complete[int(round_)].set()
+
+    def finish(self, round_: int, started_ns: int, timeout_s: float, what: str) -> None:
+        """Wait (blocking) until every listener saw the round; record its last receipt."""
+        if not self._complete[round_].wait(timeout_s):
+            got = len(self._seen.get(round_, {}))
+            raise BenchError(f"{what} round {round_}: {got}/{self._listeners} listeners got it")
+        self.last_ms.append((max(self._seen[round_].values()) - started_ns) / 1e6)
+
+    def summary(self, cpu_s: float | None) -> dict[str, Any]:
+        """p50/p99 of the last receipts, the server's CPU per recipient, every round's time."""
+        last = self.last_ms
+        per = len(last) * self._listeners
+        return {
+            "listeners": self._listeners,
+            "rounds": len(last),
+            "last_receipt_p50_ms": round(percentile(last, 50), 2),
+            "last_receipt_p99_ms": round(percentile(last, 99), 2),
+            "cpu_per_recipient_us": round(cpu_s / per * 1e6, 1) if cpu_s and per else None,
+            "last_receipt_ms": [round(ms, 3) for ms in last],  # every round (bench_compare pools)
+        }

@@ -18,9 +18,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
-import secrets
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,8 +25,8 @@ from typing import Any
 
 import trio
 import trio.lowlevel
-from bench_common import HOST, BenchError, connect_frame, percentile
-from bench_reader import ReceiptReader, pongs_owed
+from bench_common import HOST, BenchError, connect_frame
+from bench_reader import ReceiptReader, RoundReceipts, pongs_owed
 
 HANDSHAKE_TIMEOUT_S = 20.0
 ROUND_TIMEOUT_S = 20.0
@@ -184,48 +181,30 @@ async def measure_fanout(
         for _ in range(listeners):
             held.append(await open_listener(port, token))
         trigger = await open_listener(port, token, ("operator.admin",))
-    nonce = secrets.token_hex(4)
-    last: list[float] = []
     # Receipt times from one epoll thread (bench_reader): a trio task per listener here
     # measured this process's scheduler, not the gateway.
-    receipts: dict[int, dict[int, int]] = {}  # round -> listener -> first receipt ns
-    complete = {r: threading.Event() for r in range(rounds)}
-
-    def on_marker(round_: bytes, index: int, now: int) -> None:  # in the reader thread
-        seen = receipts.setdefault(int(round_), {})
-        seen.setdefault(index, now)
-        if len(seen) == listeners:
-            complete[int(round_)].set()
-
-    pattern = re.compile(rb"fanout-(\d+)-" + nonce.encode())
+    rounds_seen = RoundReceipts(listeners, rounds)
     cpu0 = tree_cpu_s(pid) if pid else None
     try:
         fds = [listener.stream.socket.fileno() for listener in held]
-        with ReceiptReader(fds, pattern, on_marker, [lis.buf for lis in held]):
+        bufs = [lis.buf for lis in held]
+        with ReceiptReader(fds, rounds_seen.pattern, rounds_seen.on_match, bufs):
             for r in range(rounds):
-                marker = f"fanout-{r}-{nonce}"
                 # One presence row, replaced each round (one source's events, as a node's):
                 # keyed by its text, every round would add a row and the frame would grow to
                 # the 200-row table, the old markers in it costing the reader, not the server.
-                event = {"text": marker, "instanceId": f"bench-fanout-{nonce}"}
+                source = f"bench-fanout-{rounds_seen.nonce}"
+                event = {"text": rounds_seen.marker(r), "instanceId": source}
                 started = await send_timed(trigger, f"f{r}", "system-event", event)
-                if not await trio.to_thread.run_sync(complete[r].wait, ROUND_TIMEOUT_S):
-                    got = len(receipts.get(r, []))
-                    raise BenchError(f"fan-out round {r}: {got}/{listeners} listeners got it")
-                last.append((max(receipts[r].values()) - started) / 1e6)
+                await trio.to_thread.run_sync(
+                    rounds_seen.finish, r, started, ROUND_TIMEOUT_S, "fan-out"
+                )
                 await trio.sleep(gap_s)
         cpu = (tree_cpu_s(pid) - cpu0) if pid and cpu0 is not None else None
     finally:
         for listener in [*held, trigger]:
             await trio.aclose_forcefully(listener.stream)
-    return {
-        "listeners": listeners,
-        "rounds": rounds,
-        "last_receipt_p50_ms": round(percentile(last, 50), 2),
-        "last_receipt_p99_ms": round(percentile(last, 99), 2),
-        "cpu_per_recipient_us": round(cpu / (rounds * listeners) * 1e6, 1) if cpu else None,
-        "last_receipt_ms": [round(ms, 3) for ms in last],  # every round (bench_compare pools)
-    }
+    return rounds_seen.summary(cpu)
 
 
 async def measure_ladder(
