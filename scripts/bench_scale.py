@@ -354,7 +354,8 @@ def render_compare(ours: dict[str, Any], floor: dict[str, Any] | None, other: di
             # An absolute target (issue 17): the official's figure is its V8 heap's noise
             # (0.4-46 KB a connection between runs of one afternoon), not a ratio to read.
             if value is not None:
-                ratio = f"target ≤ {IDLE_KB_TARGET:g} KB: {'met' if value <= IDLE_KB_TARGET else 'not met'}"
+                verdict = "met" if value <= IDLE_KB_TARGET else "not met"
+                ratio = f"target ≤ {IDLE_KB_TARGET:g} KB: {verdict}"
         elif value and them:
             times = value / them if higher else them / value
             ratio = f"{times:.2f} × {'ahead' if times >= 1 else 'behind'}"

@@ -4,7 +4,8 @@ The official gateway answers plain HTTP (`/healthz`, `/readyz`, 404/405, routes)
 WebSocket upgrade on the same port. We read the request head with h11 (bounded size and time),
 answer plain requests through the router, check an upgrade on that same parsed head
 (protocol/wsupgrade.py) and hand the socket to server/wssocket.py, which then owns it: no
-replaying stream wrapper, no second parse. With gateway.tls all of this runs inside TLS: server/tls.py does the (bounded) handshake first, on the same port.
+replaying stream wrapper, no second parse. With gateway.tls all of this runs inside TLS:
+server/tls.py does the (bounded) handshake first, on the same port.
 """
 
 from __future__ import annotations
