@@ -53,12 +53,11 @@ REASONS: Mapping[int, str] = {
 
 @attrs.frozen
 class HttpRequest:
-    """One request head. `raw` is every byte read so far (the head and any body prefix)."""
+    """One request head (header names lower-cased, repeated headers joined with ", ")."""
 
     method: str
     target: str
     headers: dict[str, str]
-    raw: bytes
 
     @property
     def path(self) -> str:

@@ -31,12 +31,10 @@ class RequestReader:
     def __init__(self, stream: trio.abc.ReceiveStream) -> None:
         self._stream = stream
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_HEAD)
-        self._raw = bytearray()
         self._body_read = False
 
     async def _receive(self) -> bool:
         data = await self._stream.receive_some(RECEIVE_CHUNK)
-        self._raw += data
         self._conn.receive_data(bytes(data))
         return bool(data)
 
@@ -59,10 +57,7 @@ class RequestReader:
                         text = value.decode("latin-1")
                         headers[key] = f"{headers[key]}, {text}" if key in headers else text
                     return HttpRequest(
-                        event.method.decode("ascii"),
-                        event.target.decode("latin-1"),
-                        headers,
-                        bytes(self._raw),
+                        event.method.decode("ascii"), event.target.decode("latin-1"), headers
                     )
                 return 400
         return 408
